@@ -1,0 +1,105 @@
+"""Short electrophysiology experiments on the model: Mg2+ block, spine calcium, bAPs.
+
+These evaluate the model's own equations (not copies of them): ``mg_block`` reads the
+``B_mg`` expression from the composed neuron equations, and ``biophysics`` runs a
+2-second protocol through the same compiled program as every other simulation and
+measures its fast traces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import brian2 as b2
+import numpy as np
+import pandas as pd
+
+from .model import Model, load_model
+from .protocol import protocol_from_dict
+from .simulation import simulate, trunk_distances
+
+
+def mg_block(v: b2.Quantity, model: Model | None = None) -> np.ndarray:
+    """Fraction of NMDA conductance left unblocked at membrane potential(s) ``v``."""
+    model = model or load_model()
+    eqs = model.brian_equations("neuron")
+    code = eqs["B_mg"].expr.code
+    names = {name: float(model[name]) for name in ("Mg", "mg_k", "mg_slope")}
+    v_si = np.asarray(v / b2.volt, dtype=float)
+    return np.asarray(eval(code, {"exp": np.exp, "__builtins__": {}}, {**names, "v": v_si}))
+
+
+# Spike-timing of the biophysics protocol (biological time)
+EPSP_AT = 0.0  # S1 test pulse: EPSP alone in S1's spine
+PAIR_AT = 0.5  # S2 pulse followed PAIR_DT later by a somatic spike: pairing in S2's spine,
+PAIR_DT = 0.010  # and a backpropagating AP alone in S1's spine
+WINDOW = 0.35  # analysis window after each event (s)
+
+
+def biophysics_protocol(pair_dt_ms: float = PAIR_DT * 1e3) -> dict[str, Any]:
+    return {
+        "name": "Biophysics: EPSP alone, spike alone, EPSP + spike",
+        "duration": "2 s", "baseline": "0 s", "test_interval": "10 min",
+        "pathways": ["S1", "S2", "S3"],
+        "events": [{"kind": "pairing", "pathway": "S2", "at": f"{PAIR_AT} s", "pairs": 1,
+                    "dt": f"{pair_dt_ms} ms"}],
+    }
+
+
+@dataclass
+class Biophysics:
+    ca_rest_uM: float
+    ca_epsp_uM: float  # peak increase, EPSP alone
+    ca_bap_uM: float  # peak increase, bAP alone
+    ca_pair_uM: float  # peak increase, EPSP then spike
+    ca_decay_ms: float  # decay time constant after the bAP
+    supralinearity: float  # pair / (EPSP + bAP)
+    v_rest_mV: float
+    soma_ap_mV: float  # AP amplitude at the soma (from rest)
+    bap: pd.DataFrame  # distance_um, amplitude_mV, fraction of somatic amplitude
+    traces: pd.DataFrame
+
+
+def biophysics(model: str | Model | None = None, params: Mapping[str, Any] | None = None,
+               **kwargs) -> Biophysics:
+    res = simulate(protocol_from_dict(biophysics_protocol()), model, params=params,
+                   trace_windows=[("0 s", "1.5 s")], progress=False, **kwargs)
+    tr = res.traces
+
+    def comp(name: str, t0: float) -> pd.DataFrame:
+        c = tr[tr.compartment == name]
+        return c[(c.time_s >= t0) & (c.time_s < t0 + WINDOW)]
+
+    s1_epsp = comp("S1_spine", EPSP_AT)
+    s1_bap = comp("S1_spine", PAIR_AT)
+    s2_pair = comp("S2_spine", PAIR_AT)
+    rest = float(s1_epsp.ca_uM.iloc[0])
+    epsp = float(s1_epsp.ca_uM.max()) - rest
+    bap = float(s1_bap.ca_uM.max()) - rest
+    pair = float(s2_pair.ca_uM.max()) - rest
+    decay = _decay_ms(s1_bap.time_s.to_numpy(), s1_bap.ca_uM.to_numpy() - rest)
+    soma = comp("soma", PAIR_AT)
+    v_rest = float(soma.v_mV.iloc[0])
+    soma_amp = float(soma.v_mV.max()) - v_rest
+    dists = trunk_distances(res.model)
+    rows = []
+    for k, d in enumerate(dists):
+        c = comp(f"trunk_{k}", PAIR_AT)
+        amp = float(c.v_mV.max() - c.v_mV.iloc[0])
+        rows.append((d, amp, amp / soma_amp))
+    bap_df = pd.DataFrame(rows, columns=["distance_um", "amplitude_mV", "fraction_of_soma"])
+    return Biophysics(rest, epsp, bap, pair, decay, pair / (epsp + bap), v_rest, soma_amp, bap_df, tr)
+
+
+def _decay_ms(t: np.ndarray, ca: np.ndarray) -> float:
+    """Exponential decay time constant from the peak down to 10 % of it (log-linear fit)."""
+    k = int(np.argmax(ca))
+    sel = (np.arange(len(ca)) > k) & (ca > 0.1 * ca[k]) & (t > t[k] + 0.003)
+    slope = np.polyfit(t[sel], np.log(ca[sel]), 1)[0]
+    return float(-1e3 / slope)
+
+
+def bap_amplitude_at(bio: Biophysics, distance_um: float) -> float:
+    """bAP amplitude as a fraction of the somatic one, interpolated at ``distance_um``."""
+    return float(np.interp(distance_um, bio.bap.distance_um, bio.bap.fraction_of_soma))

@@ -1,0 +1,278 @@
+"""The model's mechanisms, one small set of Brian2 equations each.
+
+Each :class:`Mechanism` names the Brian2 object it lives in (``group``), its
+equations, and the parameters it reads.  Parameters are declared in the
+model file (``models/<name>.toml``) with a unit and a source; here they only
+appear by name.  The engine declares every parameter as a ``(shared,
+constant)`` variable of its group, so that its value is set when the compiled
+program starts (Brian2 ``run_args``) and never compiled into the code.
+
+Time warping
+------------
+Fast variables (voltages, gates, conductances, calcium) are integrated in
+simulation time ``t``.  Slow variables (vesicle recovery, kinase and
+phosphatase activity, AMPA receptor trafficking, tag, gene expression,
+proteins, late weight) are integrated in biological ("real") time: every slow
+rate is multiplied by ``warp`` = d(real time)/d(simulation time).  While
+anything fast happens (a pulse, a spike, their relaxation) ``warp`` is 1; in
+quiet stretches the fast variables sit at rest and the engine compresses the
+stretch by a large ``warp``.  The slow dynamics only see calcium through
+thresholds, which calcium at rest never crosses, so the compressed and the
+reference (``warp`` = 1 throughout) integrations describe the same
+biological time course.  ``biophys_ltp.engine`` builds the schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    name: str
+    group: str  # "neuron", "synapse", "population" or "cell"
+    summary: str
+    equations: str
+    parameters: tuple[str, ...] = field(default_factory=tuple)
+    # statements evaluated once per step before the integration (voltage-dependent rates,
+    # held constant over the step: the integrator then needs no transcendental functions
+    # of v of its own)
+    every_step: str = ""
+
+
+# --------------------------------------------------------------------------
+# Neuron (Brian2 SpatialNeuron): one row per compartment
+# --------------------------------------------------------------------------
+
+MEMBRANE = Mechanism(
+    "membrane",
+    "neuron",
+    "Leak and Hodgkin-Huxley Na+/K+ channels (soma and dendrite; none in spines)",
+    """
+    Im = gL*(EL - v) + gNa*m**3*h*(ENa - v) + gK*n**4*(EK - v) + i_vdcc : amp/meter**2
+    gNa = gNa_soma*is_soma + gNa_dend*is_dend : siemens/meter**2
+    gK = gK_soma*is_soma + gK_dend*is_dend : siemens/meter**2
+    dm/dt = phi_hh*(alpham*(1 - m) - betam*m) : 1
+    dh/dt = phi_hh*(alphah*(1 - h) - betah*h) : 1
+    dn/dt = phi_hh*(alphan*(1 - n) - betan*n) : 1
+    alpham : Hz
+    betam : Hz
+    alphah : Hz
+    betah : Hz
+    alphan : Hz
+    betan : Hz
+    is_soma : 1 (constant)
+    is_dend : 1 (constant)
+    is_head : 1 (constant)
+    """,
+    ("gL", "EL", "ENa", "EK", "gNa_soma", "gNa_dend", "gK_soma", "gK_dend", "phi_hh", "V_hh"),
+    every_step="""
+    u_hh = (v - V_hh)/mV
+    alpham = 1/exprel((25 - u_hh)/10)/ms
+    betam = 4*exp(-u_hh/18)/ms
+    alphah = 0.07*exp(-u_hh/20)/ms
+    betah = 1/(exp((30 - u_hh)/10) + 1)/ms
+    alphan = 0.1/exprel((10 - u_hh)/10)/ms
+    betan = 0.125*exp(-u_hh/80)/ms
+    """,
+)
+
+VDCC = Mechanism(
+    "vdcc",
+    "neuron",
+    "High-voltage-activated Ca2+ channels in the spine head (m^2 gating)",
+    """
+    i_vdcc = g_vdcc*is_head*m_ca**2*(E_ca - v) : amp/meter**2
+    dm_ca/dt = (1/(1 + exp(-(v - V_half_ca)/k_ca)) - m_ca)/tau_m_ca : 1
+    """,
+    ("g_vdcc", "E_ca", "V_half_ca", "k_ca", "tau_m_ca"),
+)
+
+SYNAPTIC_CURRENT = Mechanism(
+    "synaptic_current",
+    "neuron",
+    "AMPA and NMDA currents in the spine head; NMDA with the Jahr-Stevens Mg2+ block;"
+    " a brief somatic current step for postsynaptic spikes",
+    """
+    I_point = (g_ampa_tot + g_pop_ampa)*(E_ampa - v) + (g_nmda_tot + g_pop_nmda)*B_mg*(E_nmda - v) + I_step*is_soma*step_on : amp (point current)
+    i_nmda = g_nmda_tot*B_mg*(E_nmda - v) : amp
+    B_mg = 1/(1 + Mg/mg_k*exp(-mg_slope*v)) : 1
+    g_ampa_tot : siemens
+    g_nmda_tot : siemens
+    g_pop_ampa : siemens
+    g_pop_nmda : siemens
+    step_on : 1
+    """,
+    ("E_ampa", "E_nmda", "Mg", "mg_k", "mg_slope", "I_step"),
+)
+
+SPINE_CALCIUM = Mechanism(
+    "spine_calcium",
+    "neuron",
+    "Free Ca2+ in each compartment: NMDA receptor Ca2+ influx (a fraction f_ca_nmda of the"
+    " NMDA conductance, driven towards E_ca) and VDCC influx,"
+    " fast buffering (kappa_B), first-order extrusion to the resting level",
+    """
+    dCa/dt = (Ca_rest - Ca)/tau_ca + (i_nmda_ca + i_vdcc*area)/(2*faraday_constant*volume*(1 + kappa_B)) : mmolar
+    i_nmda_ca = f_ca_nmda*g_nmda_tot*B_mg*(E_ca - v) : amp
+    """,
+    ("Ca_rest", "tau_ca", "f_ca_nmda", "kappa_B"),
+)
+
+NEURON_MECHANISMS = (MEMBRANE, VDCC, SYNAPTIC_CURRENT, SPINE_CALCIUM)
+
+# --------------------------------------------------------------------------
+# Synapses (Brian2 Synapses from the pathway group onto spine heads)
+# --------------------------------------------------------------------------
+
+RELEASE = Mechanism(
+    "release",
+    "synapse",
+    "Presynaptic release from a depleting vesicle store with facilitation (Tsodyks-Markram"
+    " with facilitation, Markram et al. 1998); the store recovers and facilitation decays in"
+    " real time",
+    """
+    dx_res/dt = warp_post*(1 - x_res)/tau_rec : 1 (clock-driven)
+    du_fac/dt = -warp_post*u_fac/tau_fac : 1 (clock-driven)
+    """,
+    ("U_rel", "tau_rec", "tau_fac"),
+)
+
+AMPA = Mechanism(
+    "ampa",
+    "synapse",
+    "AMPA receptor conductance (dual exponential), proportional to the receptor count",
+    """
+    dA_r/dt = -A_r/tau_ampa_r : 1 (clock-driven)
+    dA_d/dt = -A_d/tau_ampa_d : 1 (clock-driven)
+    g_ampa_syn = g_ampa*ampar*(A_d - A_r)/peak_ampa : siemens
+    g_ampa_tot_post = g_ampa_syn : siemens (summed)
+    peak_ampa = (tau_ampa_r/tau_ampa_d)**(tau_ampa_r/(tau_ampa_d - tau_ampa_r)) - (tau_ampa_r/tau_ampa_d)**(tau_ampa_d/(tau_ampa_d - tau_ampa_r)) : 1
+    """,
+    ("g_ampa", "tau_ampa_r", "tau_ampa_d"),
+)
+
+NMDA = Mechanism(
+    "nmda",
+    "synapse",
+    "NMDA receptor conductance (dual exponential); blocked by APV",
+    """
+    dN_r/dt = -N_r/tau_nmda_r : 1 (clock-driven)
+    dN_d/dt = -N_d/tau_nmda_d : 1 (clock-driven)
+    g_nmda_syn = g_nmda*(1 - apv_post)*(N_d - N_r)/peak_nmda : siemens
+    g_nmda_tot_post = g_nmda_syn : siemens (summed)
+    peak_nmda = (tau_nmda_r/tau_nmda_d)**(tau_nmda_r/(tau_nmda_d - tau_nmda_r)) - (tau_nmda_r/tau_nmda_d)**(tau_nmda_d/(tau_nmda_d - tau_nmda_r)) : 1
+    """,
+    ("g_nmda", "tau_nmda_r", "tau_nmda_d"),
+)
+
+KINASE_PHOSPHATASE = Mechanism(
+    "kinase_phosphatase",
+    "synapse",
+    "Ca2+-activated kinase (CaMKII-like, high threshold) and phosphatase"
+    " (calcineurin/PP1-like, lower threshold) activities",
+    """
+    dkin/dt = warp_post*(k_kin*int(Ca_post > theta_kin)*(1 - kin) - kin/tau_kin) : 1 (clock-driven)
+    dpho/dt = warp_post*(k_pho*int(Ca_post > theta_pho)*(1 - pho) - pho/tau_pho) : 1 (clock-driven)
+    """,
+    ("k_kin", "theta_kin", "tau_kin", "k_pho", "theta_pho", "tau_pho"),
+)
+
+TRAFFICKING = Mechanism(
+    "ampar_trafficking",
+    "synapse",
+    "Early phase: kinase inserts AMPA receptors from a reserve pool, phosphatase removes them;"
+    " the early change relaxes to baseline",
+    """
+    de_early/dt = warp_post*(k_ins*kin*(e_max - e_early) - k_rem*pho*(e_early - e_min) - e_early/tau_early) : 1 (clock-driven)
+    ampar = 1 + e_early + z_late : 1
+    """,
+    ("k_ins", "e_max", "k_rem", "e_min", "tau_early"),
+)
+
+TAG = Mechanism(
+    "tag",
+    "synapse",
+    "Synaptic tag: set while the early change exceeds theta_tag, then lost",
+    """
+    dtag/dt = warp_post*(int(abs(e_early) > theta_tag)*(1 - tag)/tau_tag_on - int(abs(e_early) <= theta_tag)*tag/tau_tag_off) : 1 (clock-driven)
+    """,
+    ("theta_tag", "tau_tag_on", "tau_tag_off"),
+)
+
+CONSOLIDATION = Mechanism(
+    "consolidation",
+    "synapse",
+    "Capture: a tagged synapse that meets plasticity-related proteins converts its early"
+    " change into a lasting late weight (potentiation or depression)",
+    """
+    dz_late/dt = warp_post*(tag*prp_post/(prp_post + K_prp)/tau_z*(int(e_early > 0)*(z_max - z_late) + int(e_early < 0)*(z_min - z_late)) - z_late/tau_late) : 1 (clock-driven)
+    """,
+    ("K_prp", "tau_z", "z_max", "z_min", "tau_late"),
+)
+
+POPULATION = Mechanism(
+    "pathway_population",
+    "population",
+    "The rest of the stimulated fibre bundle: each modelled spine synapse stands for n_clones"
+    " synapses of the same pathway spread along the apical trunk, with the pathway's mean"
+    " release, receptor and plasticity state (a mean-field population); they carry the"
+    " dendritic depolarisation during trains and most of the field response",
+    """
+    g_pop_ampa_post = n_clones*g_ampa_path_pre/n_syn : siemens (summed)
+    g_pop_nmda_post = n_clones*g_nmda_path_pre/n_syn : siemens (summed)
+    """,
+    ("n_clones",),
+)
+
+SYNAPSE_MECHANISMS = (RELEASE, AMPA, NMDA, KINASE_PHOSPHATASE, TRAFFICKING, TAG, CONSOLIDATION)
+
+ON_PRE = """
+u_fac += U_rel*(1 - u_fac)
+released = u_fac*x_res
+x_res -= released
+A_r += released/U_rel
+A_d += released/U_rel
+N_r += released/U_rel
+N_d += released/U_rel
+"""
+
+# --------------------------------------------------------------------------
+# Cell: one row; gene expression and plasticity-related proteins
+# --------------------------------------------------------------------------
+
+GENE_EXPRESSION = Mechanism(
+    "gene_expression",
+    "cell",
+    "Late phase: a nuclear signal integrates the cell's summed kinase activity; above"
+    " threshold it switches on transcription/translation, which makes plasticity-related"
+    " proteins (PRPs) in the soma; anisomycin blocks translation; PRPs reach the"
+    " dendrites with a first-order delay",
+    """
+    dsignal/dt = warp*(k_signal*kin_total - signal/tau_signal) : 1
+    dexpression/dt = warp*(int(signal > theta_signal)*(1 - expression)/tau_expr_on - int(signal <= theta_signal)*expression/tau_expr_off) : 1
+    dprp_soma/dt = warp*(expression*(1 - anisomycin)/tau_prp - prp_soma/tau_prp) : 1
+    dprp/dt = warp*(prp_soma - prp)/tau_transport : 1
+    kin_total : 1
+    """,
+    ("k_signal", "tau_signal", "theta_signal", "tau_expr_on", "tau_expr_off", "tau_prp", "tau_transport"),
+)
+
+CELL_MECHANISMS = (GENE_EXPRESSION,)
+
+ALL_MECHANISMS = NEURON_MECHANISMS + SYNAPSE_MECHANISMS + (POPULATION,) + CELL_MECHANISMS
+
+
+def mechanisms_for(group: str) -> tuple[Mechanism, ...]:
+    return tuple(m for m in ALL_MECHANISMS if m.group == group)
+
+
+def parameter_owner() -> dict[str, str]:
+    """Map each parameter name to the group whose equations declare it."""
+    owner: dict[str, str] = {}
+    for mech in ALL_MECHANISMS:
+        for p in mech.parameters:
+            if p in owner and owner[p] != mech.group:
+                raise ValueError(f"parameter {p!r} is declared in two groups")
+            owner[p] = mech.group
+    return owner

@@ -1,0 +1,344 @@
+"""Models: parameter files under ``models/`` composed with the mechanisms.
+
+A model file (TOML) holds two tables of entries, each ``{value, source,
+description}``:
+
+* ``[structure]``: morphology, number of synapses, integration step.  These
+  shape the compiled program; changing one means a new build.
+* ``[parameters]``: everything the equations read.  These are set when the
+  compiled program starts (Brian2 ``run_args``), so changing one never
+  recompiles.
+
+``load_model(name)`` returns a :class:`Model`; ``Model.with_overrides`` returns
+a copy with some values replaced (unknown names and wrong units are errors that
+name the parameter); ``Model.show()`` prints the composed equations and the
+parameter table for a methods section.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import textwrap
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import brian2 as b2
+import numpy as np
+
+from . import mechanisms as mech
+from .units import UnitParseError, format_quantity, parse_quantity
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL = "ca1_spine"
+
+# Structure entries that are plain values rather than quantities.
+_PLAIN_STRUCTURE = {"pathways": list, "synapses_per_pathway": int, "trunk_compartments": int}
+
+
+class ModelError(ValueError):
+    """A model file or a parameter override is invalid."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: Any  # a brian2 Quantity, a float (dimensionless), an int or a list
+    source: str
+    description: str
+    group: str  # "structure" or the Brian2 object the parameter belongs to
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.value, (list, tuple)):
+            return ", ".join(map(str, self.value))
+        if isinstance(self.value, (int, np.integer)) and not isinstance(self.value, bool):
+            return str(self.value)
+        return format_quantity(self.value)
+
+    @property
+    def unit(self) -> str:
+        if isinstance(self.value, b2.Quantity) and not self.value.is_dimensionless:
+            return str(self.value.get_best_unit())
+        return "1"
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    description: str
+    source: str
+    structure: Mapping[str, Parameter]
+    parameters: Mapping[str, Parameter]
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ values
+    def __getitem__(self, name: str) -> Any:
+        if name in self.parameters:
+            return self.parameters[name].value
+        if name in self.structure:
+            return self.structure[name].value
+        raise KeyError(name)
+
+    @property
+    def pathways(self) -> tuple[str, ...]:
+        return tuple(self.structure["pathways"].value)
+
+    @property
+    def n_syn(self) -> int:
+        return int(self.structure["synapses_per_pathway"].value)
+
+    @property
+    def dt(self) -> b2.Quantity:
+        return self.structure["dt"].value
+
+    def all_parameters(self) -> dict[str, Parameter]:
+        return {**self.structure, **self.parameters}
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Model":
+        """Copy with values replaced.  Values are Quantities, numbers or unit strings."""
+        if not overrides:
+            return self
+        structure = dict(self.structure)
+        parameters = dict(self.parameters)
+        applied = dict(self.overrides)
+        for name, value in overrides.items():
+            if name in parameters:
+                table = parameters
+            elif name in structure:
+                table = structure
+            else:
+                close = _close_names(name, list(parameters) + list(structure))
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                raise ModelError(f"model {self.name!r}: unknown parameter {name!r}{hint}")
+            old = table[name]
+            new_value = _coerce_like(old, value, f"parameter {name!r}")
+            table[name] = replace(old, value=new_value)
+            applied[name] = table[name].text
+        return replace(self, structure=structure, parameters=parameters, overrides=applied)
+
+    # -------------------------------------------------------------- equations
+    def equations(self, group: str) -> str:
+        """The composed equation block of one Brian2 object (without parameter declarations)."""
+        blocks = []
+        for m in mech.mechanisms_for(group):
+            body = textwrap.dedent(m.equations).strip("\n")
+            blocks.append(f"# {m.name}: {m.summary}\n{body}")
+            if m.every_step:
+                rates = textwrap.indent(textwrap.dedent(m.every_step).strip("\n"), "#   ")
+                blocks.append(f"# updated every step, before integration:\n{rates}")
+        return "\n".join(blocks)
+
+    def every_step(self, group: str) -> str:
+        """Statements run once per step before integration, for one Brian2 object."""
+        return "\n".join(textwrap.dedent(m.every_step).strip("\n") for m in mech.mechanisms_for(group)
+                         if m.every_step)
+
+    def parameter_declarations(self, group: str) -> str:
+        lines = []
+        for name, p in self.parameters.items():
+            if p.group == group:
+                lines.append(f"{name} : {_si_unit_text(b2.get_dimensions(p.value))} (shared, constant)")
+        return "\n".join(lines)
+
+    def brian_equations(self, group: str) -> b2.Equations:
+        text = self.equations(group) + "\n" + self.parameter_declarations(group)
+        return b2.Equations(text)
+
+    # ------------------------------------------------------------ identities
+    def structure_key(self) -> str:
+        """Hash of everything that shapes the compiled program (not parameter values)."""
+        payload = {
+            "structure": {k: p.text for k, p in self.structure.items()},
+            "equations": {g: self.equations(g) for g in ("neuron", "synapse", "population", "cell")},
+            "on_pre": mech.ON_PRE,
+            "engine": _engine_source_digest(),
+            "parameters": sorted((k, p.group, p.unit) for k, p in self.parameters.items()),
+        }
+        return _digest(payload)
+
+    def model_hash(self) -> str:
+        """Hash of the structure and every parameter value."""
+        return _digest({"structure": self.structure_key(),
+                        "values": {k: p.text for k, p in self.parameters.items()}})
+
+    def parameter_records(self) -> list[dict[str, str]]:
+        return [
+            {"name": p.name, "value": p.text, "unit": p.unit, "group": p.group,
+             "source": p.source, "description": p.description,
+             "overridden": p.name in self.overrides}
+            for p in self.all_parameters().values()
+        ]
+
+    def show(self) -> str:
+        """Composed equations and parameter table (plain text)."""
+        out = [f"Model {self.name}", "=" * (6 + len(self.name)), self.description.strip(), ""]
+        titles = {"neuron": "Neuron (per compartment; Brian2 SpatialNeuron)",
+                  "synapse": "Synapse (per synapse; Brian2 Synapses onto spine heads)",
+                  "population": "Pathway population (Brian2 Synapses onto the branch shafts)",
+                  "cell": "Cell (one per neuron)"}
+        for group, title in titles.items():
+            out += [title, "-" * len(title), self.equations(group), ""]
+        out += ["On each presynaptic pulse", "-------------------------",
+                textwrap.dedent(mech.ON_PRE).strip(), ""]
+        out += ["Time warping: slow variables are multiplied by warp = d(real time)/d(simulation time);",
+                "see biophys_ltp.mechanisms.", ""]
+        rows = [("name", "value", "group", "source")]
+        for p in self.all_parameters().values():
+            mark = " *" if p.name in self.overrides else ""
+            rows.append((p.name, p.text + mark, p.group, p.source))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        out.append("Parameters (* = overridden)")
+        out.append("---------------------------")
+        for r in rows:
+            out.append(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
+        return "\n".join(out)
+
+    # ------------------------------------------------------------ morphology
+    def morphology(self) -> tuple[b2.Morphology, dict[str, np.ndarray]]:
+        """Build the Brian2 morphology; return it and index arrays of its parts."""
+        s = self.structure
+        soma = b2.Soma(diameter=s["soma_diameter"].value)
+        nt = int(s["trunk_compartments"].value)
+        soma.trunk = b2.Cylinder(diameter=s["trunk_diameter"].value,
+                                 length=s["trunk_proximal_length"].value, n=nt)
+        soma.trunk.distal = b2.Cylinder(diameter=s["trunk_diameter"].value,
+                                        length=s["trunk_distal_length"].value, n=nt)
+        # lumped basal dendrites and apical tuft: they load the soma and the trunk
+        soma.basal = b2.Cylinder(diameter=s["basal_diameter"].value, length=s["basal_length"].value, n=3)
+        soma.trunk.distal.tuft = b2.Cylinder(diameter=s["tuft_diameter"].value,
+                                             length=s["tuft_length"].value, n=3)
+        seg_len = s["oblique_length"].value / self.n_syn
+        heads: list[list[Any]] = []
+        necks: list[list[Any]] = []
+        obliques: list[list[Any]] = []
+        for p, name in enumerate(self.pathways):
+            parent = soma.trunk
+            heads.append([]), necks.append([]), obliques.append([])
+            for k in range(self.n_syn):
+                sec = b2.Cylinder(diameter=s["oblique_diameter"].value, length=seg_len, n=1)
+                parent[f"{name}_{k}" if k == 0 else f"b{k}"] = sec
+                sec["neck"] = b2.Cylinder(diameter=s["spine_neck_diameter"].value,
+                                          length=s["spine_neck_length"].value, n=1)
+                sec.neck["head"] = b2.Cylinder(diameter=s["spine_head_diameter"].value,
+                                               length=s["spine_head_length"].value, n=1)
+                obliques[p].append(sec)
+                necks[p].append(sec.neck)
+                heads[p].append(sec.neck.head)
+                parent = sec
+        idx = {
+            "soma": np.array([0]),
+            "trunk": np.concatenate([soma.trunk.indices[:], soma.trunk.distal.indices[:]]),
+            "basal": soma.basal.indices[:],
+            "tuft": soma.trunk.distal.tuft.indices[:],
+            "oblique": np.array([[sec.indices[0] for sec in row] for row in obliques]),
+            "neck": np.array([[sec.indices[0] for sec in row] for row in necks]),
+            "head": np.array([[sec.indices[0] for sec in row] for row in heads]),
+        }
+        return soma, idx
+
+
+# ---------------------------------------------------------------------------
+def list_models() -> list[str]:
+    return sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
+
+
+def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Model:
+    """Load a model by name (a file in ``models/``) or path, with optional overrides."""
+    name_or_path = name_or_path or DEFAULT_MODEL
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = MODELS_DIR / f"{name_or_path}.toml"
+    if not path.exists():
+        raise ModelError(f"no model {str(name_or_path)!r}; known models: {', '.join(list_models())}")
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    owner = mech.parameter_owner()
+    where = str(path)
+    structure = {}
+    for name, entry in data.get("structure", {}).items():
+        value = _parse_entry(where, name, entry, plain=_PLAIN_STRUCTURE.get(name))
+        structure[name] = Parameter(name, value, entry["source"], entry.get("description", ""), "structure")
+    parameters = {}
+    for name, entry in data.get("parameters", {}).items():
+        if name not in owner:
+            raise ModelError(f"{where}: parameter {name!r} is not used by any mechanism")
+        value = _parse_entry(where, name, entry)
+        parameters[name] = Parameter(name, value, entry["source"], entry.get("description", ""), owner[name])
+    missing = sorted(set(owner) - set(parameters))
+    if missing:
+        raise ModelError(f"{where}: no value for {', '.join(missing)}")
+    model = Model(data.get("name", path.stem), data.get("description", ""), where, structure, parameters)
+    return model.with_overrides(overrides)
+
+
+def _parse_entry(where: str, name: str, entry: Any, plain: type | None = None) -> Any:
+    if not isinstance(entry, dict) or "value" not in entry or "source" not in entry:
+        raise ModelError(f"{where}: entry {name!r} needs a value and a source")
+    value = entry["value"]
+    if plain is not None:
+        if not isinstance(value, plain):
+            raise ModelError(f"{where}: {name!r} must be a {plain.__name__}")
+        return value
+    try:
+        q = parse_quantity(str(value), what=name)
+    except UnitParseError as err:
+        raise ModelError(f"{where}: {err}") from None
+    return q
+
+
+def _coerce_like(old: Parameter, value: Any, what: str) -> Any:
+    if isinstance(old.value, list):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ModelError(f"{what}: expected a list of names")
+        return list(value)
+    if isinstance(old.value, (int, np.integer)) and not isinstance(old.value, bool):
+        try:
+            as_float = float(value)
+        except (TypeError, ValueError):
+            raise ModelError(f"{what}: expected a whole number, got {value!r}") from None
+        if as_float != int(as_float) or as_float < 1:
+            raise ModelError(f"{what}: expected a whole number >= 1, got {value!r}")
+        return int(as_float)
+    dim = b2.get_dimensions(old.value)
+    if isinstance(value, str):
+        try:
+            return parse_quantity(value, dimension=dim, what=what.split("'")[1] if "'" in what else what)
+        except UnitParseError as err:
+            raise ModelError(f"{what}: {err}") from None
+    if isinstance(value, b2.Quantity) or np.isscalar(value):
+        if b2.get_dimensions(value) is not dim:
+            want = b2.get_unit(dim)
+            raise ModelError(
+                f"{what}: {value!r} has the wrong unit (expected {want!r}, e.g. {format_quantity(old.value)!r})")
+        return b2.Quantity(value, dim=dim) if not isinstance(value, b2.Quantity) else value
+    raise ModelError(f"{what}: cannot use {value!r} as a value")
+
+
+def _close_names(name: str, names: list[str]) -> list[str]:
+    import difflib
+    return difflib.get_close_matches(name, names, n=3)
+
+
+_SI_BASE = ("metre", "kilogram", "second", "amp", "kelvin", "mole", "candela")
+
+
+def _si_unit_text(dim) -> str:
+    """A unit expression for a dimension that Brian2's equation parser always reads."""
+    parts = [f"{name}**{int(p) if float(p).is_integer() else p}" for name, p in zip(_SI_BASE, dim._dims) if p]
+    return "*".join(parts) if parts else "1"
+
+
+def _engine_source_digest() -> str:
+    """The engine's own equations are part of the compiled structure too."""
+    src = Path(__file__).resolve().parent / "engine.py"
+    return hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+
+
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,228 @@
+"""From a protocol in biological time to a warped simulation-time schedule.
+
+The compiled program runs one Brian2 ``run()`` at the fine step ``dt``.  What
+it simulates is set by data (TimedArrays given through ``run_args``), never by
+code, so a new protocol or new timings reuse the same build:
+
+* **segments** of simulation time, each with a warp factor (biological
+  seconds per simulated second), and the drug state (APV, anisomycin) that
+  holds during it;
+* **pulse times** per pathway and **somatic current steps**, in simulation
+  time.
+
+Active segments surround every pulse and current step (from ``pre`` before to
+``tail`` after, merged where they overlap) and run at warp 1, so that
+voltages, conductances and calcium evolve exactly as in real time.  Quiet gaps
+between them are compressed to at most ``max_warp`` biological seconds per
+simulated second (never shorter than ``min_gap``); only the slow variables,
+whose rates carry the warp factor, move during a gap, and only in response to
+themselves.  Drug boundaries split segments so that drug states are constant
+within each.  The reference schedule (``reference=True``) uses warp 1
+everywhere: every variable at the fine step all the time.
+
+All times are handled as integer numbers of fine steps, so that pulses land
+exactly on the simulation grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import brian2 as b2
+import numpy as np
+
+if TYPE_CHECKING:
+    from .protocol import Protocol
+
+
+# Warp factor while biological time stands still (settling at the start, padding at the
+# end).  Not zero: the exponential-Euler update of a slow variable divides its constant
+# term by its linear coefficient, and both carry the warp factor.
+FROZEN = 1e-9
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    pre: b2.Quantity = field(default_factory=lambda: 2 * b2.ms)  # active time before each pulse or step
+    tail: b2.Quantity = field(default_factory=lambda: 250 * b2.ms)  # active time after: fast variables back at rest
+    max_warp: float = 20000.0  # biological seconds per simulated second in a gap
+    min_gap: b2.Quantity = field(default_factory=lambda: 20 * b2.ms)  # shortest simulated duration of a gap
+    settle: b2.Quantity = field(default_factory=lambda: 500 * b2.ms)  # frozen-slow-time start: fast variables settle
+    step_duration: b2.Quantity = field(default_factory=lambda: 2 * b2.ms)  # somatic current step (Bi & Poo 1998)
+
+
+@dataclass
+class Schedule:
+    dt: b2.Quantity
+    seg_sim_start: np.ndarray  # int steps, one per segment
+    seg_real_start: np.ndarray  # int steps
+    seg_warp: np.ndarray  # float
+    seg_apv: np.ndarray  # 0/1
+    seg_anisomycin: np.ndarray  # 0/1
+    seg_trace: np.ndarray  # 0/1: record fast traces
+    pulse_sim: dict[str, np.ndarray]  # int steps per pathway (all pulses)
+    pulse_real: dict[str, np.ndarray]  # int steps per pathway
+    test_real: dict[str, np.ndarray]  # int steps per pathway (test pulses only)
+    spike_sim: np.ndarray  # int steps
+    total_sim_steps: int  # sum of segment lengths (before padding)
+    duration_steps: int  # biological duration of the protocol
+    reference: bool
+
+    @property
+    def n_segments(self) -> int:
+        return len(self.seg_sim_start)
+
+    @property
+    def sim_duration(self) -> b2.Quantity:
+        return self.total_sim_steps * self.dt
+
+    def real_time_of_sim(self, sim_steps: np.ndarray) -> np.ndarray:
+        """Map simulation-time steps to biological-time steps (float)."""
+        sim_steps = np.asarray(sim_steps, dtype=float)
+        j = np.searchsorted(self.seg_sim_start, sim_steps, side="right") - 1
+        j = np.clip(j, 0, self.n_segments - 1)
+        return self.seg_real_start[j] + (sim_steps - self.seg_sim_start[j]) * self.seg_warp[j]
+
+    def speedup(self) -> float:
+        return self.duration_steps / max(self.total_sim_steps, 1)
+
+
+def _steps(q: b2.Quantity, dt: b2.Quantity) -> np.ndarray:
+    return np.round(np.asarray(q / dt, dtype=float)).astype(np.int64)
+
+
+def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSettings | None = None,
+                   reference: bool = False, trace_windows=()) -> Schedule:
+    """Segments and pulse times for ``protocol``; ``trace_windows`` are (start, stop)
+    biological times during which fast traces are recorded."""
+    s = settings or ScheduleSettings()
+    duration = int(_steps(protocol.duration, dt))
+    pre, tail = int(_steps(s.pre, dt)), int(_steps(s.tail, dt))
+    step_len = int(_steps(s.step_duration, dt))
+
+    tests = protocol.test_pulses()
+    inductions = protocol.induction_pulses()
+    pulse_real: dict[str, np.ndarray] = {}
+    test_real: dict[str, np.ndarray] = {}
+    for name in protocol.pathways:
+        t = _steps(tests[name], dt) if len(tests[name]) else np.zeros(0, np.int64)
+        ind = _steps(inductions[name], dt) if len(inductions[name]) else np.zeros(0, np.int64)
+        test_real[name] = t
+        pulse_real[name] = np.unique(np.concatenate([t, ind]))
+    spikes = protocol.somatic_spikes()
+    spike_real = _steps(spikes, dt) if len(spikes) else np.zeros(0, np.int64)
+
+    # active intervals [start, stop) in biological steps
+    starts, stops = [], []
+    for arr, extra in [(p, 0) for p in pulse_real.values()] + [(spike_real, step_len)]:
+        if len(arr):
+            starts.append(arr - pre)
+            stops.append(arr + extra + tail)
+    breakpoints = {0, duration}
+    active: list[tuple[int, int]] = []
+    if starts:
+        a = np.clip(np.concatenate(starts), 0, duration)
+        b = np.clip(np.concatenate(stops), 0, duration)
+        order = np.argsort(a)
+        a, b = a[order], b[order]
+        cur_a, cur_b = int(a[0]), int(b[0])
+        for x, y in zip(a[1:], b[1:]):
+            if x <= cur_b:
+                cur_b = max(cur_b, int(y))
+            else:
+                active.append((cur_a, cur_b))
+                cur_a, cur_b = int(x), int(y)
+        active.append((cur_a, cur_b))
+        for x, y in active:
+            breakpoints.update((x, y))
+
+    drugs = protocol.drug_windows()
+    drug_steps = {}
+    for drug in ("apv", "anisomycin"):
+        windows = [(int(_steps(w0, dt)), int(_steps(w1, dt))) for w0, w1 in drugs.get(drug, [])]
+        drug_steps[drug] = windows
+        for w0, w1 in windows:
+            breakpoints.update((min(max(w0, 0), duration), min(max(w1, 0), duration)))
+
+    trace_steps = [(int(_steps(w0, dt)), int(_steps(w1, dt))) for w0, w1 in trace_windows]
+    for w0, w1 in trace_steps:
+        breakpoints.update((min(max(w0, 0), duration), min(max(w1, 0), duration)))
+
+    bps = np.array(sorted(breakpoints), dtype=np.int64)
+    act_a = np.array([x for x, _ in active], dtype=np.int64)
+    act_b = np.array([y for _, y in active], dtype=np.int64)
+
+    def is_active(r0: int, r1: int) -> bool:
+        if not len(act_a):
+            return False
+        k = np.searchsorted(act_a, r0, side="right") - 1
+        return k >= 0 and r1 <= act_b[k]
+
+    def drug_on(drug: str, r0: int) -> int:
+        return int(any(w0 <= r0 < w1 for w0, w1 in drug_steps[drug]))
+
+    def tracing(r0: int) -> int:
+        return int(any(w0 <= r0 < w1 for w0, w1 in trace_steps))
+
+    settle = int(_steps(s.settle, dt))
+    min_gap = max(int(_steps(s.min_gap, dt)), 1)
+    seg_sim, seg_real, seg_warp = [0], [0], [FROZEN]
+    seg_apv, seg_aniso, seg_trace = [drug_on("apv", 0)], [drug_on("anisomycin", 0)], [0]
+    sim = settle
+    for r0, r1 in zip(bps[:-1], bps[1:]):
+        r0, r1 = int(r0), int(r1)
+        length = r1 - r0
+        if length <= 0:
+            continue
+        if reference or is_active(r0, r1):
+            sim_len = length
+        else:
+            sim_len = max(min_gap, int(np.ceil(length / s.max_warp)))
+            sim_len = min(sim_len, length)
+        seg_sim.append(sim)
+        seg_real.append(r0)
+        seg_warp.append(length / sim_len)
+        seg_apv.append(drug_on("apv", r0))
+        seg_aniso.append(drug_on("anisomycin", r0))
+        seg_trace.append(tracing(r0))
+        sim += sim_len
+    total = sim
+    # after the protocol: biological time stands still until the compiled run ends
+    seg_sim.append(sim)
+    seg_real.append(duration)
+    seg_warp.append(FROZEN)
+    seg_apv.append(0)
+    seg_aniso.append(0)
+    seg_trace.append(0)
+
+    seg_sim_a = np.array(seg_sim, dtype=np.int64)
+    seg_real_a = np.array(seg_real, dtype=np.int64)
+    seg_warp_a = np.array(seg_warp, dtype=float)
+
+    def to_sim(real_steps: np.ndarray) -> np.ndarray:
+        if not len(real_steps):
+            return np.zeros(0, np.int64)
+        j = np.searchsorted(seg_real_a[1:], real_steps, side="right")  # segment index (0 is settle)
+        j = np.clip(j, 1, len(seg_sim_a) - 2)
+        offset = real_steps - seg_real_a[j]
+        if not reference and np.any(seg_warp_a[j] != 1.0):
+            raise AssertionError("a pulse fell outside an active segment")
+        return seg_sim_a[j] + offset
+
+    return Schedule(
+        dt=dt,
+        seg_sim_start=seg_sim_a,
+        seg_real_start=seg_real_a,
+        seg_warp=seg_warp_a,
+        seg_apv=np.array(seg_apv, dtype=float),
+        seg_anisomycin=np.array(seg_aniso, dtype=float),
+        seg_trace=np.array(seg_trace, dtype=float),
+        pulse_sim={k: to_sim(v) for k, v in pulse_real.items()},
+        pulse_real=pulse_real,
+        test_real=test_real,
+        spike_sim=to_sim(spike_real),
+        total_sim_steps=int(total),
+        duration_steps=duration,
+        reference=reference,
+    )

@@ -1,0 +1,306 @@
+"""``simulate()``: one protocol on one model, returning tidy pandas frames.
+
+The frames use plain numbers with the unit in the column name (``time_min``,
+``fepsp_pct``); inside, everything is a Brian2 quantity.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import brian2 as b2
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .engine import RawResults, cache_dir, run_compiled
+from .model import Model, load_model
+from .protocol import Protocol, load_protocol
+from .schedule import Schedule, ScheduleSettings, build_schedule
+
+# Estimated wall-clock cost of one simulated second, used only to show progress; updated
+# from each run of the same structure.
+_COST_FILE = "run_cost.json"
+
+
+class SimulationError(RuntimeError):
+    """The compiled program failed or recorded something inconsistent."""
+
+
+@dataclass
+class Results:
+    """Outcome of one simulation."""
+    fepsp: pd.DataFrame
+    state: pd.DataFrame
+    metadata: dict[str, Any]
+    traces: pd.DataFrame | None = None
+    protocol: Protocol | None = field(default=None, repr=False)
+    model: Model | None = field(default=None, repr=False)
+
+    def fepsp_at(self, pathway: str, time_min: float) -> float:
+        """fEPSP (% of baseline) of ``pathway`` at the test pulse nearest ``time_min``."""
+        f = self.fepsp[self.fepsp.pathway == pathway]
+        if f.empty:
+            raise KeyError(f"no test pulses recorded on pathway {pathway!r}")
+        row = f.iloc[int(np.argmin(np.abs(f.time_min.to_numpy() - time_min)))]
+        return float(row.fepsp_pct)
+
+    def state_at(self, pathway: str, time_min: float, column: str) -> float:
+        s = self.state[self.state.pathway == pathway]
+        return float(np.interp(time_min, s.time_min.to_numpy(), s[column].to_numpy()))
+
+    def save(self, out_dir: str | Path) -> Path:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.fepsp.to_csv(out / "fepsp.csv", index=False)
+        self.state.to_csv(out / "state.csv", index=False)
+        if self.traces is not None:
+            self.traces.to_csv(out / "traces.csv", index=False)
+        with open(out / "metadata.json", "w") as f:
+            json.dump(self.metadata, f, indent=2, default=str)
+        return out
+
+
+def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | None = None, *,
+             params: Mapping[str, Any] | None = None, seed: int | None = None,
+             reference: bool = False, target: str = "cpp_standalone",
+             trace_windows=None, progress: bool | None = None,
+             settings: ScheduleSettings | None = None) -> Results:
+    """Run ``protocol`` on ``model`` and return :class:`Results`.
+
+    protocol
+        A protocol file path, the name of a shipped protocol (``"stet"``), a dict with
+        the file's content, or a :class:`~biophys_ltp.protocol.Protocol`.
+    model
+        A model name (default ``"ca1_spine"``), a path, or a :class:`~biophys_ltp.model.Model`.
+    params
+        Parameter overrides by name: Brian2 quantities, numbers (dimensionless) or
+        strings with units (``{"g_ampa": "0.6 nS"}``).
+    seed
+        Recorded in the metadata and passed to Brian2's random number generator.
+        The default model is deterministic.
+    reference
+        Integrate every variable at the fine step all the time (no time warping).
+    target
+        ``"cpp_standalone"`` (compiled, default) or ``"runtime"`` (numpy; for debugging).
+    trace_windows
+        (start, stop) pairs of biological times (quantities or strings with units) in
+        which fast traces are recorded: soma, trunk, and the first spine head of each
+        pathway with its dendrite (voltage, calcium, NMDA current, AMPA conductance),
+        plus per-pathway kinase, phosphatase and AMPA receptor means.
+    progress
+        Show progress on stderr (default: when stderr is a terminal).
+    """
+    t_start = time.perf_counter()
+    proto = load_protocol(protocol)
+    mdl = model if isinstance(model, Model) else load_model(model)
+    mdl = mdl.with_overrides(params)
+    missing = [p for p in proto.pathways if p not in mdl.pathways]
+    if missing:
+        raise ValueError(f"{proto.source}: pathway(s) {', '.join(missing)} not in model {mdl.name!r} "
+                         f"(it has {', '.join(mdl.pathways)})")
+    settings = settings or ScheduleSettings()
+    windows = [tuple(_time(x, "trace window") for x in w) for w in (trace_windows or [])]
+    schedule = build_schedule(proto, mdl.dt, settings, reference=reference, trace_windows=windows)
+    if seed is not None:
+        b2.seed(seed)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    label = f"{proto.name} ({'reference' if reference else 'warped'})"
+    with _Progress(label, mdl, schedule, enabled=progress) as prog:
+        raw = run_compiled(mdl, schedule, settings, target=target)
+        prog.record(raw)
+    fepsp = _fepsp_frame(proto, schedule, raw)
+    state = _state_frame(proto, mdl, schedule, raw)
+    traces = _trace_frame(mdl, schedule, raw) if windows else None
+    wall = time.perf_counter() - t_start
+    metadata = {
+        "package": "biophys-ltp",
+        "version": __version__,
+        "model": mdl.name,
+        "model_file": mdl.source,
+        "model_hash": mdl.model_hash(),
+        "structure_hash": mdl.structure_key(),
+        "parameters": {p["name"]: {k: p[k] for k in ("value", "unit", "source")} for p in mdl.parameter_records()},
+        "overrides": dict(mdl.overrides),
+        "protocol": proto.to_dict(),
+        "seed": seed,
+        "reference": reference,
+        "target": target,
+        "schedule": {"simulated_s": float(schedule.sim_duration), "biological_s": float(proto.duration),
+                     "speedup": schedule.speedup(), "segments": schedule.n_segments,
+                     "dt_ms": float(mdl.dt / b2.ms)},
+        "timings_s": {**raw.timings, "wall": wall},
+        "wall_time_s": wall,
+        "build_dir": raw.build_dir,
+        "versions": _versions(),
+    }
+    return Results(fepsp, state, metadata, traces, proto, mdl)
+
+
+def _versions() -> dict[str, str]:
+    import matplotlib
+    import seaborn
+    return {"python": platform.python_version(), "brian2": b2.__version__, "numpy": np.__version__,
+            "pandas": pd.__version__, "seaborn": seaborn.__version__, "matplotlib": matplotlib.__version__,
+            "biophys_ltp": __version__, "platform": platform.platform()}
+
+
+def _fepsp_frame(proto: Protocol, schedule: Schedule, raw: RawResults) -> pd.DataFrame:
+    dt_s = float(schedule.dt)
+    m = raw.measure
+    steps = np.round(m["t_sim"] / dt_s).astype(np.int64)
+    rows = []
+    baseline_steps = int(round(float(proto.baseline) / dt_s))
+    for k, name in enumerate(proto.pathways):
+        test_sim = schedule.pulse_sim[name][np.isin(schedule.pulse_real[name], schedule.test_real[name])]
+        test_real = schedule.real_time_of_sim(test_sim)
+        if not len(test_sim):
+            continue
+        sel = m["i"] == k
+        lookup = dict(zip(steps[sel], zip(m["slope"][sel], m["amp"][sel])))
+        got = [lookup.get(int(s)) for s in test_sim]
+        if any(g is None for g in got):
+            raise SimulationError(f"pathway {name}: {sum(g is None for g in got)} test pulses without a response")
+        slope = np.array([g[0] for g in got])
+        amp = np.array([g[1] for g in got])
+        base = test_real < max(baseline_steps, 1)
+        if not base.any():
+            base = np.zeros(len(slope), bool)
+            base[:1] = True
+        ref = slope[base].mean()
+        if not ref > 0:
+            raise SimulationError(f"pathway {name}: no baseline response (mean slope {ref})")
+        for t, s, a in zip(test_real, slope, amp):
+            rows.append((t * dt_s / 60.0, name, 100.0 * s / ref, s * 1e-3, a * 1e3))
+    return pd.DataFrame(rows, columns=["time_min", "pathway", "fepsp_pct", "epsp_slope_mV_per_ms",
+                                       "epsp_amplitude_mV"])
+
+
+def _state_frame(proto: Protocol, model: Model, schedule: Schedule, raw: RawResults) -> pd.DataFrame:
+    ps, cs = raw.path_samples, raw.cell_samples
+    dt_s = float(schedule.dt)
+    t_real = schedule.real_time_of_sim(np.round(ps["t_sim"] / dt_s)) * dt_s
+    cell_t = cs["t_real"]
+    frame = pd.DataFrame({
+        "time_min": t_real / 60.0,
+        "pathway": np.asarray(model.pathways)[ps["i"]],
+        "early_weight": ps["e_mean"],
+        "late_weight": ps["z_mean"],
+        "tag": ps["tag_mean"],
+        "ampar_rel": ps["ampar_mean"],
+        "kinase": ps["kin_mean"],
+        "phosphatase": ps["pho_mean"],
+    })
+    for col, src in (("signal", "signal"), ("expression", "expression"), ("prp_soma", "prp_soma"),
+                     ("proteins", "prp")):
+        frame[col] = np.interp(t_real, cell_t, cs[src])
+    frame = frame[frame.pathway.isin(proto.pathways)]
+    return frame.sort_values(["pathway", "time_min"], kind="stable").reset_index(drop=True)
+
+
+def compartment_labels(model: Model) -> dict[int, str]:
+    """Readable names of the compartments recorded in trace windows."""
+    _, idx = model.morphology()
+    labels = {0: "soma"}
+    for k, c in enumerate(idx["trunk"]):
+        labels[int(c)] = f"trunk_{k}"
+    for p, name in enumerate(model.pathways):
+        labels[int(idx["head"][p, 0])] = f"{name}_spine"
+        labels[int(idx["oblique"][p, 0])] = f"{name}_dendrite"
+    return labels
+
+
+def trunk_distances(model: Model) -> np.ndarray:
+    """Distance from the soma (um) of the centre of each trunk compartment."""
+    s = model.structure
+    nt = int(s["trunk_compartments"].value)
+    lp = float(s["trunk_proximal_length"].value / b2.um)
+    ld = float(s["trunk_distal_length"].value / b2.um)
+    prox = (np.arange(nt) + 0.5) * lp / nt
+    dist = lp + (np.arange(nt) + 0.5) * ld / nt
+    return np.concatenate([prox, dist])
+
+
+def _trace_frame(model: Model, schedule: Schedule, raw: RawResults) -> pd.DataFrame:
+    tr = raw.traces
+    dt_s = float(schedule.dt)
+    labels = compartment_labels(model)
+    t_real = schedule.real_time_of_sim(np.round(tr["neuron_t_sim"] / dt_s)) * dt_s
+    neuron = pd.DataFrame({
+        "time_s": t_real, "compartment": [labels.get(int(i), f"c{int(i)}") for i in tr["neuron_i"]],
+        "v_mV": tr["v"] * 1e3, "ca_uM": tr["Ca"] * 1e3, "i_nmda_pA": tr["i_nmda"] * 1e12,
+        "g_ampa_nS": tr["g_ampa"] * 1e9,
+    })
+    pt = schedule.real_time_of_sim(np.round(tr["path_t_sim"] / dt_s)) * dt_s
+    path = pd.DataFrame({
+        "time_s": pt, "compartment": [f"{model.pathways[int(i)]}_synapses" for i in tr["path_i"]],
+        "kinase": tr["kin_mean"], "phosphatase": tr["pho_mean"], "ampar_rel": tr["ampar_mean"],
+        "early_weight": tr["e_mean"],
+    })
+    return pd.concat([neuron, path], ignore_index=True)
+
+
+def _time(x: Any, what: str) -> b2.Quantity:
+    from .units import parse_quantity
+    return parse_quantity(x, dimension=b2.second, what=what)
+
+
+class _Progress:
+    """Elapsed time and an estimate of the fraction done, on stderr, while the program runs."""
+
+    def __init__(self, label: str, model: Model, schedule: Schedule, enabled: bool):
+        self.label, self.enabled = label, enabled
+        self.sim_s = float(schedule.sim_duration)
+        self.cost_path = cache_dir() / "builds" / model.structure_key() / _COST_FILE
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _cost(self) -> float | None:
+        try:
+            return float(json.loads(self.cost_path.read_text())["wall_per_sim_s"])
+        except Exception:
+            return None
+
+    def record(self, raw: RawResults) -> None:
+        run = raw.timings.get("run_s")
+        if run and self.sim_s > 0:
+            try:
+                self.cost_path.parent.mkdir(parents=True, exist_ok=True)
+                self.cost_path.write_text(json.dumps({"wall_per_sim_s": run / self.sim_s}))
+            except OSError:
+                pass
+
+    def __enter__(self):
+        if self.enabled:
+            self._t0 = time.perf_counter()
+            self._expected = (self._cost() or 0.0) * self.sim_s
+            self._thread = threading.Thread(target=self._loop, daemon=True)
+            self._thread.start()
+        return self
+
+    def _loop(self):
+        while not self._stop.wait(0.5):
+            el = time.perf_counter() - self._t0
+            if self._expected > 0:
+                frac = min(el / (self._expected + 8.0), 0.99)
+                bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
+                msg = f"\r{self.label}: [{bar}] {el:5.0f} s (about {self._expected + 8:.0f} s)"
+            else:
+                msg = f"\r{self.label}: building/running, {el:5.0f} s elapsed (first run compiles the model)"
+            sys.stderr.write(msg)
+            sys.stderr.flush()
+
+    def __exit__(self, *exc):
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            sys.stderr.write(f"\r{self.label}: done in {time.perf_counter() - self._t0:.1f} s" + " " * 30 + "\n")
+        return False

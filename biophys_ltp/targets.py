@@ -1,0 +1,59 @@
+"""Experimental targets the model is checked against, with their sources.
+
+Each band is what the literature reports (or, marked "approx.", what is read off a
+published figure), widened only where the source itself gives a range.  The tests
+and the figures read them from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Band:
+    low: float
+    high: float
+    unit: str
+    source: str
+
+    def __contains__(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def describe(self) -> str:
+        return f"[{self.low}, {self.high}] {self.unit} ({self.source})"
+
+
+INF = float("inf")
+
+BANDS: dict[str, Band] = {
+    # NMDA receptor Mg2+ block at [Mg]o = 1 mM
+    "mg_block_minus65mV": Band(0.055, 0.065, "1", "Jahr & Stevens 1990: B(-65 mV) = 0.060"),
+    "mg_block_0mV": Band(0.76, 0.80, "1", "Jahr & Stevens 1990: B(0 mV) = 0.78"),
+    # spine calcium
+    "ca_rest": Band(0.050, 0.100, "uM", "Sabatini, Oertner & Svoboda 2002: resting [Ca] 50-100 nM"),
+    "ca_decay": Band(10.0, 20.0, "ms", "Sabatini et al. 2002: decay time constant 12-20 ms"),
+    "ca_bap": Band(0.5, 2.0, "uM", "Sabatini et al. 2002: about 1 uM per backpropagating AP"),
+    "ca_supralinearity": Band(1.3, INF, "x sum", "Sabatini et al. 2002; pre-before-post pairing is supralinear"),
+    # backpropagation
+    "bap_250um": Band(0.5, INF, "of somatic AP", "Golding et al. 2001: < 50 % attenuation within ~280 um"),
+    # fEPSP, % of baseline
+    "wtet_30min": Band(120, 160, "%", "Frey & Morris 1997: E-LTP ~130-150 % at 15-30 min"),
+    "wtet_3h": Band(-INF, 110, "%", "Huang & Kandel 1994: one train lasts > 1 h, < 3 h"),
+    "stet_1h": Band(140, 200, "%", "Frey & Morris 1997 (approx.): L-LTP ~150-180 % at 1 h"),
+    "stet_8h": Band(130, INF, "%", "Frey et al. 1988: +96 +- 14 % at 8 h in controls"),
+    "stet_aniso_8h": Band(-INF, 115, "%", "Frey et al. 1988: +15 +- 19 % at 8 h under anisomycin"),
+    "aniso_first_hour_pp": Band(-15, 15, "percentage points", "anisomycin leaves the first 1-2 h intact"),
+    "control_pathway": Band(90, 110, "%", "input specificity: an unstimulated pathway stays at baseline"),
+}
+
+# Experimental time courses drawn beside the model (fEPSP % of baseline; time after the
+# tetanus).  Values read off published figures are marked approx. in their source.
+EXPERIMENTAL_POINTS = [
+    # protocol, time_h, fepsp_pct, sem_pct, source
+    ("WTET", 0.25, 140.0, 10.0, "Frey & Morris 1997 (approx.): E-LTP 130-150 % at 15-30 min"),
+    ("WTET", 3.0, 100.0, 10.0, "Huang & Kandel 1994 (approx.): back to baseline within 2-3 h"),
+    ("STET", 1.0, 165.0, 15.0, "Frey & Morris 1997 (approx.): 150-180 % at 1 h"),
+    ("STET", 8.0, 196.0, 14.0, "Frey et al. 1988: +96 +- 14 % at 8 h"),
+    ("STET + anisomycin", 8.0, 115.0, 19.0, "Frey et al. 1988: +15 +- 19 % at 8 h"),
+]

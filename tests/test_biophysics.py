@@ -1,0 +1,55 @@
+"""Electrophysiology of the compartmental model against experimental bands (targets.py)."""
+
+from __future__ import annotations
+
+import brian2 as b2
+import numpy as np
+import pytest
+
+from biophys_ltp.experiments import bap_amplitude_at, mg_block
+from biophys_ltp.model import load_model
+from biophys_ltp.targets import BANDS
+
+
+def test_mg_block_matches_jahr_stevens():
+    b = mg_block(np.array([-65.0, 0.0]) * b2.mV)
+    assert b[0] in BANDS["mg_block_minus65mV"], b[0]
+    assert b[1] in BANDS["mg_block_0mV"], b[1]
+
+
+def test_mg_block_follows_the_mg_parameter():
+    # with no Mg2+ there is no block; doubling Mg2+ blocks more
+    free = mg_block(-65 * b2.mV, load_model(overrides={"Mg": "0 mM"}))
+    more = mg_block(-65 * b2.mV, load_model(overrides={"Mg": "2 mM"}))
+    assert free == pytest.approx(1.0)
+    assert more < mg_block(-65 * b2.mV)
+
+
+@pytest.mark.standalone
+def test_resting_spine_calcium(biophysics):
+    assert biophysics.ca_rest_uM in BANDS["ca_rest"], biophysics.ca_rest_uM
+
+
+@pytest.mark.standalone
+def test_spine_calcium_decay(biophysics):
+    assert biophysics.ca_decay_ms in BANDS["ca_decay"], biophysics.ca_decay_ms
+
+
+@pytest.mark.standalone
+def test_backpropagating_ap_calcium(biophysics):
+    assert biophysics.ca_bap_uM in BANDS["ca_bap"], biophysics.ca_bap_uM
+
+
+@pytest.mark.standalone
+def test_pairing_is_supralinear(biophysics):
+    assert biophysics.supralinearity in BANDS["ca_supralinearity"], (
+        biophysics.ca_pair_uM, biophysics.ca_epsp_uM, biophysics.ca_bap_uM)
+
+
+@pytest.mark.standalone
+def test_ap_backpropagates_with_attenuation(biophysics):
+    at_250 = bap_amplitude_at(biophysics, 250.0)
+    assert at_250 in BANDS["bap_250um"], at_250
+    # and it does attenuate: smaller at 250 um than next to the soma
+    assert at_250 < bap_amplitude_at(biophysics, 12.5)
+    assert biophysics.soma_ap_mV > 80, "the soma fires a full action potential"

@@ -44,7 +44,8 @@ from .schedule import Schedule, ScheduleSettings
 PULSE_CAPACITY = 4096  # pulses per pathway (SLFS: 2700 + test pulses)
 SPIKE_CAPACITY = 1024  # somatic current steps
 SEGMENT_CAPACITY = 8192  # schedule segments
-MEASURE_WINDOW = 30 * b2.ms  # EPSP measured over this window after each pulse
+MEASURE_WINDOW = 30 * b2.ms  # EPSP amplitude measured over this window after each pulse
+SLOPE_WINDOW = 5 * b2.ms  # initial slope: steepest rise within this window (before any spike)
 SAMPLE_INTERVAL = 60 * b2.second  # slow variables sampled every biological minute
 FAR_FUTURE = 1e9  # seconds: padding for unused capacity
 
@@ -134,12 +135,13 @@ ampar_mean : 1
 kin_mean : 1
 pho_mean : 1
 measure_window : second (shared, constant)
+slope_window : second (shared, constant)
 sample_interval : second (shared, constant)
 """
 
 PATHWAY_TRACK = """
 slope_now = (v_soma - v_prev)/dt
-slope_max = slope_max + int(slope_now > slope_max)*(slope_now - slope_max)
+slope_max = slope_max + int(slope_now > slope_max and t < t_last + slope_window)*(slope_now - slope_max)
 amp_max = amp_max + int(v_soma - v0 > amp_max)*(v_soma - v0 - amp_max)
 v_prev = v_soma
 """
@@ -311,6 +313,7 @@ class Network:
             args[getattr(groups[p.group], name)] = p.value
         args[self.population.n_syn] = float(model.n_syn)
         args[self.pathway.measure_window] = MEASURE_WINDOW
+        args[self.pathway.slope_window] = SLOPE_WINDOW
         args[self.pathway.sample_interval] = SAMPLE_INTERVAL
         args[self.cell.sample_interval] = SAMPLE_INTERVAL
         args[self.cell.step_duration] = settings.step_duration

@@ -181,13 +181,16 @@ KINASE_PHOSPHATASE = Mechanism(
 TRAFFICKING = Mechanism(
     "ampar_trafficking",
     "synapse",
-    "Early phase: kinase inserts AMPA receptors from a reserve pool, phosphatase removes them;"
-    " the early change relaxes to baseline",
+    "Early phase: kinase activity above kin_min inserts AMPA receptors from a reserve pool,"
+    " phosphatase activity above pho_min removes them (isolated test pulses stay below both);"
+    " the early change relaxes to baseline unless it is captured (consolidation)",
     """
-    de_early/dt = warp_post*(k_ins*kin*(e_max - e_early) - k_rem*pho*(e_early - e_min) - e_early/tau_early) : 1 (clock-driven)
+    de_early/dt = warp_post*(k_ins*kin_active*(e_max - e_early) - k_rem*pho_active*(e_early - e_min) - e_early/tau_early - capture*e_early) : 1 (clock-driven)
+    kin_active = clip(kin - kin_min, 0, 1) : 1
+    pho_active = clip(pho - pho_min, 0, 1) : 1
     ampar = 1 + e_early + z_late : 1
     """,
-    ("k_ins", "e_max", "k_rem", "e_min", "tau_early"),
+    ("k_ins", "e_max", "k_rem", "e_min", "tau_early", "kin_min", "pho_min"),
 )
 
 TAG = Mechanism(
@@ -203,12 +206,14 @@ TAG = Mechanism(
 CONSOLIDATION = Mechanism(
     "consolidation",
     "synapse",
-    "Capture: a tagged synapse that meets plasticity-related proteins converts its early"
-    " change into a lasting late weight (potentiation or depression)",
+    "Capture: while a synapse is tagged and plasticity-related proteins are present, its early"
+    " change (potentiation or depression) is converted into a lasting late weight; the late"
+    " weight decays only over days",
     """
-    dz_late/dt = warp_post*(tag*prp_post/(prp_post + K_prp)/tau_z*(int(e_early > 0)*(z_max - z_late) + int(e_early < 0)*(z_min - z_late)) - z_late/tau_late) : 1 (clock-driven)
+    capture = tag*prp_post/(prp_post + K_prp)/tau_z : Hz
+    dz_late/dt = warp_post*(capture*e_early - z_late/tau_late) : 1 (clock-driven)
     """,
-    ("K_prp", "tau_z", "z_max", "z_min", "tau_late"),
+    ("K_prp", "tau_z", "tau_late"),
 )
 
 POPULATION = Mechanism(

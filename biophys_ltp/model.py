@@ -152,18 +152,19 @@ class Model:
     def structure_key(self) -> str:
         """Hash of everything that shapes the compiled program (not parameter values)."""
         payload = {
-            "structure": {k: p.text for k, p in self.structure.items()},
+            "structure": {k: _stable(p.value) for k, p in self.structure.items()},
             "equations": {g: self.equations(g) for g in ("neuron", "synapse", "population", "cell")},
             "on_pre": mech.ON_PRE,
             "engine": _engine_source_digest(),
-            "parameters": sorted((k, p.group, p.unit) for k, p in self.parameters.items()),
+            "parameters": sorted((k, p.group, _si_unit_text(b2.get_dimensions(p.value)))
+                                 for k, p in self.parameters.items()),
         }
         return _digest(payload)
 
     def model_hash(self) -> str:
         """Hash of the structure and every parameter value."""
         return _digest({"structure": self.structure_key(),
-                        "values": {k: p.text for k, p in self.parameters.items()}})
+                        "values": {k: _stable(p.value) for k, p in self.parameters.items()}})
 
     def parameter_records(self) -> list[dict[str, str]]:
         return [
@@ -323,6 +324,15 @@ def _coerce_like(old: Parameter, value: Any, what: str) -> Any:
 def _close_names(name: str, names: list[str]) -> list[str]:
     import difflib
     return difflib.get_close_matches(name, names, n=3)
+
+
+def _stable(value: Any) -> Any:
+    """A representation of a value that does not depend on Brian2's unit display state."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    return [repr(float(value)), _si_unit_text(b2.get_dimensions(value))]
 
 
 _SI_BASE = ("metre", "kilogram", "second", "amp", "kelvin", "mole", "candela")

@@ -555,9 +555,11 @@ class Protocol:
         One test pulse per :attr:`test_interval` from time 0 up to (not
         including) :attr:`duration`; pathway *k* (0-based, in the order of
         :attr:`pathways`) is offset by ``k * TEST_STAGGER`` within each
-        interval.  A test pulse within :data:`TEST_PULSE_MARGIN` of an
-        induction event of the same pathway (its span widened by the margin
-        on both sides) is dropped.
+        interval.  A test pulse is dropped where it would fall inside an
+        induction event of its own pathway (the event's span widened by
+        :data:`TEST_PULSE_MARGIN` on both sides), or within that margin of
+        any induction pulse or somatic current step of another pathway: no
+        response is measured while the cell is being driven.
         """
         duration_s = _seconds(self.duration)
         interval_s = _seconds(self.test_interval)
@@ -566,6 +568,9 @@ class Protocol:
         n_intervals = int(math.ceil(duration_s / interval_s)) + 1
         starts = _round_ns(np.arange(n_intervals) * interval_s)
         starts = starts[starts < duration_s]
+        drive = [e._pulse_seconds() for e in self.events if not e.is_drug]
+        drive += [e._spike_seconds() for e in self.events if not e.is_drug]
+        drive_s = np.sort(np.concatenate(drive)) if drive else np.zeros(0)
         out = {}
         for k, pathway in enumerate(self.pathways):
             times = _round_ns(starts + k * stagger_s)
@@ -575,6 +580,12 @@ class Protocol:
                     continue
                 first, last = event._span_seconds()
                 keep &= ~((times >= first - margin_s) & (times <= last + margin_s))
+            if len(drive_s):
+                j = np.searchsorted(drive_s, times)
+                before = drive_s[np.clip(j - 1, 0, len(drive_s) - 1)]
+                after = drive_s[np.clip(j, 0, len(drive_s) - 1)]
+                near = (np.abs(times - before) <= margin_s) | (np.abs(after - times) <= margin_s)
+                keep &= ~near
             out[pathway] = _times(times[keep])
         return out
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import logging
 import os
 import shutil
@@ -383,6 +384,10 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
         raise ValueError(f"unknown target {target!r} (use 'cpp_standalone' or 'runtime')")
     key = model.structure_key()
     base = cache_dir() / "builds" / key
+    # Brian2 suffixes the names of automatically named objects (state updaters, spike
+    # queues, ...) while objects of an earlier network are still alive; different names
+    # mean different generated code and a full recompile.  Collect them first.
+    gc.collect()
     build_dir = base / f"rung-{rung:g}s"
     b2.set_device("cpp_standalone", build_on_run=False)
     b2.device.reinit()
@@ -412,8 +417,10 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
         shutil.rmtree(build_dir / results_rel, ignore_errors=True)
         return raw
     finally:
+        net = None
         b2.device.reinit()
         b2.set_device("runtime")
+        gc.collect()
 
 
 def _run_runtime(model, schedule, settings, rung) -> RawResults:

@@ -54,6 +54,6 @@ EXPERIMENTAL_POINTS = [
     ("WTET", 0.25, 140.0, 10.0, "Frey & Morris 1997 (approx.): E-LTP 130-150 % at 15-30 min"),
     ("WTET", 3.0, 100.0, 10.0, "Huang & Kandel 1994 (approx.): back to baseline within 2-3 h"),
     ("STET", 1.0, 165.0, 15.0, "Frey & Morris 1997 (approx.): 150-180 % at 1 h"),
-    ("STET", 8.0, 196.0, 14.0, "Frey et al. 1988: +96 +- 14 % at 8 h"),
+    ("STET", 8.0, 155.0, 15.0, "Frey & Morris 1997 (approx.): 140-170 % at 8 h"),
     ("STET + anisomycin", 8.0, 115.0, 19.0, "Frey et al. 1988: +15 +- 19 % at 8 h"),
 ]

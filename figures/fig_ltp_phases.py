@@ -135,9 +135,10 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
             label="control pathway (S3)")
     tet_h = 0.5
     for proto, t_h, value, err, _src in EXPERIMENTAL_POINTS:
-        ax.errorbar(tet_h + t_h, value, yerr=err, fmt="s", ms=6, mfc="white", color=common.PALETTE[proto],
+        ax.errorbar(tet_h + t_h, value, yerr=err, fmt="s", ms=7, mfc=common.PALETTE[proto],
                     mec="black", ecolor="black", capsize=3, zorder=5)
-    ax.errorbar([], [], yerr=[], fmt="s", mfc="white", mec="black", ecolor="black", label="experiment")
+    ax.errorbar([], [], yerr=[], fmt="s", mfc="white", mec="black", ecolor="black",
+                label="experiment (colour: protocol)")
     ax.axvspan(0, 2.5, ymin=0.0, ymax=0.03, color=common.PALETTE["STET + anisomycin"], alpha=0.6)
     ax.text(1.25, 0.045, "anisomycin", transform=ax.get_xaxis_transform(), ha="center", fontsize=8)
     for k in range(3):
@@ -146,7 +147,7 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     ax.axhline(100, color="0.6", lw=0.8, ls=":")
     ax.set(xlabel="time (h)", ylabel="fEPSP slope (% of baseline)", xlim=(0, 10),
            title="A  Early and late LTP")
-    ax.legend(frameon=False, loc="upper right", fontsize=9)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(0.3, 0.72), fontsize=9)
 
     ax1 = fig.add_subplot(gs[0, 1])
     ax1.plot(traces.time_ms, traces.v_spine_mV, color="black", lw=0.8)

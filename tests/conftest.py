@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import os
+import importlib.util
+import sys
+from pathlib import Path
 
 import pytest
 
+FIGURES = Path(__file__).resolve().parent.parent / "figures"
 
-@pytest.fixture(scope="session", autouse=True)
-def _cache_dir(tmp_path_factory):
-    """Builds go to the user's cache unless BIOPHYS_LTP_CACHE says otherwise (CI sets it)."""
-    yield os.environ.get("BIOPHYS_LTP_CACHE")
+
+def load_figure(name: str):
+    """Import ``figures/fig_<name>.py`` by path (figure scripts are not a package)."""
+    if str(FIGURES) not in sys.path:
+        sys.path.insert(0, str(FIGURES))
+    spec = importlib.util.spec_from_file_location(f"fig_{name}", FIGURES / f"fig_{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +28,7 @@ def biophysics():
 
 
 @pytest.fixture(scope="session")
-def ltp_runs():
-    """WTET, STET and STET + anisomycin (10 h each), the foundation experiments."""
-    import biophys_ltp as bl
-    return {name: bl.simulate(name, progress=False) for name in ("wtet", "stet", "stet_anisomycin")}
+def ltp_phases():
+    """The figure module and its simulations: WTET, STET and STET + anisomycin, 10 h each."""
+    fig = load_figure("ltp_phases")
+    return fig, fig.simulate_all()

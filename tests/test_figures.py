@@ -1,0 +1,38 @@
+"""Figure regression tests: recompute each figure's data and compare with the stored data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from biophys_ltp.regression import compare, tolerances
+
+pytestmark = pytest.mark.standalone
+
+
+def test_ltp_phases_data_match_stored(ltp_phases):
+    fig, results = ltp_phases
+    fepsp, state, _traces = fig.tidy(results)
+    stored = fig.load()
+    problems = compare("ltp_phases", stored["fepsp"], fepsp, keys=["protocol", "pathway", "time_min"])
+    problems += compare("ltp_phases", stored["state"], state, keys=["protocol", "time_min"])
+    assert not problems, "\n\n".join(problems)
+
+
+def test_ltp_phases_plot_draws_from_stored_data(tmp_path):
+    from conftest import load_figure
+    fig = load_figure("ltp_phases")
+    paths = fig.plot(out_dir=tmp_path)
+    assert {p.suffix for p in paths} == {".png", ".svg"}
+    assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_regression_compare_reports_rows_and_columns():
+    tol = tolerances("ltp_phases")
+    stored = pd.DataFrame({"protocol": ["STET"] * 3, "time_min": [0.0, 5.0, 10.0],
+                           "pathway": ["S1"] * 3, "fepsp_pct": [100.0, 150.0, 140.0]})
+    new = stored.copy()
+    assert compare("ltp_phases", stored, new, ["protocol", "pathway", "time_min"], tol) == []
+    new.loc[1, "fepsp_pct"] += 2 * tol["fepsp_pct"].abs
+    problems = compare("ltp_phases", stored, new, ["protocol", "pathway", "time_min"], tol)
+    assert len(problems) == 1 and "fepsp_pct" in problems[0] and "5.0" in problems[0]

@@ -1,0 +1,68 @@
+"""Early and late LTP against the experimental bands (biophys_ltp.targets)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from biophys_ltp.targets import BANDS
+
+pytestmark = pytest.mark.standalone
+
+TET = 30.0  # min: every protocol's tetanus starts at 30 min
+
+
+def s1(res, minutes_after):
+    return res.fepsp_at("S1", TET + minutes_after)
+
+
+def test_weak_tetanus_gives_early_ltp_that_decays(ltp_phases):
+    res = ltp_phases[1]["WTET"]
+    assert s1(res, 30) in BANDS["wtet_30min"], s1(res, 30)
+    assert s1(res, 180) in BANDS["wtet_3h"], s1(res, 180)
+
+
+def test_weak_tetanus_does_not_trigger_protein_synthesis(ltp_phases):
+    wtet, stet = ltp_phases[1]["WTET"], ltp_phases[1]["STET"]
+    assert wtet.state.expression.max() < 0.01
+    assert wtet.state.proteins.max() < 0.01 * stet.state.proteins.max()
+    assert wtet.state_at("S1", 590, "late_weight") == pytest.approx(0, abs=0.005)
+
+
+def test_strong_tetanus_gives_late_ltp(ltp_phases):
+    res = ltp_phases[1]["STET"]
+    assert s1(res, 60) in BANDS["stet_1h"], s1(res, 60)
+    assert s1(res, 480) in BANDS["stet_8h"], s1(res, 480)
+    # it is the late weight that carries it, and proteins were made
+    assert res.state_at("S1", TET + 480, "late_weight") > 0.3
+    assert res.state.proteins.max() > 0.05
+
+
+def test_anisomycin_blocks_the_late_phase_only(ltp_phases):
+    stet, aniso = ltp_phases[1]["STET"], ltp_phases[1]["STET + anisomycin"]
+    assert s1(aniso, 480) in BANDS["stet_aniso_8h"], s1(aniso, 480)
+    f_stet = stet.fepsp[(stet.fepsp.pathway == "S1") & stet.fepsp.time_min.between(TET, TET + 60)]
+    f_aniso = aniso.fepsp[(aniso.fepsp.pathway == "S1") & aniso.fepsp.time_min.between(TET, TET + 60)]
+    merged = f_stet.merge(f_aniso, on="time_min", suffixes=("_stet", "_aniso"))
+    assert len(merged) >= 8
+    diff = merged.fepsp_pct_aniso - merged.fepsp_pct_stet
+    assert all(d in BANDS["aniso_first_hour_pp"] for d in diff), diff.tolist()
+    assert aniso.state.proteins.max() < 0.1 * stet.state.proteins.max()
+
+
+@pytest.mark.parametrize("protocol", ["WTET", "STET", "STET + anisomycin"])
+def test_control_pathway_stays_at_baseline(ltp_phases, protocol):
+    res = ltp_phases[1][protocol]
+    for pathway in ("S2", "S3"):
+        values = res.fepsp[res.fepsp.pathway == pathway].fepsp_pct
+        assert len(values) > 100
+        assert all(v in BANDS["control_pathway"] for v in values), (pathway, values.min(), values.max())
+
+
+def test_fepsp_comes_from_the_simulated_response(ltp_phases):
+    # the raw response is stored beside the normalised one, and the two agree
+    res = ltp_phases[1]["STET"]
+    f = res.fepsp[res.fepsp.pathway == "S1"]
+    base = f[f.time_min < TET].epsp_slope_mV_per_ms.mean()
+    assert np.allclose(100 * f.epsp_slope_mV_per_ms / base, f.fepsp_pct)
+    assert (f.epsp_amplitude_mV > 0.5).all()

@@ -1,0 +1,39 @@
+"""The warped multi-rate integration against the fixed-step reference."""
+
+from __future__ import annotations
+
+import pytest
+
+import biophys_ltp as bl
+from biophys_ltp.regression import tolerances
+
+pytestmark = pytest.mark.standalone
+
+AGREEMENT = tolerances("reference_mode")["fepsp_pct"]
+
+
+def _agree(protocol: str):
+    warped = bl.simulate(protocol, progress=False)
+    reference = bl.simulate(protocol, reference=True, progress=False)
+    assert reference.metadata["schedule"]["speedup"] == pytest.approx(1.0, rel=1e-6)
+    assert warped.metadata["schedule"]["speedup"] > 5
+    m = warped.fepsp.merge(reference.fepsp, on=["time_min", "pathway"], suffixes=("_w", "_r"))
+    assert len(m) == len(warped.fepsp) == len(reference.fepsp)
+    # within 1 % of the potentiation (and of a percentage point where there is none)
+    potentiation = (m.fepsp_pct_r - 100).abs()
+    bound = AGREEMENT.rel * potentiation + AGREEMENT.abs
+    bad = m[(m.fepsp_pct_w - m.fepsp_pct_r).abs() > bound]
+    assert bad.empty, bad[["time_min", "pathway", "fepsp_pct_w", "fepsp_pct_r"]].to_string()
+    s1 = m[m.pathway == "S1"]
+    assert s1.fepsp_pct_r.max() > 120, "the protocol must potentiate for the comparison to mean something"
+
+
+def test_warped_matches_reference_short():
+    """12 min, test pulses every minute, WTET at 5 min: in the default test run."""
+    _agree("wtet_short")
+
+
+@pytest.mark.slow
+def test_warped_matches_reference_one_hour():
+    """The 1-hour protocol (30 min baseline, WTET, 30 min after); about 20 min of reference."""
+    _agree("smoke")

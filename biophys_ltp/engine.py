@@ -377,9 +377,9 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
     """Build (or reuse) the compiled program for ``model`` and run ``schedule`` on it."""
     _quiet_brian()
     t0 = time.perf_counter()
-    rung = rung_for(float(schedule.sim_duration + settings.settle))
     if target == "runtime":
-        return _run_runtime(model, schedule, settings, rung)
+        return _run_runtime(model, schedule, settings, float(schedule.sim_duration) + float(model.dt))
+    rung = rung_for(float(schedule.sim_duration))
     if target != "cpp_standalone":
         raise ValueError(f"unknown target {target!r} (use 'cpp_standalone' or 'runtime')")
     key = model.structure_key()
@@ -423,10 +423,12 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
         gc.collect()
 
 
-def _run_runtime(model, schedule, settings, rung) -> RawResults:
-    """Runtime (numpy) target for debugging: slow, no compiler involved."""
+def _run_runtime(model, schedule, settings, duration_s) -> RawResults:
+    """Runtime (numpy) target for debugging: slow, no compiler involved; runs only the
+    protocol's simulated time (no rung padding)."""
     b2.set_device("runtime")
     b2.prefs.codegen.target = "numpy"
+    gc.collect()
     b2.defaultclock.dt = model.dt
     net = Network(model)
     for var, value in net.run_args(schedule, settings).items():
@@ -436,7 +438,8 @@ def _run_runtime(model, schedule, settings, rung) -> RawResults:
             var.set_item(slice(None), value)
     net.initialise()
     t0 = time.perf_counter()
-    net.net.run(rung * b2.second, report=None)
+    net.net.run(duration_s * b2.second, report=None)
     raw = net.read()
     raw.timings = {"run_s": time.perf_counter() - t0}
+    raw.build_dir = "(runtime)"
     return raw

@@ -65,7 +65,8 @@ class Schedule:
     pulse_real: dict[str, np.ndarray]  # int steps per pathway
     test_real: dict[str, np.ndarray]  # int steps per pathway (test pulses only)
     spike_sim: np.ndarray  # int steps
-    total_sim_steps: int  # sum of segment lengths (before padding)
+    total_sim_steps: int  # sum of segment lengths, settling included (before padding)
+    settle_steps: int  # the frozen-time start
     duration_steps: int  # biological duration of the protocol
     reference: bool
 
@@ -85,7 +86,8 @@ class Schedule:
         return self.seg_real_start[j] + (sim_steps - self.seg_sim_start[j]) * self.seg_warp[j]
 
     def speedup(self) -> float:
-        return self.duration_steps / max(self.total_sim_steps, 1)
+        """Biological time per simulated time of the protocol (settling excluded)."""
+        return self.duration_steps / max(self.total_sim_steps - self.settle_steps, 1)
 
 
 def _steps(q: b2.Quantity, dt: b2.Quantity) -> np.ndarray:
@@ -223,6 +225,7 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
         test_real=test_real,
         spike_sim=to_sim(spike_real),
         total_sim_steps=int(total),
+        settle_steps=settle,
         duration_steps=duration,
         reference=reference,
     )

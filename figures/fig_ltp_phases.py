@@ -62,6 +62,7 @@ def tidy(results: dict[str, bl.Results]) -> tuple[pd.DataFrame, pd.DataFrame, pd
     fepsp, state = [], []
     for label, res in results.items():
         f = res.fepsp[res.fepsp.pathway.isin(["S1", "S3"])][["time_min", "pathway", "fepsp_pct"]].copy()
+        f["time_min"] = f.time_min.round(4)  # the key of the stored rows
         f.insert(0, "protocol", label)
         fepsp.append(f)
         raw = res.state[res.state.pathway == "S1"]

@@ -1,0 +1,87 @@
+"""The engine: builds keyed by structure, run_args for values and timing, results and metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import brian2 as b2
+import pytest
+
+import biophys_ltp as bl
+from biophys_ltp.model import load_model
+from biophys_ltp.protocol import protocol_from_dict
+from biophys_ltp.units import parse_quantity
+
+SHORT = {
+    "name": "short", "duration": "3 min", "baseline": "1 min", "test_interval": "30 s",
+    "pathways": ["S1", "S2", "S3"],
+    "events": [{"kind": "weak_tetanus", "pathway": "S1", "at": "1 min"}],
+}
+
+
+def test_structure_key_ignores_parameter_values():
+    base = load_model()
+    changed = load_model(overrides={"g_ampa": "0.6 nS", "tau_early": "2 h"})
+    assert changed.structure_key() == base.structure_key()
+    assert changed.model_hash() != base.model_hash()
+    structural = load_model(overrides={"synapses_per_pathway": 6})
+    assert structural.structure_key() != base.structure_key()
+
+
+def _objects(build_dir: str) -> dict[str, int]:
+    files = list(Path(build_dir).glob("code_objects/*.o")) + [Path(build_dir) / "main"]
+    return {str(p): p.stat().st_mtime_ns for p in files}
+
+
+@pytest.mark.standalone
+def test_new_values_and_timings_reuse_the_compiled_program(tmp_path):
+    first = bl.simulate(protocol_from_dict(SHORT), progress=False)
+    before = _objects(first.metadata["build_dir"])
+    assert len(before) > 20
+    later = dict(SHORT, events=[dict(SHORT["events"][0], at="70 s")])
+    second = bl.simulate(protocol_from_dict(later), params={"g_ampa": "0.6 nS", "k_ins": "0.2 1/s"},
+                         progress=False)
+    assert second.metadata["build_dir"] == first.metadata["build_dir"]
+    assert _objects(second.metadata["build_dir"]) == before, "nothing was recompiled"
+    # and the new values took effect: larger synapses give a larger raw response
+    r1 = first.fepsp[first.fepsp.pathway == "S2"].epsp_slope_mV_per_ms.iloc[0]
+    r2 = second.fepsp[second.fepsp.pathway == "S2"].epsp_slope_mV_per_ms.iloc[0]
+    assert r2 > 1.1 * r1
+    # outputs carry parameters, protocol, versions and hashes
+    out = second.save(tmp_path / "run")
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["parameters"]["g_ampa"]["value"] == "0.6 nS"
+    assert meta["parameters"]["g_ampa"]["source"]
+    assert set(meta["overrides"]) == {"g_ampa", "k_ins"}
+    assert parse_quantity(meta["overrides"]["k_ins"]) == 0.2 / b2.second
+    assert meta["protocol"]["events"][0]["at"] == "70 s"
+    assert {"brian2", "numpy", "python"} <= set(meta["versions"])
+    assert meta["model_hash"] != first.metadata["model_hash"]
+    assert meta["wall_time_s"] > 0
+    for name in ("fepsp.csv", "state.csv"):
+        assert (out / name).stat().st_size > 100
+
+
+def test_protocol_pathway_missing_from_model_fails_before_simulating():
+    bad = dict(SHORT, pathways=["S1", "S4"], events=[])
+    with pytest.raises(ValueError, match="S4"):
+        bl.simulate(protocol_from_dict(bad), progress=False)
+
+
+def test_unknown_parameter_fails_before_simulating():
+    with pytest.raises(bl.ModelError, match="g_amp"):
+        bl.simulate("wtet", params={"g_amp": "1 nS"}, progress=False)
+    with pytest.raises(bl.ModelError, match="g_ampa"):
+        bl.simulate("wtet", params={"g_ampa": "1 mV"}, progress=False)
+
+
+@pytest.mark.slow
+def test_runtime_target_agrees_with_standalone():
+    """The numpy runtime target (for debugging) runs the same equations."""
+    tiny = {"name": "tiny", "duration": "1 s", "baseline": "0 s", "test_interval": "10 min",
+            "pathways": ["S1", "S2", "S3"]}
+    rt = bl.simulate(protocol_from_dict(tiny), target="runtime", progress=False)
+    cpp = bl.simulate(protocol_from_dict(tiny), progress=False)
+    assert rt.fepsp.epsp_slope_mV_per_ms.to_numpy() == pytest.approx(
+        cpp.fepsp.epsp_slope_mV_per_ms.to_numpy(), rel=1e-4)

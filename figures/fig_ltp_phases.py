@@ -148,7 +148,7 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     ax.axhline(100, color="0.6", lw=0.8, ls=":")
     ax.set(xlabel="time (h)", ylabel="fEPSP slope (% of baseline)", xlim=(0, 10),
            title="A  Early and late LTP")
-    ax.legend(frameon=False, loc="lower right", bbox_to_anchor=(1.0, 0.2), fontsize=9)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(0.27, 1.0), fontsize=9)
 
     ax1 = fig.add_subplot(gs[0, 1])
     ax1.plot(traces.time_ms, traces.v_spine_mV, color="black", lw=0.8)

@@ -66,3 +66,22 @@ def test_fepsp_comes_from_the_simulated_response(ltp_phases):
     base = f[f.time_min < TET].epsp_slope_mV_per_ms.mean()
     assert np.allclose(100 * f.epsp_slope_mV_per_ms / base, f.fepsp_pct)
     assert (f.epsp_amplitude_mV > 0.5).all()
+
+
+def test_apv_blocks_induction():
+    """NMDA receptors blocked during the weak tetanus: no early LTP (Collingridge et al. 1983)."""
+    import biophys_ltp as bl
+    from biophys_ltp.protocol import protocol_from_dict
+
+    base = {"name": "WTET", "duration": "15 min", "baseline": "5 min", "test_interval": "1 min",
+            "pathways": ["S1", "S2", "S3"],
+            "events": [{"kind": "weak_tetanus", "pathway": "S1", "at": "5 min"}]}
+    apv = dict(base, events=base["events"] + [{"kind": "drug", "drug": "apv", "start": "2 min",
+                                                 "stop": "8 min"}])
+    plain = bl.simulate(protocol_from_dict(base), progress=False)
+    blocked = bl.simulate(protocol_from_dict(apv), progress=False)
+    assert plain.fepsp_at("S1", 12) > 120
+    assert blocked.fepsp_at("S1", 12) in BANDS["control_pathway"], blocked.fepsp_at("S1", 12)
+    # the block is of NMDA receptors only: AMPA-mediated test responses under APV stay near baseline
+    during = blocked.fepsp[(blocked.fepsp.pathway == "S2") & blocked.fepsp.time_min.between(2.5, 7.5)]
+    assert all(v in BANDS["control_pathway"] for v in during.fepsp_pct)

@@ -49,6 +49,11 @@ class ScheduleSettings:
     max_warp: float = 20000.0  # biological seconds per simulated second in a gap
     min_gap: b2.Quantity = field(default_factory=lambda: 20 * b2.ms)  # shortest simulated duration of a gap
     settle: b2.Quantity = field(default_factory=lambda: 500 * b2.ms)  # frozen-slow-time start: fast variables settle
+    # After induction (not after test pulses) the kinase and phosphatase activities decay
+    # over tens of seconds and drive the receptor count meanwhile; the integrator holds them
+    # constant over a step, so steps stay short there: at most relax_max_warp for relax.
+    relax: b2.Quantity = field(default_factory=lambda: 60 * b2.second)
+    relax_max_warp: float = 200.0
     step_duration: b2.Quantity = field(default_factory=lambda: 2 * b2.ms)  # somatic current step (Bi & Poo 1998)
 
 
@@ -117,6 +122,11 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
 
     # active intervals [start, stop) in biological steps
     starts, stops = [], []
+    induction_real = {name: (_steps(inductions[name], dt) if len(inductions[name]) else np.zeros(0, np.int64))
+                      for name in protocol.pathways}
+    relax = int(_steps(s.relax, dt))
+    relax_windows = sorted((int(t) + tail, int(t) + tail + relax)
+                           for arr in list(induction_real.values()) + [spike_real] for t in arr)
     for arr, extra in [(p, 0) for p in pulse_real.values()] + [(spike_real, step_len)]:
         if len(arr):
             starts.append(arr - pre)
@@ -146,6 +156,24 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
         drug_steps[drug] = windows
         for w0, w1 in windows:
             breakpoints.update((min(max(w0, 0), duration), min(max(w1, 0), duration)))
+
+    # merge relaxation windows and cut gaps at their ends
+    merged_relax: list[list[int]] = []
+    for a0, a1 in relax_windows:
+        if merged_relax and a0 <= merged_relax[-1][1]:
+            merged_relax[-1][1] = max(merged_relax[-1][1], a1)
+        else:
+            merged_relax.append([a0, a1])
+    for a0, a1 in merged_relax:
+        breakpoints.update((min(max(a0, 0), duration), min(max(a1, 0), duration)))
+    relax_a = np.array([a for a, _ in merged_relax], dtype=np.int64)
+    relax_b = np.array([b for _, b in merged_relax], dtype=np.int64)
+
+    def relaxing(r0: int) -> bool:
+        if not len(relax_a):
+            return False
+        k = np.searchsorted(relax_a, r0, side="right") - 1
+        return k >= 0 and r0 < relax_b[k]
 
     trace_steps = [(int(_steps(w0, dt)), int(_steps(w1, dt))) for w0, w1 in trace_windows]
     for w0, w1 in trace_steps:
@@ -180,7 +208,8 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
         if reference or is_active(r0, r1):
             sim_len = length
         else:
-            sim_len = max(min_gap, int(np.ceil(length / s.max_warp)))
+            cap = s.relax_max_warp if relaxing(r0) else s.max_warp
+            sim_len = max(min_gap, int(np.ceil(length / cap)))
             sim_len = min(sim_len, length)
         seg_sim.append(sim)
         seg_real.append(r0)

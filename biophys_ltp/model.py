@@ -17,7 +17,6 @@ parameter table for a methods section.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import textwrap

@@ -25,8 +25,6 @@ import gc
 import logging
 import os
 import shutil
-import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -103,6 +101,7 @@ def _neuron_extra() -> str:
 def _synapse_extra(n_syn: int) -> str:
     return (
         f"kin_path_pre = kin : 1 (summed)\n"
+        f"pho_path_pre = pho_active : 1 (summed)\n"
         f"g_ampa_path_pre = g_ampa_syn : siemens (summed)\n"
         f"g_nmda_path_pre = g_nmda_syn : siemens (summed)\n"
         f"e_mean_pre = e_early/{n_syn} : 1 (summed)\n"
@@ -127,6 +126,7 @@ amp_max : volt
 slope_max : volt/second
 next_sample : second
 kin_path : 1
+pho_path : 1
 g_ampa_path : siemens
 g_nmda_path : siemens
 e_mean : 1
@@ -239,7 +239,7 @@ class Network:
                                method="exponential_euler", namespace=ns, name="synapses")
         heads = self.idx["head"]
         self.syn.connect(i=np.repeat(np.arange(n_path), n_syn), j=heads.ravel())
-        pop_eqs = model.brian_equations("population") + b2.Equations(f"n_syn : 1 (shared, constant)")
+        pop_eqs = model.brian_equations("population") + b2.Equations("n_syn : 1 (shared, constant)")
         self.population = b2.Synapses(self.pathway, self.neuron, model=pop_eqs, namespace=ns,
                                       name="population")
         # the population's synapses are spread along the apical trunk (Schaffer collaterals
@@ -247,7 +247,9 @@ class Network:
         trunk = self.idx["trunk"]
         spots = trunk[np.round(np.linspace(2, len(trunk) - 1, n_syn)).astype(int)]
         self.population.connect(i=np.repeat(np.arange(n_path), n_syn), j=np.tile(spots, n_path))
-        self.to_cell = b2.Synapses(self.pathway, self.cell, "kin_total_post = kin_path_pre : 1 (summed)",
+        self.to_cell = b2.Synapses(self.pathway, self.cell,
+                                   "kin_total_post = kin_path_pre : 1 (summed)\n"
+                                   "pho_total_post = pho_path_pre : 1 (summed)",
                                    name="to_cell")
         self.to_cell.connect(i=np.arange(n_path), j=np.zeros(n_path, dtype=int))
 

@@ -249,18 +249,20 @@ N_d += released/U_rel
 GENE_EXPRESSION = Mechanism(
     "gene_expression",
     "cell",
-    "Late phase: a nuclear signal integrates the cell's summed kinase activity; above"
+    "Late phase: a nuclear signal integrates the cell's summed kinase activity and its summed"
+    " phosphatase activity above pho_min (strong LFS, for L-LTD); above"
     " threshold it switches on transcription/translation, which makes plasticity-related"
     " proteins (PRPs) in the soma; anisomycin blocks translation; PRPs reach the"
     " dendrites with a first-order delay",
     """
-    dsignal/dt = warp*(k_signal*kin_total - signal/tau_signal) : 1
+    dsignal/dt = warp*(k_signal*kin_total + k_signal_pho*pho_total - signal/tau_signal) : 1
     dexpression/dt = warp*(int(signal > theta_signal)*(1 - expression)/tau_expr_on - int(signal <= theta_signal)*expression/tau_expr_off) : 1
-    dprp_soma/dt = warp*(expression*(1 - anisomycin)/tau_prp - prp_soma/tau_prp) : 1
+    dprp_soma/dt = warp*(expression*(1 - anisomycin)*(1 - prp_soma)/tau_prp_syn - prp_soma/tau_prp) : 1
     dprp/dt = warp*(prp_soma - prp)/tau_transport : 1
     kin_total : 1
+    pho_total : 1
     """,
-    ("k_signal", "tau_signal", "theta_signal", "tau_expr_on", "tau_expr_off", "tau_prp", "tau_transport"),
+    ("k_signal", "k_signal_pho", "tau_signal", "theta_signal", "tau_expr_on", "tau_expr_off", "tau_prp_syn", "tau_prp", "tau_transport"),
 )
 
 CELL_MECHANISMS = (GENE_EXPRESSION,)

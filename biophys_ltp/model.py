@@ -148,21 +148,26 @@ class Model:
         return b2.Equations(text)
 
     # ------------------------------------------------------------ identities
-    def structure_key(self) -> str:
-        """Hash of everything that shapes the compiled program (not parameter values)."""
-        payload = {
+    def _structure_payload(self) -> dict[str, Any]:
+        return {
             "structure": {k: _stable(p.value) for k, p in self.structure.items()},
             "equations": {g: self.equations(g) for g in ("neuron", "synapse", "population", "cell")},
             "on_pre": mech.ON_PRE,
-            "engine": _engine_source_digest(),
             "parameters": sorted((k, p.group, _si_unit_text(b2.get_dimensions(p.value)))
                                  for k, p in self.parameters.items()),
         }
-        return _digest(payload)
+
+    def structure_key(self) -> str:
+        """Key of the compiled program: the model's structure and equations (not parameter
+        values) and the engine source that turns them into a network."""
+        return _digest({**self._structure_payload(), "engine": _engine_source_digest()})
 
     def model_hash(self) -> str:
-        """Hash of the structure and every parameter value."""
-        return _digest({"structure": self.structure_key(),
+        """Hash of the model itself: structure, equations and every parameter value.
+
+        The engine's source is not part of it (it is part of the build key), so stored
+        figure data stays valid across engine changes that do not change the model."""
+        return _digest({"structure": _digest(self._structure_payload()),
                         "values": {k: _stable(p.value) for k, p in self.parameters.items()}})
 
     def parameter_records(self) -> list[dict[str, str]]:

@@ -7,10 +7,13 @@ The frames use plain numbers with the unit in the column name (``time_min``,
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import platform
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -304,3 +307,58 @@ class _Progress:
             self._thread.join()
             sys.stderr.write(f"\r{self.label}: done in {time.perf_counter() - self._t0:.1f} s" + " " * 30 + "\n")
         return False
+
+
+def _simulate_job(job: Mapping[str, Any]) -> Results:
+    return simulate(**job)
+
+
+def default_workers() -> int:
+    """Worker processes for :func:`simulate_many`: ``$BIOPHYS_LTP_WORKERS`` or the CPU count."""
+    env = os.environ.get("BIOPHYS_LTP_WORKERS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"BIOPHYS_LTP_WORKERS must be a whole number, not {env!r}") from None
+        if n < 1:
+            raise ValueError(f"BIOPHYS_LTP_WORKERS must be at least 1, not {n}")
+        return n
+    return max(os.cpu_count() or 1, 1)
+
+
+def simulate_many(jobs: Mapping[str, Mapping[str, Any]], *, workers: int | None = None,
+                  progress: bool | None = None) -> dict[str, Results]:
+    """Run several simulations, in parallel worker processes, and return them by key.
+
+    ``jobs`` maps a key to the keyword arguments of :func:`simulate` (``protocol`` is
+    required).  All jobs of one model structure share one compiled program: the first
+    worker that needs it builds it (under a file lock) and the others reuse it; each run
+    writes into its own results folder.  ``workers`` defaults to :func:`default_workers`;
+    with one worker (or one job) everything runs in this process.
+    """
+    jobs = {key: dict(job) for key, job in jobs.items()}
+    for key, job in jobs.items():
+        if "protocol" not in job:
+            raise ValueError(f"job {key!r} has no 'protocol'")
+        job.setdefault("progress", False)
+    n = min(workers or default_workers(), len(jobs))
+    if progress is None:
+        progress = sys.stderr.isatty()
+    done: dict[str, Results] = {}
+    if n <= 1:
+        for i, (key, job) in enumerate(jobs.items()):
+            done[key] = simulate(**job)
+            if progress:
+                print(f"[{i + 1}/{len(jobs)}] {key}", file=sys.stderr, flush=True)
+        return done
+    # "spawn": a clean interpreter per worker; Brian2's device state must not be forked
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        futures = {pool.submit(_simulate_job, job): key for key, job in jobs.items()}
+        for i, fut in enumerate(as_completed(futures)):
+            key = futures[fut]
+            done[key] = fut.result()
+            if progress:
+                print(f"[{i + 1}/{len(jobs)}] {key}", file=sys.stderr, flush=True)
+    return {key: done[key] for key in jobs}

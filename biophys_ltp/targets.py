@@ -45,6 +45,20 @@ BANDS: dict[str, Band] = {
     "stet_aniso_8h": Band(-INF, 115, "%", "Frey et al. 1988: +15 +- 19 % at 8 h under anisomycin"),
     "aniso_first_hour_pp": Band(-15, 15, "percentage points", "anisomycin leaves the first 1-2 h intact"),
     "control_pathway": Band(90, 110, "%", "input specificity: an unstimulated pathway stays at baseline"),
+    # two-pathway experiments; times after the pathway's own induction (tetani: first pulse;
+    # low-frequency stimulation: last pulse)
+    "stc_weak_8h": Band(120, INF, "%", "Frey & Morris 1997: WTET 35 min after STET on another pathway lasts >= 8 h"),
+    "stc_aniso_weak_8h": Band(115, INF, "%", "Frey & Morris 1997: anisomycin around the weak tetanus only "
+                              "does not prevent its capture of proteins made for S1"),
+    "wlfs_30min": Band(70, 90, "%", "Sajikumar & Frey 2004 (approx.): E-LTD to about 75-85 %"),
+    "wlfs_3h": Band(95, INF, "%", "Sajikumar & Frey 2004 (approx.): E-LTD recovers within about 3 h"),
+    "slfs_6h_8h": Band(-INF, 85, "%", "Sajikumar & Frey 2004; Sajikumar et al. 2005 (approx.): L-LTD about "
+                       "60-75 % for >= 6-8 h"),
+    "slfs_floor": Band(50, INF, "%", "L-LTD is partial: never below half of the baseline response"),
+    "cross_slfs_wtet_6h": Band(115, INF, "%", "Sajikumar & Frey 2004; Sajikumar et al. 2005: WTET after SLFS on "
+                               "another pathway gives late LTP (cross-tagging)"),
+    "cross_stet_wlfs_6h": Band(-INF, 90, "%", "Sajikumar & Frey 2004; Sajikumar et al. 2005: WLFS after STET on "
+                               "another pathway gives late LTD (cross-tagging)"),
 }
 
 # Experimental time courses drawn beside the model (fEPSP % of baseline; time after the
@@ -56,4 +70,13 @@ EXPERIMENTAL_POINTS = [
     ("STET", 1.0, 165.0, 15.0, "Frey & Morris 1997 (approx.): 150-180 % at 1 h"),
     ("STET", 8.0, 155.0, 15.0, "Frey & Morris 1997 (approx.): 140-170 % at 8 h"),
     ("STET + anisomycin", 8.0, 115.0, 19.0, "Frey et al. 1988: +15 +- 19 % at 8 h"),
+]
+
+# Depression (fEPSP % of baseline; time after the end of the low-frequency stimulation).
+LTD_POINTS = [
+    # protocol, time_h, fepsp_pct, sem_pct, source
+    ("WLFS", 0.5, 80.0, 5.0, "Sajikumar & Frey 2004 (approx.): E-LTD to about 75-85 %"),
+    ("WLFS", 3.0, 100.0, 5.0, "Sajikumar & Frey 2004 (approx.): back to baseline within about 3 h"),
+    ("SLFS", 6.0, 67.5, 7.5, "Sajikumar & Frey 2004; Sajikumar et al. 2005 (approx.): 60-75 % for >= 6-8 h"),
+    ("SLFS", 8.0, 67.5, 7.5, "Sajikumar & Frey 2004; Sajikumar et al. 2005 (approx.): 60-75 % for >= 6-8 h"),
 ]

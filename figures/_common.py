@@ -5,13 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+
+import brian2 as b2  # noqa: E402
 
 import biophys_ltp as bl  # noqa: E402
 
@@ -24,6 +28,12 @@ PALETTE = {
     "STET + anisomycin": "#DD8452",
     "control (S3)": "#8C8C8C",
     "experiment": "black",
+    "WLFS": "#64B5CD",
+    "SLFS": "#8172B3",
+    "S1": "#C44E52",
+    "S2": "#4C72B0",
+    "S3": "#8C8C8C",
+    "anisomycin": "#DD8452",
 }
 
 
@@ -57,3 +67,45 @@ def inputs_hash(protocols: Iterable[Any], extra: dict | None = None) -> str:
 def write_sidecar(data_dir: Path, name: str, info: dict) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / f"{name}.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+
+
+def simulate_protocols(protocols: Mapping[str, str], **kwargs: Any) -> dict[str, "bl.Results"]:
+    """Run a figure's protocols (label -> protocol name) in parallel worker processes."""
+    return bl.simulate_many({label: dict(protocol=name, **kwargs) for label, name in protocols.items()})
+
+
+def induction_min(res: "bl.Results", pathway: str) -> tuple[float, float]:
+    """(first, last) induction pulse of ``pathway`` in minutes from the protocol start."""
+    pulses = np.asarray(res.protocol.induction_pulses()[pathway]) / 60
+    if not len(pulses):
+        raise ValueError(f"{res.protocol.name}: no induction on pathway {pathway}")
+    return float(pulses[0]), float(pulses[-1])
+
+
+def fepsp_table(results: Mapping[str, "bl.Results"], pathways: Iterable[str]) -> pd.DataFrame:
+    """Tidy fEPSP rows (protocol, pathway, time_min, fepsp_pct) of the given pathways."""
+    rows = []
+    pathways = list(pathways)
+    for label, res in results.items():
+        f = res.fepsp[res.fepsp.pathway.isin(pathways)][["time_min", "pathway", "fepsp_pct"]].copy()
+        f["time_min"] = f.time_min.round(4)  # the key of the stored rows
+        f.insert(0, "protocol", label)
+        rows.append(f)
+    return pd.concat(rows, ignore_index=True)
+
+
+def state_table(results: Mapping[str, "bl.Results"], pathways: Iterable[str], columns: Iterable[str],
+                step_min: float = 5.0) -> pd.DataFrame:
+    """Slow state of the given pathways on a regular grid (protocol, pathway, time_min, ...)."""
+    rows = []
+    columns = list(columns)
+    for label, res in results.items():
+        duration_min = float(res.protocol.duration / b2.second) / 60
+        grid = np.arange(0.0, duration_min + 1e-9, step_min)
+        for pathway in pathways:
+            raw = res.state[res.state.pathway == pathway]
+            s = pd.DataFrame({"protocol": label, "pathway": pathway, "time_min": grid})
+            for col in columns:
+                s[col] = np.interp(grid, raw.time_min, raw[col])
+            rows.append(s)
+    return pd.concat(rows, ignore_index=True)

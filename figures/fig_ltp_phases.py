@@ -50,11 +50,9 @@ def inputs_hash() -> str:
 
 
 def simulate_all() -> dict[str, bl.Results]:
-    out = {}
-    for label, proto in PROTOCOLS.items():
-        windows = [TRACE_WINDOW] if label == "STET" else None
-        out[label] = bl.simulate(proto, trace_windows=windows)
-    return out
+    jobs = {label: {"protocol": proto, "trace_windows": [TRACE_WINDOW] if label == "STET" else None}
+            for label, proto in PROTOCOLS.items()}
+    return bl.simulate_many(jobs)
 
 
 def tidy(results: dict[str, bl.Results]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -32,3 +32,17 @@ def ltp_phases():
     """The figure module and its simulations: WTET, STET and STET + anisomycin, 10 h each."""
     fig = load_figure("ltp_phases")
     return fig, fig.simulate_all()
+
+
+@pytest.fixture(scope="session")
+def tagging():
+    """Frey & Morris 1997 figure: STC, STC + anisomycin around the weak tetanus, WTET alone."""
+    fig = load_figure("tagging")
+    return fig, fig.simulate_all()
+
+
+@pytest.fixture(scope="session")
+def ltd_crosstag():
+    """Sajikumar figure: WLFS, SLFS, the two cross-tagging protocols and WTET alone."""
+    fig = load_figure("ltd_crosstag")
+    return fig, fig.simulate_all()

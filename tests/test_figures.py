@@ -19,9 +19,27 @@ def test_ltp_phases_data_match_stored(ltp_phases):
     assert not problems, "\n\n".join(problems)
 
 
-def test_ltp_phases_plot_draws_from_stored_data(tmp_path):
+def _two_pathway_data_match_stored(name, fixture):
+    fig, results = fixture
+    fepsp, state = fig.tidy(results)
+    stored = fig.load()
+    problems = compare(name, stored["fepsp"], fepsp, keys=["protocol", "pathway", "time_min"])
+    problems += compare(name, stored["state"], state, keys=["protocol", "pathway", "time_min"])
+    assert not problems, "\n\n".join(problems)
+
+
+def test_tagging_data_match_stored(tagging):
+    _two_pathway_data_match_stored("tagging", tagging)
+
+
+def test_ltd_crosstag_data_match_stored(ltd_crosstag):
+    _two_pathway_data_match_stored("ltd_crosstag", ltd_crosstag)
+
+
+@pytest.mark.parametrize("name", ["ltp_phases", "tagging", "ltd_crosstag"])
+def test_plot_draws_from_stored_data(name, tmp_path):
     from conftest import load_figure
-    fig = load_figure("ltp_phases")
+    fig = load_figure(name)
     paths = fig.plot(out_dir=tmp_path)
     assert {p.suffix for p in paths} == {".png", ".svg"}
     assert all(p.stat().st_size > 10_000 for p in paths)

@@ -30,8 +30,10 @@ def mg_block(v: b2.Quantity, model: Model | None = None) -> np.ndarray:
     return np.asarray(eval(code, {"exp": np.exp, "__builtins__": {}}, {**names, "v": v_si}))
 
 
-# Spike-timing of the biophysics protocol (biological time)
-EPSP_AT = 0.0  # S1 test pulse: EPSP alone in S1's spine
+# Spike-timing of the biophysics protocol (biological time).  The EPSP alone is a
+# one-pulse train, not a test pulse: test pulses within 1 s of another pathway's
+# induction are dropped (protocol.TEST_PULSE_MARGIN).
+EPSP_AT = 1.0  # S1 pulse: EPSP alone in S1's spine (after S1's bAP has decayed)
 PAIR_AT = 0.5  # S2 pulse followed PAIR_DT later by a somatic spike: pairing in S2's spine,
 PAIR_DT = 0.010  # and a backpropagating AP alone in S1's spine
 WINDOW = 0.35  # analysis window after each event (s)
@@ -42,7 +44,9 @@ def biophysics_protocol(pair_dt_ms: float = PAIR_DT * 1e3) -> dict[str, Any]:
         "name": "Biophysics: EPSP alone, spike alone, EPSP + spike",
         "duration": "2 s", "baseline": "0 s", "test_interval": "10 min",
         "pathways": ["S1", "S2", "S3"],
-        "events": [{"kind": "pairing", "pathway": "S2", "at": f"{PAIR_AT} s", "pairs": 1,
+        "events": [{"kind": "train", "pathway": "S1", "at": f"{EPSP_AT} s", "pulses": 1,
+                    "frequency": "1 Hz"},
+                   {"kind": "pairing", "pathway": "S2", "at": f"{PAIR_AT} s", "pairs": 1,
                     "dt": f"{pair_dt_ms} ms"}],
     }
 

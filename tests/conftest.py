@@ -46,3 +46,10 @@ def ltd_crosstag():
     """Sajikumar figure: WLFS, SLFS, the two cross-tagging protocols and WTET alone."""
     fig = load_figure("ltd_crosstag")
     return fig, fig.simulate_all()
+
+
+@pytest.fixture(scope="session")
+def biophysics_figure():
+    """Biophysics figure: one 2-s run per EPSP-spike offset."""
+    fig = load_figure("biophysics")
+    return fig, fig.simulate_all()

@@ -53,3 +53,14 @@ def test_ap_backpropagates_with_attenuation(biophysics):
     # and it does attenuate: smaller at 250 um than next to the soma
     assert at_250 < bap_amplitude_at(biophysics, 12.5)
     assert biophysics.soma_ap_mV > 80, "the soma fires a full action potential"
+
+
+def test_pairing_is_supralinear_only_when_the_spike_follows(biophysics_figure):
+    """Spine Ca against the EPSP-spike offset (Sabatini et al. 2002; the basis of STDP)."""
+    fig, results = biophysics_figure
+    pairing = fig.tidy(results)["pairing"].set_index("offset_ms")
+    assert pairing.loc[10.0, "ratio_to_sum"] in BANDS["ca_supralinearity"]
+    # spike before the EPSP: the bAP's Ca has decayed and the NMDA receptors see no
+    # depolarisation: less than the sum of the two alone
+    assert (pairing.loc[[-20.0, -10.0, -5.0], "ratio_to_sum"] < 1.0).all()
+    assert pairing.loc[10.0, "ca_peak_increase_uM"] > 1.5 * pairing.loc[-10.0, "ca_peak_increase_uM"]

@@ -36,7 +36,18 @@ def test_ltd_crosstag_data_match_stored(ltd_crosstag):
     _two_pathway_data_match_stored("ltd_crosstag", ltd_crosstag)
 
 
-@pytest.mark.parametrize("name", ["ltp_phases", "tagging", "ltd_crosstag"])
+def test_biophysics_data_match_stored(biophysics_figure):
+    fig, results = biophysics_figure
+    new = fig.tidy(results)
+    stored = fig.load()
+    keys = {"mg": ["v_mV"], "ca_traces": ["time_ms"], "pairing": ["offset_ms"], "bap": ["distance_um"]}
+    problems = []
+    for part, k in keys.items():
+        problems += compare("biophysics", stored[part], new[part], keys=k)
+    assert not problems, "\n\n".join(problems)
+
+
+@pytest.mark.parametrize("name", ["ltp_phases", "tagging", "ltd_crosstag", "biophysics"])
 def test_plot_draws_from_stored_data(name, tmp_path):
     from conftest import load_figure
     fig = load_figure(name)

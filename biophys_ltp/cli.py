@@ -355,6 +355,54 @@ def _finish_sidecar(fig: FigureScript, data_dir: Path, inputs_hash: str | None) 
     sidecar.write_text(json.dumps(meta, indent=2) + "\n")
 
 
+def _read_tables(paths: list[Path]) -> dict[str, Any]:
+    import pandas as pd
+    out = {}
+    for p in paths:
+        if p.suffix == ".csv" and p.is_file():
+            try:
+                out[p.name] = pd.read_csv(p)
+            except (OSError, ValueError):
+                pass
+    return out
+
+
+def _what_moved(figure: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """One line per data file: how far each numeric column moved from the stored data
+    (largest change, and how many rows moved by more than the figure's tolerance)."""
+    from pandas.api.types import is_numeric_dtype
+
+    from .regression import tolerances
+    try:
+        tol = tolerances(figure)
+    except KeyError:
+        tol = {}
+    lines = []
+    for name, new in after.items():
+        old = before.get(name)
+        if old is None:
+            lines.append(f"{name}: new file ({len(new)} rows)")
+            continue
+        if list(old.columns) != list(new.columns) or len(old) != len(new):
+            lines.append(f"{name}: layout changed ({len(old)} -> {len(new)} rows, "
+                         f"columns {list(old.columns)} -> {list(new.columns)})")
+            continue
+        moved = []
+        for col in new.columns:
+            if not (is_numeric_dtype(new[col]) and is_numeric_dtype(old[col])):
+                continue
+            diff = np.abs(new[col].to_numpy(float) - old[col].to_numpy(float))
+            if not np.nanmax(diff, initial=0.0) > 0:
+                continue
+            text = f"{col} max |change| {np.nanmax(diff):.4g}"
+            if col in tol:
+                bound = tol[col].abs + tol[col].rel * np.abs(old[col].to_numpy(float))
+                text += f" ({int(np.sum(diff > bound))} of {len(diff)} rows beyond tolerance)"
+            moved.append(text)
+        lines.append(f"{name}: " + ("; ".join(moved) if moved else "unchanged"))
+    return lines
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     folder = FIGURES_DIR
     figures = discover_figures(folder)
@@ -380,6 +428,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             print(f"computing data for {fig.name} ...", flush=True)
             h = fig.inputs_hash()
             t0 = time.perf_counter()
+            before = _read_tables(fig.data_files(data_dir))
             fig.module.compute(data_dir)
             _finish_sidecar(fig, data_dir, h)
             missing = [str(p) for p in fig.data_files(data_dir) if not p.is_file()]
@@ -387,6 +436,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                 print(f"warning: {fig.name}: compute() did not write {', '.join(missing)}",
                       file=sys.stderr)
             print(f"computed {fig.name} in {time.perf_counter() - t0:.0f} s")
+            for line in _what_moved(fig.name, before, _read_tables(fig.data_files(data_dir))):
+                print(f"  {line}")
         written = fig.module.plot(data_dir, out_dir) or []
         for path in written:
             print(f"wrote {path}")

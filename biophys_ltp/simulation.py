@@ -346,19 +346,37 @@ def simulate_many(jobs: Mapping[str, Mapping[str, Any]], *, workers: int | None 
     if progress is None:
         progress = sys.stderr.isatty()
     done: dict[str, Results] = {}
+    bar = _Bar(len(jobs), enabled=progress)
     if n <= 1:
-        for i, (key, job) in enumerate(jobs.items()):
+        for key, job in jobs.items():
             done[key] = simulate(**job)
-            if progress:
-                print(f"[{i + 1}/{len(jobs)}] {key}", file=sys.stderr, flush=True)
+            bar.step(key)
         return done
     # "spawn": a clean interpreter per worker; Brian2's device state must not be forked
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
         futures = {pool.submit(_simulate_job, job): key for key, job in jobs.items()}
-        for i, fut in enumerate(as_completed(futures)):
+        for fut in as_completed(futures):
             key = futures[fut]
             done[key] = fut.result()
-            if progress:
-                print(f"[{i + 1}/{len(jobs)}] {key}", file=sys.stderr, flush=True)
+            bar.step(key)
     return {key: done[key] for key in jobs}
+
+
+class _Bar:
+    """Progress over a number of simulations: bar, count, elapsed and estimated time left."""
+
+    def __init__(self, total: int, enabled: bool, width: int = 24):
+        self.total, self.enabled, self.width = total, enabled, width
+        self.done = 0
+        self.t0 = time.perf_counter()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.t0
+        left = elapsed / self.done * (self.total - self.done)
+        filled = int(round(self.width * self.done / self.total))
+        print(f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} simulations, "
+              f"{elapsed:.0f} s, ~{left:.0f} s left ({label} done)", file=sys.stderr, flush=True)

@@ -65,3 +65,22 @@ def test_regression_compare_reports_rows_and_columns():
     new.loc[1, "fepsp_pct"] += 2 * tol["fepsp_pct"].abs
     problems = compare("ltp_phases", stored, new, ["protocol", "pathway", "time_min"], tol)
     assert len(problems) == 1 and "fepsp_pct" in problems[0] and "5.0" in problems[0]
+
+
+def test_regression_test_catches_a_10_percent_parameter_change():
+    """The stored-data comparison is sensitive enough: +10 % on one fitted parameter fails it."""
+    import biophys_ltp as bl
+    from conftest import load_figure
+
+    fig = load_figure("tagging")
+    label = "WTET on S2 alone"
+    k_ins = bl.load_model()["k_ins"]
+    res = bl.simulate(fig.PROTOCOLS[label], params={"k_ins": 1.1 * k_ins}, progress=False)
+    fepsp, state = fig.tidy({label: res})
+    stored = fig.load()
+    problems = compare("tagging", stored["fepsp"].query("protocol == @label"), fepsp,
+                       keys=["protocol", "pathway", "time_min"])
+    problems += compare("tagging", stored["state"].query("protocol == @label"), state,
+                        keys=["protocol", "pathway", "time_min"])
+    assert problems, "a 10 % larger k_ins went unnoticed"
+    assert any("fepsp_pct" in p for p in problems)

@@ -416,8 +416,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                   str(f.info.get("title", ""))] for f in selected]
         print(_table(rows))
         return 0
-    os.environ.setdefault("MPLBACKEND", "Agg")
     data_dir = Path(args.data) if args.data else folder / "data"
+    if args.check:
+        stale = [f.name for f in selected if not f.stored_data_valid(data_dir)]
+        for f in selected:
+            print(f"{f.name}: {'stale' if f.name in stale else 'current'}")
+        if stale:
+            print(f"stored data of {', '.join(stale)} do not match the current model, protocols or "
+                  f"package version: run '{PROG} reproduce --recompute {' '.join(stale)}'", file=sys.stderr)
+            return 1
+        return 0
+    os.environ.setdefault("MPLBACKEND", "Agg")
     out_dir = Path(args.out) if args.out else folder
     data_dir.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -504,6 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="figures to reproduce (default: all)")
     p.add_argument("--list", action="store_true", help="list the figures and exit")
     p.add_argument("--recompute", action="store_true", help="recompute the data even if stored")
+    p.add_argument("--check", action="store_true",
+                   help="only say whether each figure's stored data are current (exit status 1 if any "
+                        "are not); nothing is computed or drawn")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="folder for the figure files (default figures/)")
     p.add_argument("--data", default=None, metavar="DIR",

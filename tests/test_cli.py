@@ -328,3 +328,27 @@ def test_reproduce_unknown_figure_lists_known(capsys, figures_dir):
     code, _, err = run_cli(capsys, "reproduce", "fig9")
     assert code == 2
     assert "fig9" in err and "demo" in err
+
+
+def test_reproduce_check_reports_stale_data(capsys, figures_dir):
+    code, out, err = run_cli(capsys, "reproduce", "--check")
+    assert code == 1 and "demo: stale" in out and "--recompute demo" in err
+    assert _module().CALLS == []  # nothing computed or drawn
+    assert run_cli(capsys, "reproduce")[0] == 0
+    code, out, _ = run_cli(capsys, "reproduce", "--check")
+    assert code == 0 and "demo: current" in out
+
+
+def test_reproduce_recompute_says_what_moved(capsys, figures_dir):
+    assert run_cli(capsys, "reproduce")[0] == 0
+    script = FIGURE_SCRIPT.replace("0,100", "0,101")
+    (figures_dir / "fig_demo.py").write_text(script)
+    code, out, _ = run_cli(capsys, "reproduce", "--recompute")
+    assert code == 0
+    assert "demo.csv: fepsp_pct max |change| 1" in out
+
+
+def test_shipped_figure_data_are_current(capsys):
+    """The stored data of every shipped figure match the current model and protocols."""
+    code, out, err = run_cli(capsys, "reproduce", "--check")
+    assert code == 0, out + err

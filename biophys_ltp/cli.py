@@ -8,7 +8,10 @@ Subcommands::
     biophys-ltp model list
     biophys-ltp protocols
     biophys-ltp protocol check FILE...
-    biophys-ltp reproduce [NAME ...] [--list] [--recompute] [--out DIR] [--data DIR]
+    biophys-ltp reproduce [NAME ...] [--list] [--recompute] [--check] [--out DIR] [--data DIR]
+    biophys-ltp sweep PROTOCOL --grid NAME=V1,V2,... [--grid ...] --out DIR [--workers N]
+                      [--scheduler ADDRESS] [--model NAME] [--set NAME=VALUE ...]
+                      [--outcome-times T1,T2,...] [--retry-failed] [--max-points N] [--quiet]
 
 ``--set`` values are strings with units (``--set g_ampa="0.6 nS"``); a
 dimensionless value is a bare number (``--set kappa_B=30``).
@@ -487,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Brian2 code generation target (default cpp_standalone)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_run)
+
+    from ._sweep_cli import add_sweep_parser
+    add_sweep_parser(sub)
 
     p = sub.add_parser("model", help="show or list models")
     msub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)

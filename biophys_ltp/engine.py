@@ -344,7 +344,8 @@ class Network:
         args[self.ta["spike_time"]] = spikes * b2.second
         pulses = np.full((PULSE_CAPACITY, n_path), FAR_FUTURE)
         for p, name in enumerate(model.pathways):
-            times = schedule.pulse_sim[name]
+            # a protocol may leave some of the model's pathways unstimulated
+            times = schedule.pulse_sim.get(name, np.zeros(0, dtype=np.int64))
             if len(times) > PULSE_CAPACITY - 1:
                 raise ValueError(f"pathway {name} has {len(times)} pulses; capacity is {PULSE_CAPACITY - 1}")
             pulses[:len(times), p] = times * dt_s

@@ -160,7 +160,8 @@ class Model:
     def structure_key(self) -> str:
         """Key of the compiled program: the model's structure and equations (not parameter
         values) and the engine source that turns them into a network."""
-        return _digest({**self._structure_payload(), "engine": _engine_source_digest()})
+        return _digest({**self._structure_payload(), "engine": _engine_source_digest(),
+                        "toolchain": _toolchain()})
 
     def model_hash(self) -> str:
         """Hash of the model itself: structure, equations and every parameter value.
@@ -352,6 +353,15 @@ def _engine_source_digest() -> str:
     """The engine's own equations are part of the compiled structure too."""
     src = Path(__file__).resolve().parent / "engine.py"
     return hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+
+
+def _toolchain() -> dict[str, str]:
+    """What else goes into the generated code and its compiler flags: the Brian2 and numpy
+    versions and the interpreter (its include paths), so that two environments sharing a
+    cache folder do not rebuild each other's programs."""
+    import sys
+    return {"brian2": b2.__version__, "numpy": np.__version__, "python": sys.version,
+            "prefix": sys.prefix}
 
 
 def _digest(payload: Any) -> str:

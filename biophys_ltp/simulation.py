@@ -120,7 +120,7 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
     with _Progress(label, mdl, schedule, enabled=progress) as prog:
         raw = run_compiled(mdl, schedule, settings, target=target)
         prog.record(raw)
-    fepsp = _fepsp_frame(proto, schedule, raw)
+    fepsp = _fepsp_frame(proto, schedule, raw, mdl.pathways)
     state = _state_frame(proto, mdl, schedule, raw)
     traces = _trace_frame(mdl, schedule, raw) if windows else None
     wall = time.perf_counter() - t_start
@@ -156,13 +156,15 @@ def _versions() -> dict[str, str]:
             "biophys_ltp": __version__, "platform": platform.platform()}
 
 
-def _fepsp_frame(proto: Protocol, schedule: Schedule, raw: RawResults) -> pd.DataFrame:
+def _fepsp_frame(proto: Protocol, schedule: Schedule, raw: RawResults,
+                 model_pathways: tuple[str, ...] | list[str]) -> pd.DataFrame:
     dt_s = float(schedule.dt)
     m = raw.measure
     steps = np.round(m["t_sim"] / dt_s).astype(np.int64)
     rows = []
     baseline_steps = int(round(float(proto.baseline) / dt_s))
-    for k, name in enumerate(proto.pathways):
+    for name in proto.pathways:
+        k = list(model_pathways).index(name)  # the program numbers pathways as the model does
         test_sim = schedule.pulse_sim[name][np.isin(schedule.pulse_real[name], schedule.test_real[name])]
         test_real = schedule.real_time_of_sim(test_sim)
         if not len(test_sim):

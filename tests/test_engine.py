@@ -85,3 +85,15 @@ def test_runtime_target_agrees_with_standalone():
     cpp = bl.simulate(protocol_from_dict(tiny), progress=False)
     assert rt.fepsp.epsp_slope_mV_per_ms.to_numpy() == pytest.approx(
         cpp.fepsp.epsp_slope_mV_per_ms.to_numpy(), rel=1e-4)
+
+
+@pytest.mark.standalone
+def test_protocol_may_use_a_subset_of_the_pathways():
+    """A protocol that names only S2: its rows are S2's (the program numbers pathways as
+    the model does), and S2's own tetanus potentiates it."""
+    proto = {"name": "S2 only", "duration": "5 min", "baseline": "1 min", "test_interval": "30 s",
+             "pathways": ["S2"],
+             "events": [{"kind": "weak_tetanus", "pathway": "S2", "at": "75 s"}]}
+    res = bl.simulate(proto, progress=False)
+    assert set(res.fepsp.pathway) == {"S2"} and set(res.state.pathway) == {"S2"}
+    assert res.fepsp_at("S2", 4.5) > 115

@@ -1,0 +1,161 @@
+"""``biophys-ltp sweep``: the command-line side of :mod:`biophys_ltp.sweep`.
+
+Kept apart from :mod:`biophys_ltp.cli` so that the command only costs one
+``add_sweep_parser(sub)`` call there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Sequence
+
+SWEEP_HELP = "run one protocol over a grid of parameter values (resumable)"
+
+SWEEP_DESCRIPTION = """\
+Run PROTOCOL at every combination of the --grid values and record each point in
+DIR as soon as it finishes: DIR/points.csv (one row per point: its values, status,
+the fEPSP of each pathway 1 h, 3 h and 8 h after its first induction, or after
+the start for a pathway without induction, and the last one), DIR/timecourse.csv
+(every test pulse of every point) and DIR/points/<id>/ (each point's own results).
+Running the same command again skips the points already recorded, so an
+interrupted sweep resumes where it stopped; a failed point is recorded with its
+error and the sweep goes on.  Exit status: 0, or 1 when some point failed."""
+
+GRID_HELP = """\
+NAME=V1,V2,...: values with units (tau_z=15min,30min; g_ampa=0.5nS,0.6nS; a
+dimensionless value is a bare number).  NAME is a model parameter ('biophys-ltp
+model show'), a protocol event's key events[i].KEY with i counted from 0 (times:
+at, every, dt, start, stop; frequencies: frequency, burst_frequency; counts:
+pulses, repeats, burst_pulses, pairs), or protocol.duration, protocol.baseline,
+protocol.test_interval.  Repeatable: the points are all combinations."""
+
+
+def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``sweep`` subcommand to the ``biophys-ltp`` parser's subparsers."""
+    from .model import DEFAULT_MODEL
+
+    p = sub.add_parser("sweep", help=SWEEP_HELP, description=SWEEP_DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("protocol", metavar="PROTOCOL",
+                   help="protocol file, or the name of a shipped protocol (e.g. stc_strong_weak)")
+    p.add_argument("--grid", action="append", required=True, metavar="NAME=V1,V2,...", help=GRID_HELP)
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (an existing sweep there is resumed)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local worker processes (default $BIOPHYS_LTP_WORKERS or the number of CPUs)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the points on a Dask cluster (e.g. tcp://host:8786); needs "
+                        "pip install 'dask[distributed]'")
+    p.add_argument("--model", default=None, metavar="NAME",
+                   help=f"model name or file (default {DEFAULT_MODEL})")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                   help='fix a model parameter for every point, e.g. --set g_ampa="0.6 nS" (repeatable)')
+    p.add_argument("--outcome-times", default=None, metavar="T1,T2,...",
+                   help="times after each pathway's first induction reported in points.csv "
+                        "(default 1h,3h,8h)")
+    p.add_argument("--retry-failed", action="store_true", help="run points recorded as failed again")
+    p.add_argument("--max-points", type=int, default=None, metavar="N",
+                   help="record at most N more points, then stop (run again to continue)")
+    p.add_argument("--no-point-files", action="store_true",
+                   help="do not write each point's fepsp.csv, state.csv and metadata.json under DIR/points/")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=cmd_sweep)
+    return p
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .cli import parse_sets
+    from .sweep import DEFAULT_OUTCOME_TIMES, parse_grid, sweep
+
+    grid = parse_grid(args.grid)
+    times = DEFAULT_OUTCOME_TIMES
+    if args.outcome_times:
+        times = tuple(t.strip() for t in args.outcome_times.split(",") if t.strip())
+    res = sweep(args.protocol, grid, args.out, model=args.model, params=parse_sets(args.set) or None,
+                workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
+                retry_failed=args.retry_failed, max_points=args.max_points, outcome_times=times,
+                save_points=not args.no_point_files)
+    print(summary(res))
+    return 1 if res.n_failed else 0
+
+
+def summary(res) -> str:
+    """A few lines: counts, and a table of the points when there are not too many."""
+    total = len(res.manifest["points"])
+    lines = [f"{total} points: {res.n_ok} ok, {res.n_failed} failed, {len(res.pending)} not run yet "
+             f"(this run: {res.ran} recorded, {res.skipped} already done)"]
+    rows = res.points
+    if 0 < len(rows) <= 40:
+        grid_cols = [c for c in res.manifest["columns"] if c in _grid_columns(res)]
+        induced = [p for p in _pathways(res)
+                   if rows.get(f"{p}_induction_min") is not None and rows[f"{p}_induction_min"].notna().any()]
+        out_cols = [f"{p}_fepsp_pct_{t}" for p in induced for t in res.manifest["outcome_times"]]
+        out_cols = [c for c in out_cols if c in rows and rows[c].notna().any()]
+        table = [["point_id", "status", *grid_cols, *out_cols]]
+        for _, r in rows.iterrows():
+            table.append([str(r.point_id), str(r.status), *(_fmt(r[c]) for c in grid_cols),
+                          *(_fmt(r[c]) for c in out_cols)])
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+        lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+    failed = rows[rows.status == "failed"] if len(rows) else rows
+    for _, r in failed.head(5).iterrows():
+        lines.append(f"failed {r.point_id}: {r.error}")
+    if len(failed) > 5:
+        lines.append(f"... and {len(failed) - 5} more failed points (see the error column)")
+    lines.append(f"results: {res.out / 'points.csv'}, {res.out / 'timecourse.csv'}")
+    return "\n".join(lines)
+
+
+def _grid_columns(res) -> list[str]:
+    columns = res.manifest["columns"]
+    n = len(res.manifest["grid"])
+    return columns[:n]
+
+
+def _pathways(res) -> list[str]:
+    return list(res.manifest["protocol"].get("pathways", []))
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``biophys-ltp sweep ARGS`` (also ``python -m biophys_ltp._sweep_cli ARGS``); returns
+    the exit status.  Goes through :func:`biophys_ltp.cli.main` when that has the
+    subcommand, else through a parser of its own with the same error handling."""
+    from . import cli
+    from .model import ModelError
+    from .protocol import ProtocolError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "sweep" in _commands(cli.build_parser()):
+        return cli.main(["sweep", *argv])
+    parser = argparse.ArgumentParser(prog=cli.PROG)
+    add_sweep_parser(parser.add_subparsers(dest="command", required=True))
+    try:
+        args = parser.parse_args(["sweep", *argv])
+    except SystemExit as exc:  # --help, usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    try:
+        return cmd_sweep(args)
+    except (ModelError, ProtocolError, ValueError) as err:
+        cli._error(err)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{cli.PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -57,7 +57,9 @@ def inputs_hash(protocols: Iterable[Any], extra: dict | None = None) -> str:
     model = bl.load_model()
     payload = {
         "model": model.model_hash(),
-        "protocols": [bl.load_protocol(p).to_dict() for p in protocols],
+        # the protocols' content, not where the files are (a fresh clone elsewhere has the same)
+        "protocols": [{k: v for k, v in bl.load_protocol(p).to_dict().items() if k != "source"}
+                      for p in protocols],
         "version": bl.__version__,
         "extra": extra or {},
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -111,3 +112,53 @@ def state_table(results: Mapping[str, "bl.Results"], pathways: Iterable[str], co
                 s[col] = np.interp(grid, raw.time_min, raw[col])
             rows.append(s)
     return pd.concat(rows, ignore_index=True)
+
+
+# --- two-pathway figures (tagging, ltd_crosstag): the same tidy data and files ---------
+
+TWO_PATHWAY_STATE = ["early_weight", "late_weight", "tag", "proteins"]
+TWO_PATHWAY_COLUMNS = {
+    "time_min": "minutes from the start of the protocol",
+    "fepsp_pct": "initial slope of the somatic EPSP, % of the baseline mean",
+    "early_weight": "early change of AMPA receptors (fraction of baseline)",
+    "late_weight": "consolidated change (fraction of baseline)",
+    "tag": "mean tag of the pathway's synapses (0-1)",
+    "proteins": "PRP level at the dendrites (0-1)",
+}
+
+
+def two_pathway_files(name: str) -> list[str]:
+    return [f"{name}.csv", f"{name}_state.csv"]
+
+
+def two_pathway_tidy(results: Mapping[str, "bl.Results"]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """fEPSP of S1-S3 and the slow state of S1 and S2 (5-min grid) for every run."""
+    return (fepsp_table(results, ("S1", "S2", "S3")),
+            state_table(results, ("S1", "S2"), TWO_PATHWAY_STATE).round(6))
+
+
+def two_pathway_compute(figure: Mapping[str, Any], protocols: Mapping[str, str], inputs: str,
+                        data_dir: Path) -> dict[str, pd.DataFrame]:
+    """Simulate a two-pathway figure's protocols, write its data and sidecar."""
+    t0 = time.perf_counter()
+    results = simulate_protocols(protocols)
+    fepsp, state = two_pathway_tidy(results)
+    files = two_pathway_files(figure["name"])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fepsp.round(4).to_csv(data_dir / files[0], index=False)
+    state.to_csv(data_dir / files[1], index=False)
+    meta = next(iter(results.values())).metadata
+    write_sidecar(data_dir, figure["name"], {
+        "figure": dict(figure), "inputs_hash": inputs, "model_hash": meta["model_hash"],
+        "versions": meta["versions"], "protocols": dict(protocols),
+        "inductions_min": {label: {p: induction_min(res, p) for p in ("S1", "S2")
+                                   if len(res.protocol.induction_pulses()[p])}
+                           for label, res in results.items()},
+        "wall_time_s": time.perf_counter() - t0,
+        "columns": TWO_PATHWAY_COLUMNS,
+    })
+    return {"fepsp": fepsp, "state": state}
+
+
+def two_pathway_load(name: str, data_dir: Path) -> dict[str, pd.DataFrame]:
+    return {key: pd.read_csv(data_dir / f) for key, f in zip(("fepsp", "state"), two_pathway_files(name))}

@@ -20,7 +20,6 @@ depressed pathway and the PRP level in WLFS, SLFS and STET + WLFS.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +37,7 @@ FIGURE = {
     "panel": "WLFS/SLFS time courses; cross-tagging SLFS->WTET and STET->WLFS (S2 time courses)",
 }
 NAME = FIGURE["name"]
-DATA_FILES = [f"{NAME}.csv", f"{NAME}_state.csv"]
+DATA_FILES = common.two_pathway_files(NAME)
 PROTOCOLS = {
     "WLFS": "wlfs",
     "SLFS": "slfs",
@@ -46,8 +45,6 @@ PROTOCOLS = {
     "STET S1 + WLFS S2": "stet_wlfs",
     "WTET": "wtet",
 }
-PATHWAYS = ("S1", "S2", "S3")
-STATE_COLUMNS = ["early_weight", "late_weight", "tag", "proteins"]
 
 
 def inputs_hash() -> str:
@@ -60,37 +57,15 @@ def simulate_all() -> dict[str, bl.Results]:
 
 def tidy(results: dict[str, bl.Results]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """fEPSP of S1-S3 and the slow state of S1 and S2 (5-min grid) for every run."""
-    return (common.fepsp_table(results, PATHWAYS),
-            common.state_table(results, ("S1", "S2"), STATE_COLUMNS).round(6))
+    return common.two_pathway_tidy(results)
 
 
 def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
-    t0 = time.perf_counter()
-    results = simulate_all()
-    fepsp, state = tidy(results)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fepsp.round(4).to_csv(data_dir / DATA_FILES[0], index=False)
-    state.to_csv(data_dir / DATA_FILES[1], index=False)
-    meta = results["SLFS"].metadata
-    common.write_sidecar(data_dir, NAME, {
-        "figure": FIGURE, "inputs_hash": inputs_hash(), "model_hash": meta["model_hash"],
-        "versions": meta["versions"], "protocols": PROTOCOLS,
-        "inductions_min": {label: {p: common.induction_min(res, p) for p in ("S1", "S2")
-                                   if len(res.protocol.induction_pulses()[p])}
-                           for label, res in results.items()},
-        "wall_time_s": time.perf_counter() - t0,
-        "columns": {"time_min": "minutes from the start of the protocol",
-                    "fepsp_pct": "initial slope of the somatic EPSP, % of the baseline mean",
-                    "early_weight": "early change of AMPA receptors (fraction of baseline)",
-                    "late_weight": "consolidated change (fraction of baseline)",
-                    "tag": "mean tag of the pathway's synapses (0-1)",
-                    "proteins": "PRP level at the dendrites (0-1)"},
-    })
-    return {"fepsp": fepsp, "state": state}
+    return common.two_pathway_compute(FIGURE, PROTOCOLS, inputs_hash(), data_dir)
 
 
 def load(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
-    return {key: pd.read_csv(data_dir / f) for key, f in zip(("fepsp", "state"), DATA_FILES)}
+    return common.two_pathway_load(NAME, data_dir)
 
 
 def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -> list[Path]:
@@ -126,29 +101,22 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     ax.set(title="A  Early (WLFS) and late (SLFS) LTD", ylim=(50, 115))
     ax.legend(frameon=False, fontsize=8, loc="lower right")
 
+    def cross(ax, label, s1, s2, alone, shift_min):
+        """S1-S3 of a cross-tagging run, and S2's induction alone shifted to the same onset."""
+        for pathway, what, ms, lw in (("S1", s1, 2.5, 1.1), ("S2", s2, 2.5, 1.1), ("S3", "S3: control", 2, 1)):
+            ax.plot(*series(label, pathway), "o-", ms=ms, lw=lw, color=common.PALETTE[pathway], label=what)
+        ax.plot(*series(alone, "S1", shift_min=shift_min), "--", lw=1.3, color=common.PALETTE["S2"],
+                alpha=0.6, label=f"{alone} alone (same onset)")
+
     ax = axes[1]
-    ax.plot(*series("SLFS S1 + WTET S2", "S1"), "o-", ms=2.5, lw=1.1, color=common.PALETTE["S1"],
-            label="S1: SLFS")
-    ax.plot(*series("SLFS S1 + WTET S2", "S2"), "o-", ms=2.5, lw=1.1, color=common.PALETTE["S2"],
-            label="S2: WTET 60 min after SLFS onset")
-    ax.plot(*series("SLFS S1 + WTET S2", "S3"), "o-", ms=2, lw=1, color=common.PALETTE["S3"],
-            label="S3: control")
-    ax.plot(*series("WTET", "S1", shift_min=60.0), "--", lw=1.3, color=common.PALETTE["S2"], alpha=0.6,
-            label="WTET alone (same onset)")
+    cross(ax, "SLFS S1 + WTET S2", "S1: SLFS", "S2: WTET 60 min after SLFS onset", "WTET", 60.0)
     ax.axvspan(lfs_start / 60, lfs_end / 60, color="0.85", lw=0)
     mark(ax, 1.5, "WTET S2")
     ax.set(title="B  Cross-tagging: SLFS (S1) then WTET (S2)", ylim=(50, 165))
     ax.legend(frameon=False, fontsize=8, loc="lower right")
 
     ax = axes[2]
-    ax.plot(*series("STET S1 + WLFS S2", "S1"), "o-", ms=2.5, lw=1.1, color=common.PALETTE["S1"],
-            label="S1: STET")
-    ax.plot(*series("STET S1 + WLFS S2", "S2"), "o-", ms=2.5, lw=1.1, color=common.PALETTE["S2"],
-            label="S2: WLFS 35 min later")
-    ax.plot(*series("STET S1 + WLFS S2", "S3"), "o-", ms=2, lw=1, color=common.PALETTE["S3"],
-            label="S3: control")
-    ax.plot(*series("WLFS", "S1", shift_min=35.0), "--", lw=1.3, color=common.PALETTE["S2"], alpha=0.6,
-            label="WLFS alone (same onset)")
+    cross(ax, "STET S1 + WLFS S2", "S1: STET", "S2: WLFS 35 min later", "WLFS", 35.0)
     ax.axvspan(65 / 60, 80 / 60, color="0.85", lw=0)
     for k in range(3):
         mark(ax, 0.5 + k / 6, "STET" if k == 0 else "")

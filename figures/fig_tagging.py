@@ -17,7 +17,6 @@ oblique branches; PRPs are made in the soma and reach every branch.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -33,14 +32,12 @@ FIGURE = {
     "panel": "two-pathway tagging experiment and its anisomycin variant (S2 time courses)",
 }
 NAME = FIGURE["name"]
-DATA_FILES = [f"{NAME}.csv", f"{NAME}_state.csv"]
+DATA_FILES = common.two_pathway_files(NAME)
 PROTOCOLS = {
     "STC": "stc_strong_weak",
     "STC + anisomycin around WTET": "stc_anisomycin_weak",
     "WTET on S2 alone": "wtet_s2",
 }
-PATHWAYS = ("S1", "S2", "S3")
-STATE_COLUMNS = ["early_weight", "late_weight", "tag", "proteins"]
 
 
 def inputs_hash() -> str:
@@ -53,37 +50,15 @@ def simulate_all() -> dict[str, bl.Results]:
 
 def tidy(results: dict[str, bl.Results]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """fEPSP of S1-S3 and the slow state of S1 and S2 (5-min grid) for every run."""
-    return (common.fepsp_table(results, PATHWAYS),
-            common.state_table(results, ("S1", "S2"), STATE_COLUMNS).round(6))
+    return common.two_pathway_tidy(results)
 
 
 def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
-    t0 = time.perf_counter()
-    results = simulate_all()
-    fepsp, state = tidy(results)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fepsp.round(4).to_csv(data_dir / DATA_FILES[0], index=False)
-    state.to_csv(data_dir / DATA_FILES[1], index=False)
-    meta = results["STC"].metadata
-    common.write_sidecar(data_dir, NAME, {
-        "figure": FIGURE, "inputs_hash": inputs_hash(), "model_hash": meta["model_hash"],
-        "versions": meta["versions"], "protocols": PROTOCOLS,
-        "inductions_min": {label: {p: common.induction_min(res, p) for p in ("S1", "S2")
-                                   if len(res.protocol.induction_pulses()[p])}
-                           for label, res in results.items()},
-        "wall_time_s": time.perf_counter() - t0,
-        "columns": {"time_min": "minutes from the start of the protocol",
-                    "fepsp_pct": "initial slope of the somatic EPSP, % of the baseline mean",
-                    "early_weight": "early change of AMPA receptors (fraction of baseline)",
-                    "late_weight": "consolidated change (fraction of baseline)",
-                    "tag": "mean tag of the pathway's synapses (0-1)",
-                    "proteins": "PRP level at the dendrites (0-1)"},
-    })
-    return {"fepsp": fepsp, "state": state}
+    return common.two_pathway_compute(FIGURE, PROTOCOLS, inputs_hash(), data_dir)
 
 
 def load(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
-    return {key: pd.read_csv(data_dir / f) for key, f in zip(("fepsp", "state"), DATA_FILES)}
+    return common.two_pathway_load(NAME, data_dir)
 
 
 def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -> list[Path]:

@@ -47,7 +47,23 @@ def test_biophysics_data_match_stored(biophysics_figure):
     assert not problems, "\n\n".join(problems)
 
 
-@pytest.mark.parametrize("name", ["ltp_phases", "tagging", "ltd_crosstag", "biophysics"])
+def test_capture_sweep_data_match_stored(tmp_path):
+    """Two stored points of the capture sweep recomputed with biophys_ltp.sweep (two workers,
+    one 17-h simulation each): default threshold, WTET 1 h before (partial capture) and 1 h
+    after (full capture) the STET."""
+    from conftest import load_figure
+    fig = load_figure("capture_sweep")
+    delays, thetas = [-1.0, 1.0], [fig.DEFAULT_THETA]
+    res = fig.run_sweep(tmp_path / "sweep", delays, thetas, workers=2, progress=False)
+    new = fig.tidy(res)
+    stored = fig.load()
+    stored = stored[stored.delay_h.isin(delays) & stored.theta_signal.isin(thetas)]
+    assert len(stored) == len(delays) * len(thetas)
+    problems = compare("capture_sweep", stored, new, keys=["delay_h", "theta_signal"])
+    assert not problems, "\n\n".join(problems)
+
+
+@pytest.mark.parametrize("name", ["ltp_phases", "tagging", "ltd_crosstag", "biophysics", "capture_sweep"])
 def test_plot_draws_from_stored_data(name, tmp_path):
     from conftest import load_figure
     fig = load_figure(name)

@@ -95,7 +95,10 @@ def _quiet_brian() -> None:
 
 def _neuron_extra() -> str:
     # variables the synapses read from the cell through the neuron
-    return "warp : 1\napv : 1\nprp : 1\ntrace_on : 1\ntrace_here : 1 (constant)\n"
+    # fast: the warp factor seen by the decay of synaptic conductances and calcium; 1 while
+    # biological time stands still (settling), so that they still relax then
+    return ("warp : 1\nfast = clip(warp, 1, 1e12) : 1\napv : 1\nprp : 1\ntrace_on : 1\n"
+            "trace_here : 1 (constant)\n")
 
 
 def _synapse_extra(n_syn: int) -> str:

@@ -20,6 +20,16 @@ stretch by a large ``warp``.  The slow dynamics only see calcium through
 thresholds, which calcium at rest never crosses, so the compressed and the
 reference (``warp`` = 1 throughout) integrations describe the same
 biological time course.  ``biophys_ltp.engine`` builds the schedule.
+
+What is left of a pulse when a gap begins (the tail of the NMDA conductance,
+calcium a little above rest) decays in biological time too: the decay of the
+synaptic conductances and of calcium is multiplied by ``fast`` = max(``warp``,
+1), so the next pulse finds them at rest as it would in real time, and the
+active stretch after an isolated pulse can end as soon as calcium is below the
+plasticity thresholds (``ScheduleSettings.isolated_tail``).  Voltages and
+channel gates relax in simulation time (the cable equation is not warped);
+the membrane time constant is short enough that they are at rest before the
+next pulse.
 """
 
 from __future__ import annotations
@@ -113,7 +123,7 @@ SPINE_CALCIUM = Mechanism(
     " NMDA conductance, driven towards E_ca) and VDCC influx,"
     " fast buffering (kappa_B), first-order extrusion to the resting level",
     """
-    dCa/dt = (Ca_rest - Ca)/tau_ca + (i_nmda_ca + i_vdcc*area)/(2*faraday_constant*volume*(1 + kappa_B)) : mmolar
+    dCa/dt = fast*(Ca_rest - Ca)/tau_ca + (i_nmda_ca + i_vdcc*area)/(2*faraday_constant*volume*(1 + kappa_B)) : mmolar
     i_nmda_ca = f_ca_nmda*g_nmda_tot*B_mg*(E_ca - v) : amp
     """,
     ("Ca_rest", "tau_ca", "f_ca_nmda", "kappa_B"),
@@ -143,8 +153,8 @@ AMPA = Mechanism(
     "synapse",
     "AMPA receptor conductance (dual exponential), proportional to the receptor count",
     """
-    dA_r/dt = -A_r/tau_ampa_r : 1 (clock-driven)
-    dA_d/dt = -A_d/tau_ampa_d : 1 (clock-driven)
+    dA_r/dt = -fast_post*A_r/tau_ampa_r : 1 (clock-driven)
+    dA_d/dt = -fast_post*A_d/tau_ampa_d : 1 (clock-driven)
     g_ampa_syn = g_ampa*ampar*(A_d - A_r)/peak_ampa : siemens
     g_ampa_tot_post = g_ampa_syn : siemens (summed)
     peak_ampa = (tau_ampa_r/tau_ampa_d)**(tau_ampa_r/(tau_ampa_d - tau_ampa_r)) - (tau_ampa_r/tau_ampa_d)**(tau_ampa_d/(tau_ampa_d - tau_ampa_r)) : 1
@@ -157,8 +167,8 @@ NMDA = Mechanism(
     "synapse",
     "NMDA receptor conductance (dual exponential); blocked by APV",
     """
-    dN_r/dt = -N_r/tau_nmda_r : 1 (clock-driven)
-    dN_d/dt = -N_d/tau_nmda_d : 1 (clock-driven)
+    dN_r/dt = -fast_post*N_r/tau_nmda_r : 1 (clock-driven)
+    dN_d/dt = -fast_post*N_d/tau_nmda_d : 1 (clock-driven)
     g_nmda_syn = g_nmda*(1 - apv_post)*(N_d - N_r)/peak_nmda : siemens
     g_nmda_tot_post = g_nmda_syn : siemens (summed)
     peak_nmda = (tau_nmda_r/tau_nmda_d)**(tau_nmda_r/(tau_nmda_d - tau_nmda_r)) - (tau_nmda_r/tau_nmda_d)**(tau_nmda_d/(tau_nmda_d - tau_nmda_r)) : 1

@@ -97,7 +97,8 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
         (start, stop) pairs of biological times (quantities or strings with units) in
         which fast traces are recorded: soma, trunk, and the first spine head of each
         pathway with its dendrite (voltage, calcium, NMDA current, AMPA conductance),
-        plus per-pathway kinase, phosphatase and AMPA receptor means.
+        plus per-pathway kinase, phosphatase and AMPA receptor means.  A trace window
+        is simulated in real time (never compressed), so keep it to seconds.
     progress
         Show progress on stderr (default: when stderr is a terminal).
     """
@@ -225,13 +226,9 @@ def compartment_labels(model: Model) -> dict[int, str]:
 
 def trunk_distances(model: Model) -> np.ndarray:
     """Distance from the soma (um) of the centre of each trunk compartment."""
-    s = model.structure
-    nt = int(s["trunk_compartments"].value)
-    lp = float(s["trunk_proximal_length"].value / b2.um)
-    ld = float(s["trunk_distal_length"].value / b2.um)
-    prox = (np.arange(nt) + 0.5) * lp / nt
-    dist = lp + (np.arange(nt) + 0.5) * ld / nt
-    return np.concatenate([prox, dist])
+    morpho, _ = model.morphology()
+    trunk = morpho.trunk
+    return np.concatenate([np.asarray(trunk.distance / b2.um), np.asarray(trunk.distal.distance / b2.um)])
 
 
 def _trace_frame(model: Model, schedule: Schedule, raw: RawResults) -> pd.DataFrame:

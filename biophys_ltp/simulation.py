@@ -55,6 +55,21 @@ class Results:
         row = f.iloc[int(np.argmin(np.abs(f.time_min.to_numpy() - time_min)))]
         return float(row.fepsp_pct)
 
+    def induction_min(self, pathway: str) -> tuple[float, float]:
+        """(first, last) induction pulse of ``pathway``, in minutes from the protocol start."""
+        if self.protocol is None:
+            raise ValueError("these results carry no protocol")
+        pulses = np.asarray(self.protocol.induction_pulses().get(pathway, [])) / 60.0
+        if not len(pulses):
+            raise ValueError(f"{self.protocol.name}: no induction on pathway {pathway}")
+        return float(pulses[0]), float(pulses[-1])
+
+    def fepsp_after(self, pathway: str, minutes: float, *, from_end: bool = False) -> float:
+        """fEPSP (% of baseline) of ``pathway`` at the test pulse nearest ``minutes`` after
+        the first pulse of its induction (``from_end``: after the last pulse)."""
+        first, last = self.induction_min(pathway)
+        return self.fepsp_at(pathway, (last if from_end else first) + minutes)
+
     def state_at(self, pathway: str, time_min: float, column: str) -> float:
         s = self.state[self.state.pathway == pathway]
         return float(np.interp(time_min, s.time_min.to_numpy(), s[column].to_numpy()))

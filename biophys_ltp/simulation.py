@@ -219,8 +219,10 @@ def _state_frame(proto: Protocol, model: Model, schedule: Schedule, raw: RawResu
         "ampar_rel": ps["ampar_mean"],
         "kinase": ps["kin_mean"],
         "phosphatase": ps["pho_mean"],
+        "spine_volume": ps["vol_mean"],
     })
-    for col, src in (("signal", "signal"), ("expression", "expression"), ("prp_soma", "prp_soma"),
+    for col, src in (("signal", "signal"), ("signal_ready", "ready"), ("expression", "expression"),
+                     ("prp_soma", "prp_soma"),
                      ("proteins", "prp")):
         frame[col] = np.interp(t_real, cell_t, cs[src])
     frame = frame[frame.pathway.isin(proto.pathways)]

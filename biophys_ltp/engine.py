@@ -95,7 +95,10 @@ def _quiet_brian() -> None:
 
 def _neuron_extra() -> str:
     # variables the synapses read from the cell through the neuron
-    return "warp : 1\napv : 1\nprp : 1\ntrace_on : 1\ntrace_here : 1 (constant)\n"
+    # fast: the warp factor seen by the decay of synaptic conductances and calcium; 1 while
+    # biological time stands still (settling), so that they still relax then
+    return ("warp : 1\nfast = clip(warp, 1, 1e12) : 1\napv : 1\nprp : 1\ntrace_on : 1\n"
+            "trace_here : 1 (constant)\n")
 
 
 def _synapse_extra(n_syn: int) -> str:
@@ -108,6 +111,7 @@ def _synapse_extra(n_syn: int) -> str:
         f"z_mean_pre = z_late/{n_syn} : 1 (summed)\n"
         f"tag_mean_pre = tag/{n_syn} : 1 (summed)\n"
         f"ampar_mean_pre = ampar/{n_syn} : 1 (summed)\n"
+        f"vol_mean_pre = spine_volume/{n_syn} : 1 (summed)\n"
         f"kin_mean_pre = kin/{n_syn} : 1 (summed)\n"
         f"pho_mean_pre = pho/{n_syn} : 1 (summed)\n"
     )
@@ -130,6 +134,7 @@ pho_path : 1
 g_ampa_path : siemens
 g_nmda_path : siemens
 e_mean : 1
+vol_mean : 1
 z_mean : 1
 tag_mean : 1
 ampar_mean : 1
@@ -276,6 +281,8 @@ class Network:
             b2.device.apply_run_args()
             self.initialise()
         self.syn.x_res = 1
+        self.cell.ready = 1
+        self.syn.spine_volume = 1
         self.pathway.v_prev = -65 * b2.mV
 
         self.monitors = {
@@ -283,10 +290,10 @@ class Network:
                                        name="measure_mon"),
             "path_sample": b2.EventMonitor(
                 self.pathway, "sample",
-                variables=["e_mean", "z_mean", "tag_mean", "ampar_mean", "kin_mean", "pho_mean"],
+                variables=["e_mean", "z_mean", "tag_mean", "ampar_mean", "kin_mean", "pho_mean", "vol_mean"],
                 name="path_sample_mon"),
             "cell_sample": b2.EventMonitor(
-                self.cell, "sample", variables=["t_real", "signal", "expression", "prp_soma", "prp"],
+                self.cell, "sample", variables=["t_real", "signal", "ready", "expression", "prp_soma", "prp"],
                 name="cell_sample_mon"),
         }
         self.monitors["trace_neuron"] = b2.EventMonitor(
@@ -359,11 +366,11 @@ class Network:
                    "slope": np.asarray(m["measure"].slope_max[:] / (b2.volt / b2.second))}
         ps = m["path_sample"]
         path_samples = {"i": np.asarray(ps.i[:]), "t_sim": np.asarray(ps.t[:] / b2.second)}
-        for v in ("e_mean", "z_mean", "tag_mean", "ampar_mean", "kin_mean", "pho_mean"):
+        for v in ("e_mean", "z_mean", "tag_mean", "ampar_mean", "kin_mean", "pho_mean", "vol_mean"):
             path_samples[v] = np.asarray(getattr(ps, v)[:])
         cs = m["cell_sample"]
         cell_samples = {"t_real": np.asarray(cs.t_real[:] / b2.second), "t_sim": np.asarray(cs.t[:] / b2.second)}
-        for v in ("signal", "expression", "prp_soma", "prp"):
+        for v in ("signal", "ready", "expression", "prp_soma", "prp"):
             cell_samples[v] = np.asarray(getattr(cs, v)[:])
         tn, tp = m["trace_neuron"], m["trace_path"]
         traces = {"neuron_t_sim": np.asarray(tn.t[:] / b2.second), "neuron_i": np.asarray(tn.i[:]),

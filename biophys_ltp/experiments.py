@@ -107,3 +107,37 @@ def _decay_ms(t: np.ndarray, ca: np.ndarray) -> float:
 def bap_amplitude_at(bio: Biophysics, distance_um: float) -> float:
     """bAP amplitude as a fraction of the somatic one, interpolated at ``distance_um``."""
     return float(np.interp(distance_um, bio.bap.distance_um, bio.bap.fraction_of_soma))
+
+
+# Repetition and spacing of 100-Hz trains (Scharf et al. 2002, J Neurophysiol 87:2770;
+# Woo et al. 2003, Hippocampus 13:293): the number of 1-s trains and their spacing,
+# against L-LTP at 8 h.
+REPETITION_TRAINS = (1, 2, 3, 4)
+REPETITION_SPACING_MIN = (1, 5, 10)
+
+
+def repetition_protocol(trains: int, spacing_min: float, duration: str = "10 h") -> dict[str, Any]:
+    """``trains`` trains of 100 pulses at 100 Hz on S1, ``spacing_min`` minutes apart (onset
+    to onset), after a 30-min baseline; S2 is the unstimulated control."""
+    if trains < 1:
+        raise ValueError(f"trains must be at least 1, got {trains}")
+    event = {"kind": "train", "pathway": "S1", "at": "30 min", "pulses": 100, "frequency": "100 Hz"}
+    if trains > 1:
+        event.update(repeats=trains, every=f"{spacing_min} min")
+    return {
+        "name": f"{trains} x 100 Hz, {spacing_min:g} min apart" if trains > 1 else "1 x 100 Hz",
+        "description": "Repetition and spacing of high-frequency trains (Scharf et al. 2002; "
+                       "Woo et al. 2003).",
+        "duration": duration, "baseline": "30 min", "test_interval": "5 min",
+        "pathways": ["S1", "S2"], "events": [event],
+    }
+
+
+def repetition_jobs(**kwargs: Any) -> dict[str, dict[str, Any]]:
+    """Jobs for :func:`~biophys_ltp.simulation.simulate_many`: one train, and 2-4 trains at
+    every spacing; keys ``"<trains>x<spacing>"`` (``"1x0"`` for one train)."""
+    jobs = {"1x0": dict(protocol=repetition_protocol(1, 0), **kwargs)}
+    for n in REPETITION_TRAINS[1:]:
+        for sp in REPETITION_SPACING_MIN:
+            jobs[f"{n}x{sp:g}"] = dict(protocol=repetition_protocol(n, sp), **kwargs)
+    return jobs

@@ -20,6 +20,16 @@ stretch by a large ``warp``.  The slow dynamics only see calcium through
 thresholds, which calcium at rest never crosses, so the compressed and the
 reference (``warp`` = 1 throughout) integrations describe the same
 biological time course.  ``biophys_ltp.engine`` builds the schedule.
+
+What is left of a pulse when a gap begins (the tail of the NMDA conductance,
+calcium a little above rest) decays in biological time too: the decay of the
+synaptic conductances and of calcium is multiplied by ``fast`` = max(``warp``,
+1), so the next pulse finds them at rest as it would in real time, and the
+active stretch after an isolated pulse can end as soon as calcium is below the
+plasticity thresholds (``ScheduleSettings.isolated_tail``).  Voltages and
+channel gates relax in simulation time (the cable equation is not warped);
+the membrane time constant is short enough that they are at rest before the
+next pulse.
 """
 
 from __future__ import annotations
@@ -111,9 +121,11 @@ SPINE_CALCIUM = Mechanism(
     "neuron",
     "Free Ca2+ in each compartment: NMDA receptor Ca2+ influx (a fraction f_ca_nmda of the"
     " NMDA conductance, driven towards E_ca) and VDCC influx,"
-    " fast buffering (kappa_B), first-order extrusion to the resting level",
+    " fast buffering (kappa_B), first-order extrusion to the resting level; a grown spine"
+    " head (head_growth, from the synapse's spine volume) dilutes the same influx",
     """
-    dCa/dt = (Ca_rest - Ca)/tau_ca + (i_nmda_ca + i_vdcc*area)/(2*faraday_constant*volume*(1 + kappa_B)) : mmolar
+    dCa/dt = fast*(Ca_rest - Ca)/tau_ca + (i_nmda_ca + i_vdcc*area)/(2*faraday_constant*volume*(1 + head_growth)*(1 + kappa_B)) : mmolar
+    head_growth : 1
     i_nmda_ca = f_ca_nmda*g_nmda_tot*B_mg*(E_ca - v) : amp
     """,
     ("Ca_rest", "tau_ca", "f_ca_nmda", "kappa_B"),
@@ -143,8 +155,8 @@ AMPA = Mechanism(
     "synapse",
     "AMPA receptor conductance (dual exponential), proportional to the receptor count",
     """
-    dA_r/dt = -A_r/tau_ampa_r : 1 (clock-driven)
-    dA_d/dt = -A_d/tau_ampa_d : 1 (clock-driven)
+    dA_r/dt = -fast_post*A_r/tau_ampa_r : 1 (clock-driven)
+    dA_d/dt = -fast_post*A_d/tau_ampa_d : 1 (clock-driven)
     g_ampa_syn = g_ampa*ampar*(A_d - A_r)/peak_ampa : siemens
     g_ampa_tot_post = g_ampa_syn : siemens (summed)
     peak_ampa = (tau_ampa_r/tau_ampa_d)**(tau_ampa_r/(tau_ampa_d - tau_ampa_r)) - (tau_ampa_r/tau_ampa_d)**(tau_ampa_d/(tau_ampa_d - tau_ampa_r)) : 1
@@ -157,8 +169,8 @@ NMDA = Mechanism(
     "synapse",
     "NMDA receptor conductance (dual exponential); blocked by APV",
     """
-    dN_r/dt = -N_r/tau_nmda_r : 1 (clock-driven)
-    dN_d/dt = -N_d/tau_nmda_d : 1 (clock-driven)
+    dN_r/dt = -fast_post*N_r/tau_nmda_r : 1 (clock-driven)
+    dN_d/dt = -fast_post*N_d/tau_nmda_d : 1 (clock-driven)
     g_nmda_syn = g_nmda*(1 - apv_post)*(N_d - N_r)/peak_nmda : siemens
     g_nmda_tot_post = g_nmda_syn : siemens (summed)
     peak_nmda = (tau_nmda_r/tau_nmda_d)**(tau_nmda_r/(tau_nmda_d - tau_nmda_r)) - (tau_nmda_r/tau_nmda_d)**(tau_nmda_d/(tau_nmda_d - tau_nmda_r)) : 1
@@ -185,7 +197,7 @@ TRAFFICKING = Mechanism(
     " phosphatase activity above pho_min removes them (isolated test pulses stay below both);"
     " the early change relaxes to baseline unless it is captured (consolidation)",
     """
-    de_early/dt = warp_post*(k_ins*kin_active*(e_max - e_early) - k_rem*pho_active*(e_early - e_min) - e_early/tau_early - capture*e_early) : 1 (clock-driven)
+    de_early/dt = warp_post*(k_ins*kin_active*(e_max*spine_volume - e_early) - k_rem*pho_active*(e_early - e_min) - e_early/tau_early - capture*e_early) : 1 (clock-driven)
     kin_active = clip(kin - kin_min, 0, 1) : 1
     pho_active = clip(pho - pho_min, 0, 1) : 1
     ampar = 1 + e_early + z_late : 1
@@ -230,7 +242,23 @@ POPULATION = Mechanism(
     ("n_clones",),
 )
 
-SYNAPSE_MECHANISMS = (RELEASE, AMPA, NMDA, KINASE_PHOSPHATASE, TRAFFICKING, TAG, CONSOLIDATION)
+SPINE_STRUCTURE = Mechanism(
+    "spine_structure",
+    "synapse",
+    "Spine-head volume (relative to the initial head) follows the synapse's potentiation,"
+    " early plus late, with a lag: a spine enlarges with LTP and keeps the larger head only"
+    " while the potentiation lasts, so it shrinks back after early LTP alone and stays"
+    " enlarged after consolidation; the head's receptor capacity (e_max) and its calcium"
+    " volume scale with it",
+    """
+    dspine_volume/dt = warp_post*(1 + vol_per_ampar*clip(e_early + z_late, 0, 100) - spine_volume)/tau_volume : 1 (clock-driven)
+    head_growth_post = spine_volume - 1 : 1 (summed)
+    """,
+    ("vol_per_ampar", "tau_volume"),
+)
+
+SYNAPSE_MECHANISMS = (RELEASE, AMPA, NMDA, KINASE_PHOSPHATASE, TRAFFICKING, TAG, CONSOLIDATION,
+                      SPINE_STRUCTURE)
 
 ON_PRE = """
 u_fac += U_rel*(1 - u_fac)
@@ -250,19 +278,22 @@ GENE_EXPRESSION = Mechanism(
     "gene_expression",
     "cell",
     "Late phase: a nuclear signal integrates the cell's summed kinase activity and its summed"
-    " phosphatase activity above pho_min (strong LFS, for L-LTD); above"
+    " phosphatase activity above pho_min (strong LFS, for L-LTD); the kinase route"
+    " desensitises with use and recovers over minutes (``ready``), so trains minutes apart"
+    " add more signal than trains crowded together (spaced versus massed); above"
     " threshold it switches on transcription/translation, which makes plasticity-related"
     " proteins (PRPs) in the soma; anisomycin blocks translation; PRPs reach the"
     " dendrites with a first-order delay",
     """
-    dsignal/dt = warp*(k_signal*kin_total + k_signal_pho*pho_total - signal/tau_signal) : 1
+    dsignal/dt = warp*(k_signal*kin_total*ready + k_signal_pho*pho_total - signal/tau_signal) : 1
+    dready/dt = warp*((1 - ready)/tau_ready - k_desens*kin_total*ready) : 1
     dexpression/dt = warp*(int(signal > theta_signal)*(1 - expression)/tau_expr_on - int(signal <= theta_signal)*expression/tau_expr_off) : 1
     dprp_soma/dt = warp*(expression*(1 - anisomycin)*(1 - prp_soma)/tau_prp_syn - prp_soma/tau_prp) : 1
     dprp/dt = warp*(prp_soma - prp)/tau_transport : 1
     kin_total : 1
     pho_total : 1
     """,
-    ("k_signal", "k_signal_pho", "tau_signal", "theta_signal", "tau_expr_on", "tau_expr_off", "tau_prp_syn", "tau_prp", "tau_transport"),
+    ("k_signal", "k_signal_pho", "tau_signal", "tau_ready", "k_desens", "theta_signal", "tau_expr_on", "tau_expr_off", "tau_prp_syn", "tau_prp", "tau_transport"),
 )
 
 CELL_MECHANISMS = (GENE_EXPRESSION,)

@@ -120,7 +120,7 @@ _PAIRING_DEFAULTS: dict[str, Any] = {"pairs": 60, "frequency": "1 Hz", "dt": "10
 _TRAIN_KINDS = ("train", *PRESETS)
 
 #: Allowed keys per event kind.
-_KIND_KEYS: dict[str, tuple[str, ...]] = {
+KIND_KEYS: dict[str, tuple[str, ...]] = {
     **{kind: ("kind", "pathway", "at", *_TRAIN_KEYS) for kind in _TRAIN_KINDS},
     "pairing": ("kind", "pathway", "at", "pairs", "frequency", "dt"),
     "drug": ("kind", "drug", "start", "stop"),
@@ -134,7 +134,7 @@ _REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 #: All event kinds, in the order they are listed in messages.
-KINDS: tuple[str, ...] = tuple(_KIND_KEYS)
+KINDS: tuple[str, ...] = tuple(KIND_KEYS)
 
 _TOP_LEVEL_KEYS = (
     "name",
@@ -355,9 +355,9 @@ def _parse_event(data: Any, index: int, source: str) -> Event:
     if "kind" not in data:
         raise ctx.fail(f'missing required key "kind" (one of {", ".join(KINDS)})')
     kind = data["kind"]
-    if not isinstance(kind, str) or kind not in _KIND_KEYS:
+    if not isinstance(kind, str) or kind not in KIND_KEYS:
         raise ctx.fail(f"unknown kind {kind!r} (known kinds: {', '.join(KINDS)})")
-    allowed = _KIND_KEYS[kind]
+    allowed = KIND_KEYS[kind]
     unknown = [key for key in data if key not in allowed]
     if unknown:
         raise ctx.fail(

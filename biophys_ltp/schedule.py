@@ -45,9 +45,20 @@ FROZEN = 1e-9
 @dataclass(frozen=True)
 class ScheduleSettings:
     pre: b2.Quantity = field(default_factory=lambda: 2 * b2.ms)  # active time before each pulse or step
-    tail: b2.Quantity = field(default_factory=lambda: 250 * b2.ms)  # active time after: fast variables back at rest
+    # Active time after a pulse or step: the fast variables' return to rest.  After a train
+    # (an event with another within train_window before it) NMDA conductances have summed
+    # and the dendrite is depolarised: ``tail``.  After an isolated event (a test pulse, a
+    # 1-Hz LFS pulse) calcium is back below every plasticity threshold within tens of ms:
+    # ``isolated_tail``.  What is left then decays in the gap with the warp factor
+    # (synaptic conductances, calcium) or within min_gap (voltage, membrane tau ~15 ms).
+    tail: b2.Quantity = field(default_factory=lambda: 250 * b2.ms)
+    isolated_tail: b2.Quantity = field(default_factory=lambda: 120 * b2.ms)
+    train_window: b2.Quantity = field(default_factory=lambda: 75 * b2.ms)  # < test-pulse stagger (100 ms)
     max_warp: float = 20000.0  # biological seconds per simulated second in a gap
     min_gap: b2.Quantity = field(default_factory=lambda: 20 * b2.ms)  # shortest simulated duration of a gap
+    # gaps shorter than this are not compressed (between the pulses of a 5-Hz train, say):
+    # compressing them would gain little and let the voltage relax for less than it should
+    short_gap: b2.Quantity = field(default_factory=lambda: 150 * b2.ms)
     settle: b2.Quantity = field(default_factory=lambda: 500 * b2.ms)  # frozen-slow-time start: fast variables settle
     # After induction (not after test pulses) the kinase and phosphatase activities decay
     # over tens of seconds and drive the receptor count meanwhile; the integrator holds them
@@ -106,6 +117,7 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
     s = settings or ScheduleSettings()
     duration = int(_steps(protocol.duration, dt))
     pre, tail = int(_steps(s.pre, dt)), int(_steps(s.tail, dt))
+    iso_tail, train_window = int(_steps(s.isolated_tail, dt)), int(_steps(s.train_window, dt))
     step_len = int(_steps(s.step_duration, dt))
 
     tests = protocol.test_pulses()
@@ -127,10 +139,14 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
     relax = int(_steps(s.relax, dt))
     relax_windows = sorted((int(t) + tail, int(t) + tail + relax)
                            for arr in list(induction_real.values()) + [spike_real] for t in arr)
+    events = np.sort(np.concatenate([*pulse_real.values(), spike_real]))
     for arr, extra in [(p, 0) for p in pulse_real.values()] + [(spike_real, step_len)]:
         if len(arr):
+            # another pulse or step less than train_window before (the event itself excluded)
+            before = np.searchsorted(events, arr, side="left") - np.searchsorted(events, arr - train_window,
+                                                                                  side="right")
             starts.append(arr - pre)
-            stops.append(arr + extra + tail)
+            stops.append(arr + extra + np.where(before > 0, tail, iso_tail))
     breakpoints = {0, duration}
     active: list[tuple[int, int]] = []
     if starts:
@@ -197,6 +213,7 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
 
     settle = int(_steps(s.settle, dt))
     min_gap = max(int(_steps(s.min_gap, dt)), 1)
+    short_gap = int(_steps(s.short_gap, dt))
     seg_sim, seg_real, seg_warp = [0], [0], [FROZEN]
     seg_apv, seg_aniso, seg_trace = [drug_on("apv", 0)], [drug_on("anisomycin", 0)], [0]
     sim = settle
@@ -205,7 +222,8 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
         length = r1 - r0
         if length <= 0:
             continue
-        if reference or is_active(r0, r1):
+        # fast traces are recorded in real time: trace windows are not compressed
+        if reference or is_active(r0, r1) or length < short_gap or tracing(r0):
             sim_len = length
         else:
             cap = s.relax_max_warp if relaxing(r0) else s.max_warp

@@ -55,6 +55,21 @@ class Results:
         row = f.iloc[int(np.argmin(np.abs(f.time_min.to_numpy() - time_min)))]
         return float(row.fepsp_pct)
 
+    def induction_min(self, pathway: str) -> tuple[float, float]:
+        """(first, last) induction pulse of ``pathway``, in minutes from the protocol start."""
+        if self.protocol is None:
+            raise ValueError("these results carry no protocol")
+        pulses = np.asarray(self.protocol.induction_pulses().get(pathway, [])) / 60.0
+        if not len(pulses):
+            raise ValueError(f"{self.protocol.name}: no induction on pathway {pathway}")
+        return float(pulses[0]), float(pulses[-1])
+
+    def fepsp_after(self, pathway: str, minutes: float, *, from_end: bool = False) -> float:
+        """fEPSP (% of baseline) of ``pathway`` at the test pulse nearest ``minutes`` after
+        the first pulse of its induction (``from_end``: after the last pulse)."""
+        first, last = self.induction_min(pathway)
+        return self.fepsp_at(pathway, (last if from_end else first) + minutes)
+
     def state_at(self, pathway: str, time_min: float, column: str) -> float:
         s = self.state[self.state.pathway == pathway]
         return float(np.interp(time_min, s.time_min.to_numpy(), s[column].to_numpy()))
@@ -97,7 +112,8 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
         (start, stop) pairs of biological times (quantities or strings with units) in
         which fast traces are recorded: soma, trunk, and the first spine head of each
         pathway with its dendrite (voltage, calcium, NMDA current, AMPA conductance),
-        plus per-pathway kinase, phosphatase and AMPA receptor means.
+        plus per-pathway kinase, phosphatase and AMPA receptor means.  A trace window
+        is simulated in real time (never compressed), so keep it to seconds.
     progress
         Show progress on stderr (default: when stderr is a terminal).
     """
@@ -203,8 +219,10 @@ def _state_frame(proto: Protocol, model: Model, schedule: Schedule, raw: RawResu
         "ampar_rel": ps["ampar_mean"],
         "kinase": ps["kin_mean"],
         "phosphatase": ps["pho_mean"],
+        "spine_volume": ps["vol_mean"],
     })
-    for col, src in (("signal", "signal"), ("expression", "expression"), ("prp_soma", "prp_soma"),
+    for col, src in (("signal", "signal"), ("signal_ready", "ready"), ("expression", "expression"),
+                     ("prp_soma", "prp_soma"),
                      ("proteins", "prp")):
         frame[col] = np.interp(t_real, cell_t, cs[src])
     frame = frame[frame.pathway.isin(proto.pathways)]
@@ -225,13 +243,9 @@ def compartment_labels(model: Model) -> dict[int, str]:
 
 def trunk_distances(model: Model) -> np.ndarray:
     """Distance from the soma (um) of the centre of each trunk compartment."""
-    s = model.structure
-    nt = int(s["trunk_compartments"].value)
-    lp = float(s["trunk_proximal_length"].value / b2.um)
-    ld = float(s["trunk_distal_length"].value / b2.um)
-    prox = (np.arange(nt) + 0.5) * lp / nt
-    dist = lp + (np.arange(nt) + 0.5) * ld / nt
-    return np.concatenate([prox, dist])
+    morpho, _ = model.morphology()
+    trunk = morpho.trunk
+    return np.concatenate([np.asarray(trunk.distance / b2.um), np.asarray(trunk.distal.distance / b2.um)])
 
 
 def _trace_frame(model: Model, schedule: Schedule, raw: RawResults) -> pd.DataFrame:

@@ -289,7 +289,7 @@ def _count_axis(name: str, kind: str, key: str, index: int | None, values: list[
 def _validate_grid(grid: Mapping[str, Any], proto: Protocol, model: Model) -> list[_Axis]:
     if not isinstance(grid, Mapping) or not grid:
         raise SweepError("the grid is empty: give at least one NAME with values")
-    from .protocol import _KIND_KEYS
+    from .protocol import KIND_KEYS
 
     axes: list[_Axis] = []
     for name, raw_values in grid.items():
@@ -307,7 +307,7 @@ def _validate_grid(grid: Mapping[str, Any], proto: Protocol, model: Model) -> li
                 raise SweepError(f"{name}: event index {index} out of range: {proto.source} has {n} "
                                  f"event{'s' if n != 1 else ''}, numbered from 0 ({listing})")
             event = proto.events[index]
-            allowed = [k for k in _KIND_KEYS[event.kind] if k in _EVENT_KEYS]
+            allowed = [k for k in KIND_KEYS[event.kind] if k in _EVENT_KEYS]
             if event.is_drug:
                 allowed = ["at", *allowed]
             if key not in allowed:

@@ -57,6 +57,12 @@ BANDS: dict[str, Band] = {
     "slfs_floor": Band(50, INF, "%", "L-LTD is partial: never below half of the baseline response"),
     "cross_slfs_wtet_6h": Band(115, INF, "%", "Sajikumar & Frey 2004; Sajikumar et al. 2005: WTET after SLFS on "
                                "another pathway gives late LTP (cross-tagging)"),
+    # spine structure (relative spine-head volume of the stimulated pathway)
+    "spine_volume_late_ltp": Band(1.2, 3.0, "x initial", "Matsuzaki et al. 2004 (approx.): sustained enlargement "
+                                  "by about 1.5-2x where LTP lasts; Tanaka et al. 2008: needs protein synthesis"),
+    "spine_volume_early_ltp_peak": Band(1.1, 3.0, "x initial", "Matsuzaki et al. 2004: spines enlarge with LTP"),
+    "spine_volume_after_early_ltp": Band(0.95, 1.05, "x initial", "Tanaka et al. 2008: without protein synthesis "
+                                         "the enlargement is transient"),
     "cross_stet_wlfs_6h": Band(-INF, 90, "%", "Sajikumar & Frey 2004; Sajikumar et al. 2005: WLFS after STET on "
                                "another pathway gives late LTD (cross-tagging)"),
 }

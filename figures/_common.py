@@ -79,10 +79,7 @@ def simulate_protocols(protocols: Mapping[str, str], **kwargs: Any) -> dict[str,
 
 def induction_min(res: "bl.Results", pathway: str) -> tuple[float, float]:
     """(first, last) induction pulse of ``pathway`` in minutes from the protocol start."""
-    pulses = np.asarray(res.protocol.induction_pulses()[pathway]) / 60
-    if not len(pulses):
-        raise ValueError(f"{res.protocol.name}: no induction on pathway {pathway}")
-    return float(pulses[0]), float(pulses[-1])
+    return res.induction_min(pathway)
 
 
 def fepsp_table(results: Mapping[str, "bl.Results"], pathways: Iterable[str]) -> pd.DataFrame:

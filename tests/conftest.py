@@ -53,3 +53,11 @@ def biophysics_figure():
     """Biophysics figure: one 2-s run per EPSP-spike offset."""
     fig = load_figure("biophysics")
     return fig, fig.simulate_all()
+
+
+@pytest.fixture(scope="session")
+def repetition():
+    """One 100-Hz train, and 2-4 trains 1, 5 or 10 min apart (10 h each)."""
+    from biophys_ltp import simulate_many
+    from biophys_ltp.experiments import repetition_jobs
+    return simulate_many(repetition_jobs())

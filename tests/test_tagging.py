@@ -17,9 +17,7 @@ pytestmark = pytest.mark.standalone
 
 def after(res, pathway: str, minutes: float, *, from_end: bool = False) -> float:
     """fEPSP (%) of ``pathway`` ``minutes`` after its induction's first (or last) pulse."""
-    pulses = res.protocol.induction_pulses()[pathway]
-    t0 = float(pulses[-1 if from_end else 0]) / 60
-    return res.fepsp_at(pathway, t0 + minutes)
+    return res.fepsp_after(pathway, minutes, from_end=from_end)
 
 
 def check(band: str, value: float) -> None:

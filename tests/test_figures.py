@@ -63,7 +63,23 @@ def test_capture_sweep_data_match_stored(tmp_path):
     assert not problems, "\n\n".join(problems)
 
 
-@pytest.mark.parametrize("name", ["ltp_phases", "tagging", "ltd_crosstag", "biophysics", "capture_sweep"])
+def test_practice_data_match_stored(repetition):
+    """Repetition and spacing of 100-Hz trains (the ten runs of the `repetition` fixture):
+    fEPSP of S1 and S2, S1's slow state and the summary at 8 h against the stored data."""
+    from conftest import load_figure
+    fig = load_figure("practice")
+    new = fig.tidy(repetition)
+    stored = fig.load()
+    keys = {"fepsp": ["key", "pathway", "time_min"], "state": ["key", "time_min"],
+            "summary": ["trains", "spacing_min"]}
+    problems = []
+    for part, k in keys.items():
+        problems += compare("practice", stored[part], new[part], keys=k)
+    assert not problems, "\n\n".join(problems)
+
+
+@pytest.mark.parametrize("name", ["ltp_phases", "tagging", "ltd_crosstag", "biophysics", "capture_sweep",
+                                  "practice"])
 def test_plot_draws_from_stored_data(name, tmp_path):
     from conftest import load_figure
     fig = load_figure(name)

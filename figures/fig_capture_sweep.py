@@ -29,9 +29,10 @@ consolidated when the WTET comes 30 min or 1 h before the STET and not at all 2 
 more before it (its tag has decayed before the proteins arrive); weak after strong, S2
 stays potentiated at every interval up to +4 h, because the dendritic PRP level made for
 S1 is still above the half-capture level ``K_prp`` 4 h after the STET: the sweep does
-not reach the end of the weak-after-strong window.  Thresholds from 1.5 to 3 change
-little; at 3.5 the STET alone no longer crosses the threshold, but STET and a WTET within
-half an hour of it together do (both pathways consolidated); at 4 nothing is.
+not reach the end of the weak-after-strong window.  Thresholds from 2 to 3 change
+little; at 1.5 the WTET alone crosses the threshold, so S2 is consolidated at every
+interval; at 3.5 the STET alone no longer crosses it, but STET and a WTET within half an
+hour of it together do (both pathways consolidated); at 4 nothing is.
 
 The data come from :func:`biophys_ltp.sweep` (one 17-h simulation per point, run in
 ``default_workers()`` processes) into ``out/capture_sweep/<inputs hash>/`` (resumable:
@@ -66,10 +67,10 @@ PROTOCOL = "stc_delay"
 STET_MIN = 270.0
 #: WTET onset minus STET onset (h); 0 is left out (the two inductions would overlap).
 DELAYS_H = [-4.0, -3.0, -2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0, 4.0]
-#: Protein-synthesis thresholds.  The nuclear signal peaks at about 1.4 after WTET alone,
-#: about 3.3 after STET alone and up to about 3.8 when WTET comes within half an hour of
-#: STET: 1.5 keeps WTET alone below threshold, 3.5 is crossed only when the two tetani add
-#: up, and 4 is above every peak (no proteins, no capture: as a protein-synthesis inhibitor).
+#: Protein-synthesis thresholds.  The nuclear signal peaks at about 1.6 after WTET alone,
+#: about 3.3 after STET alone and up to about 3.9 when WTET comes within half an hour of
+#: STET: 1.5 is crossed by WTET alone, 3.5 only when the two tetani add up, and 4 is above
+#: every peak (no proteins, no capture: as a protein-synthesis inhibitor).
 THETAS = [1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
 DEFAULT_THETA = 2.5
 OUTCOME_H = 8.0

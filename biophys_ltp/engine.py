@@ -84,6 +84,39 @@ def _file_lock(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _install_atomic_static_arrays() -> None:
+    """Make Brian2's rewrite of a build's ``static_arrays`` atomic.
+
+    Every ``device.build()`` rewrites the files in ``static_arrays/`` in place (truncate,
+    then write), even when nothing changed.  Worker processes share one build directory:
+    a worker that builds while another worker's program starts and reads those files
+    could hand it a half-written array.  Here Brian2 writes them into a private folder
+    and each file then replaces the shared one with one rename, so a starting program
+    reads either the old or the new file, both complete and identical.
+    """
+    from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+    original = getattr(CPPStandaloneDevice, "write_static_arrays", None)
+    if original is None:  # another Brian2 layout: nothing to make atomic here
+        return
+    if getattr(original, "_biophys_ltp_atomic", False):
+        return
+
+    def write_static_arrays(self, directory):
+        staging = Path(directory) / f".static_arrays-{os.getpid()}-{uuid.uuid4().hex}"
+        (staging / "static_arrays").mkdir(parents=True)
+        try:
+            original(self, str(staging))
+            target = Path(directory) / "static_arrays"
+            target.mkdir(exist_ok=True)
+            for f in (staging / "static_arrays").iterdir():
+                os.replace(f, target / f.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    write_static_arrays._biophys_ltp_atomic = True
+    CPPStandaloneDevice.write_static_arrays = write_static_arrays
+
+
 def _quiet_brian() -> None:
     b2.prefs.logging.console_log_level = "WARNING"
     b2.prefs.logging.file_log = False
@@ -386,6 +419,7 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
                  target: str = "cpp_standalone") -> RawResults:
     """Build (or reuse) the compiled program for ``model`` and run ``schedule`` on it."""
     _quiet_brian()
+    _install_atomic_static_arrays()
     t0 = time.perf_counter()
     if target == "runtime":
         return _run_runtime(model, schedule, settings, float(schedule.sim_duration) + float(model.dt))

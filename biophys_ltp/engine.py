@@ -45,6 +45,12 @@ SPIKE_CAPACITY = 1024  # somatic current steps
 SEGMENT_CAPACITY = 8192  # schedule segments
 MEASURE_WINDOW = 30 * b2.ms  # EPSP amplitude measured over this window after each pulse
 SLOPE_WINDOW = 5 * b2.ms  # initial slope: steepest rise within this window (before any spike)
+# A test pulse on a strongly potentiated pathway can fire the cell.  As the population
+# spike is left out of a field EPSP's slope (taken on the initial rise), the slope is taken
+# only while the soma is less than this far above its potential at the pulse: below the
+# spike threshold (~15 mV above rest), above the ~5-mV baseline test EPSP, and above the
+# point of steepest rise of larger EPSPs.
+SLOPE_CEILING = 8 * b2.mV
 SAMPLE_INTERVAL = 60 * b2.second  # slow variables sampled every biological minute
 FAR_FUTURE = 1e9  # seconds: padding for unused capacity
 
@@ -135,18 +141,22 @@ def _neuron_extra() -> str:
 
 
 def _synapse_extra(n_syn: int) -> str:
+    # pathway means are over the pathway's original spines (slot = 0); new spines count in
+    # the pathway's conductance, its kinase/phosphatase totals and its number of spines
+    own = f"(1 - slot)/{n_syn}"
     return (
         f"kin_path_pre = kin : 1 (summed)\n"
         f"pho_path_pre = pho_active : 1 (summed)\n"
         f"g_ampa_path_pre = g_ampa_syn : siemens (summed)\n"
         f"g_nmda_path_pre = g_nmda_syn : siemens (summed)\n"
-        f"e_mean_pre = e_early/{n_syn} : 1 (summed)\n"
-        f"z_mean_pre = z_late/{n_syn} : 1 (summed)\n"
-        f"tag_mean_pre = tag/{n_syn} : 1 (summed)\n"
-        f"ampar_mean_pre = ampar/{n_syn} : 1 (summed)\n"
-        f"vol_mean_pre = spine_volume/{n_syn} : 1 (summed)\n"
-        f"kin_mean_pre = kin/{n_syn} : 1 (summed)\n"
-        f"pho_mean_pre = pho/{n_syn} : 1 (summed)\n"
+        f"e_mean_pre = e_early*{own} : 1 (summed)\n"
+        f"z_mean_pre = z_late*{own} : 1 (summed)\n"
+        f"tag_mean_pre = tag*{own} : 1 (summed)\n"
+        f"ampar_mean_pre = ampar*{own} : 1 (summed)\n"
+        f"vol_mean_pre = spine_volume*{own} : 1 (summed)\n"
+        f"kin_mean_pre = kin*{own} : 1 (summed)\n"
+        f"pho_mean_pre = pho*{own} : 1 (summed)\n"
+        f"spines_pre = present : 1 (summed)\n"
     )
 
 
@@ -173,14 +183,16 @@ tag_mean : 1
 ampar_mean : 1
 kin_mean : 1
 pho_mean : 1
+spines : 1
 measure_window : second (shared, constant)
 slope_window : second (shared, constant)
+slope_ceiling : volt (shared, constant)
 sample_interval : second (shared, constant)
 """
 
 PATHWAY_TRACK = """
 slope_now = (v_soma - v_prev)/dt
-slope_max = slope_max + int(slope_now > slope_max and t < t_last + slope_window)*(slope_now - slope_max)
+slope_max = slope_max + int(slope_now > slope_max and t < t_last + slope_window and v_soma - v0 < slope_ceiling)*(slope_now - slope_max)
 amp_max = amp_max + int(v_soma - v0 > amp_max)*(v_soma - v0 - amp_max)
 v_prev = v_soma
 """
@@ -275,8 +287,13 @@ class Network:
         syn_eqs = model.brian_equations("synapse") + b2.Equations(_synapse_extra(n_syn))
         self.syn = b2.Synapses(self.pathway, self.neuron, model=syn_eqs, on_pre=mech.ON_PRE,
                                method="exponential_euler", namespace=ns, name="synapses")
-        heads = self.idx["head"]
-        self.syn.connect(i=np.repeat(np.arange(n_path), n_syn), j=heads.ravel())
+        heads, slot_heads = self.idx["head"], self.idx["slot_head"]
+        n_slots = slot_heads.shape[1]
+        # the original spines first (pathway by pathway), then the places for new spines
+        self.syn.connect(i=np.concatenate([np.repeat(np.arange(n_path), n_syn), np.repeat(np.arange(n_path), n_slots)]),
+                         j=np.concatenate([heads.ravel(), slot_heads.ravel()]))
+        is_slot = np.concatenate([np.zeros(n_path * n_syn), np.ones(n_path * n_slots)])
+        self.syn.slot = is_slot
         pop_eqs = model.brian_equations("population") + b2.Equations("n_syn : 1 (shared, constant)")
         self.population = b2.Synapses(self.pathway, self.neuron, model=pop_eqs, namespace=ns,
                                       name="population")
@@ -299,6 +316,7 @@ class Network:
         flags["is_dend"][self.idx["basal"]] = 1
         flags["is_dend"][self.idx["tuft"]] = 1
         flags["is_head"][heads.ravel()] = 1
+        flags["is_head"][slot_heads.ravel()] = 1
         # compartments whose fast variables are recorded in trace windows: the soma, the
         # first spine head of each pathway and its parent dendrite, and the trunk
         flags["trace_here"] = np.zeros(N)
@@ -315,7 +333,7 @@ class Network:
             self.initialise()
         self.syn.x_res = 1
         self.cell.ready = 1
-        self.syn.spine_volume = 1
+        self.syn.present = 1 - is_slot
         self.pathway.v_prev = -65 * b2.mV
 
         self.monitors = {
@@ -323,7 +341,8 @@ class Network:
                                        name="measure_mon"),
             "path_sample": b2.EventMonitor(
                 self.pathway, "sample",
-                variables=["e_mean", "z_mean", "tag_mean", "ampar_mean", "kin_mean", "pho_mean", "vol_mean"],
+                variables=["e_mean", "z_mean", "tag_mean", "ampar_mean", "kin_mean", "pho_mean", "vol_mean",
+                           "spines"],
                 name="path_sample_mon"),
             "cell_sample": b2.EventMonitor(
                 self.cell, "sample", variables=["t_real", "signal", "ready", "expression", "prp_soma", "prp"],
@@ -345,6 +364,7 @@ class Network:
         self.neuron.h = 0.6
         self.neuron.n = 0.32
         self.neuron.Ca = "Ca_rest"
+        self.syn.spine_volume = "base"
 
     # ------------------------------------------------------------------
     def run_args(self, schedule: Schedule, settings: ScheduleSettings) -> dict:
@@ -357,6 +377,7 @@ class Network:
         args[self.population.n_syn] = float(model.n_syn)
         args[self.pathway.measure_window] = MEASURE_WINDOW
         args[self.pathway.slope_window] = SLOPE_WINDOW
+        args[self.pathway.slope_ceiling] = SLOPE_CEILING
         args[self.pathway.sample_interval] = SAMPLE_INTERVAL
         args[self.cell.sample_interval] = SAMPLE_INTERVAL
         args[self.cell.step_duration] = settings.step_duration
@@ -399,7 +420,7 @@ class Network:
                    "slope": np.asarray(m["measure"].slope_max[:] / (b2.volt / b2.second))}
         ps = m["path_sample"]
         path_samples = {"i": np.asarray(ps.i[:]), "t_sim": np.asarray(ps.t[:] / b2.second)}
-        for v in ("e_mean", "z_mean", "tag_mean", "ampar_mean", "kin_mean", "pho_mean", "vol_mean"):
+        for v in ("e_mean", "z_mean", "tag_mean", "ampar_mean", "kin_mean", "pho_mean", "vol_mean", "spines"):
             path_samples[v] = np.asarray(getattr(ps, v)[:])
         cs = m["cell_sample"]
         cell_samples = {"t_real": np.asarray(cs.t_real[:] / b2.second), "t_sim": np.asarray(cs.t[:] / b2.second)}

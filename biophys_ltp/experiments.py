@@ -141,3 +141,35 @@ def repetition_jobs(**kwargs: Any) -> dict[str, dict[str, Any]]:
         for sp in REPETITION_SPACING_MIN:
             jobs[f"{n}x{sp:g}"] = dict(protocol=repetition_protocol(n, sp), **kwargs)
     return jobs
+
+
+# "Learning a word" over a day: the same six 100-Hz trains (100 pulses each) on S1, crammed
+# into one session or spread over two sessions 6 h apart, against a single brief exposure
+# (one weak tetanus).  S2 is the unstimulated control.
+LEARNING_DAY_HOURS = 24
+LEARNING_SESSION_GAP_MIN = 360
+
+
+def learning_day_protocols(duration: str = f"{LEARNING_DAY_HOURS} h") -> dict[str, dict[str, Any]]:
+    """Protocols of the "learning a word" comparison, by key: ``"once"`` (one weak tetanus,
+    21 pulses at 100 Hz), ``"crammed"`` (six trains 1 min apart), ``"spaced"`` (two sessions
+    of three trains 10 min apart, ``LEARNING_SESSION_GAP_MIN`` apart).  All start at 30 min."""
+    train = {"kind": "train", "pathway": "S1", "pulses": 100, "frequency": "100 Hz"}
+    sessions = {
+        "once": ("heard once: one weak tetanus", [{"kind": "weak_tetanus", "pathway": "S1", "at": "30 min"}]),
+        "crammed": ("crammed: six 100-Hz trains 1 min apart",
+                    [{**train, "at": "30 min", "repeats": 6, "every": "1 min"}]),
+        "spaced": (f"spaced: three 100-Hz trains 10 min apart, twice, {LEARNING_SESSION_GAP_MIN / 60:g} h apart",
+                   [{**train, "at": "30 min", "repeats": 3, "every": "10 min"},
+                    {**train, "at": f"{30 + LEARNING_SESSION_GAP_MIN} min", "repeats": 3, "every": "10 min"}]),
+    }
+    return {key: {"name": name, "description": "Learning a word: one exposure, crammed or spaced practice.",
+                  "duration": duration, "baseline": "30 min", "test_interval": "10 min",
+                  "pathways": ["S1", "S2"], "events": events}
+            for key, (name, events) in sessions.items()}
+
+
+def learning_day_jobs(**kwargs: Any) -> dict[str, dict[str, Any]]:
+    """Jobs for :func:`~biophys_ltp.simulation.simulate_many`, keyed as
+    :func:`learning_day_protocols`."""
+    return {key: dict(protocol=p, **kwargs) for key, p in learning_day_protocols().items()}

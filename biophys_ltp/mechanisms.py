@@ -157,7 +157,7 @@ AMPA = Mechanism(
     """
     dA_r/dt = -fast_post*A_r/tau_ampa_r : 1 (clock-driven)
     dA_d/dt = -fast_post*A_d/tau_ampa_d : 1 (clock-driven)
-    g_ampa_syn = g_ampa*ampar*(A_d - A_r)/peak_ampa : siemens
+    g_ampa_syn = g_ampa*present*ampar*(A_d - A_r)/peak_ampa : siemens
     g_ampa_tot_post = g_ampa_syn : siemens (summed)
     peak_ampa = (tau_ampa_r/tau_ampa_d)**(tau_ampa_r/(tau_ampa_d - tau_ampa_r)) - (tau_ampa_r/tau_ampa_d)**(tau_ampa_d/(tau_ampa_d - tau_ampa_r)) : 1
     """,
@@ -171,7 +171,7 @@ NMDA = Mechanism(
     """
     dN_r/dt = -fast_post*N_r/tau_nmda_r : 1 (clock-driven)
     dN_d/dt = -fast_post*N_d/tau_nmda_d : 1 (clock-driven)
-    g_nmda_syn = g_nmda*(1 - apv_post)*(N_d - N_r)/peak_nmda : siemens
+    g_nmda_syn = g_nmda*present*base*(1 - apv_post)*(N_d - N_r)/peak_nmda : siemens
     g_nmda_tot_post = g_nmda_syn : siemens (summed)
     peak_nmda = (tau_nmda_r/tau_nmda_d)**(tau_nmda_r/(tau_nmda_d - tau_nmda_r)) - (tau_nmda_r/tau_nmda_d)**(tau_nmda_d/(tau_nmda_d - tau_nmda_r)) : 1
     """,
@@ -184,8 +184,8 @@ KINASE_PHOSPHATASE = Mechanism(
     "Ca2+-activated kinase (CaMKII-like, high threshold) and phosphatase"
     " (calcineurin/PP1-like, lower threshold) activities",
     """
-    dkin/dt = warp_post*(k_kin*int(Ca_post > theta_kin)*(1 - kin) - kin/tau_kin) : 1 (clock-driven)
-    dpho/dt = warp_post*(k_pho*int(Ca_post > theta_pho)*(1 - pho) - pho/tau_pho) : 1 (clock-driven)
+    dkin/dt = warp_post*(k_kin*present*int(Ca_post > theta_kin)*(1 - kin) - kin/tau_kin) : 1 (clock-driven)
+    dpho/dt = warp_post*(k_pho*present*int(Ca_post > theta_pho)*(1 - pho) - pho/tau_pho) : 1 (clock-driven)
     """,
     ("k_kin", "theta_kin", "tau_kin", "k_pho", "theta_pho", "tau_pho"),
 )
@@ -200,7 +200,7 @@ TRAFFICKING = Mechanism(
     de_early/dt = warp_post*(k_ins*kin_active*(e_max*spine_volume - e_early) - k_rem*pho_active*(e_early - e_min) - e_early/tau_early - capture*e_early) : 1 (clock-driven)
     kin_active = clip(kin - kin_min, 0, 1) : 1
     pho_active = clip(pho - pho_min, 0, 1) : 1
-    ampar = 1 + e_early + z_late : 1
+    ampar = base + e_early + z_late : 1
     """,
     ("k_ins", "e_max", "k_rem", "e_min", "tau_early", "kin_min", "pho_min"),
 )
@@ -220,12 +220,13 @@ CONSOLIDATION = Mechanism(
     "synapse",
     "Capture: while a synapse is tagged and plasticity-related proteins are present, its early"
     " change (potentiation or depression) is converted into a lasting late weight; the late"
-    " weight decays only over days",
+    " weight saturates (z_max: repeated consolidation adds less and less) and decays only"
+    " over days",
     """
     capture = tag*prp_post/(prp_post + K_prp)/tau_z : Hz
-    dz_late/dt = warp_post*(capture*e_early - z_late/tau_late) : 1 (clock-driven)
+    dz_late/dt = warp_post*(capture*e_early*(1 - clip(z_late, 0, z_max)/z_max) - z_late/tau_late) : 1 (clock-driven)
     """,
-    ("K_prp", "tau_z", "tau_late"),
+    ("K_prp", "tau_z", "tau_late", "z_max"),
 )
 
 POPULATION = Mechanism(
@@ -251,14 +252,32 @@ SPINE_STRUCTURE = Mechanism(
     " enlarged after consolidation; the head's receptor capacity (e_max) and its calcium"
     " volume scale with it",
     """
-    dspine_volume/dt = warp_post*(1 + vol_per_ampar*clip(e_early + z_late, 0, 100) - spine_volume)/tau_volume : 1 (clock-driven)
+    dspine_volume/dt = warp_post*(base + vol_per_ampar*clip(e_early + z_late, 0, 100) - spine_volume)/tau_volume : 1 (clock-driven)
     head_growth_post = spine_volume - 1 : 1 (summed)
     """,
     ("vol_per_ampar", "tau_volume"),
 )
 
+SPINE_GROWTH = Mechanism(
+    "spine_growth",
+    "synapse",
+    "New spines: each pathway has places on its branch (``slot`` = 1) where a spine can grow;"
+    " one appears, with rate 1/tau_sprout, once the pathway's mean late weight (over its"
+    " original spines: z_mean) exceeds theta_sprout, which one consolidation does not reach and"
+    " a repeated one does.  A new spine starts small (receptor content and head volume"
+    " new_spine_size of an original spine) and follows the same plasticity; ``present`` scales"
+    " its receptors and its plasticity while it grows (0 before it appears, 1 for the original"
+    " spines)",
+    """
+    dpresent/dt = warp_post*slot*int(z_mean_pre > theta_sprout)*(1 - present)/tau_sprout : 1 (clock-driven)
+    base = 1 - slot*(1 - new_spine_size) : 1
+    slot : 1 (constant)
+    """,
+    ("theta_sprout", "tau_sprout", "new_spine_size"),
+)
+
 SYNAPSE_MECHANISMS = (RELEASE, AMPA, NMDA, KINASE_PHOSPHATASE, TRAFFICKING, TAG, CONSOLIDATION,
-                      SPINE_STRUCTURE)
+                      SPINE_STRUCTURE, SPINE_GROWTH)
 
 ON_PRE = """
 u_fac += U_rel*(1 - u_fac)

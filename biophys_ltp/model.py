@@ -35,7 +35,8 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = "ca1_spine"
 
 # Structure entries that are plain values rather than quantities.
-_PLAIN_STRUCTURE = {"pathways": list, "synapses_per_pathway": int, "trunk_compartments": int}
+_PLAIN_STRUCTURE = {"pathways": list, "synapses_per_pathway": int, "new_spine_slots": int,
+                    "trunk_compartments": int}
 
 
 class ModelError(ValueError):
@@ -89,6 +90,12 @@ class Model:
     @property
     def n_syn(self) -> int:
         return int(self.structure["synapses_per_pathway"].value)
+
+    @property
+    def n_slots(self) -> int:
+        """Places per pathway where a new spine can grow (0 in models without spine growth)."""
+        entry = self.structure.get("new_spine_slots")
+        return int(entry.value) if entry is not None else 0
 
     @property
     def dt(self) -> b2.Quantity:
@@ -221,6 +228,7 @@ class Model:
         heads: list[list[Any]] = []
         necks: list[list[Any]] = []
         obliques: list[list[Any]] = []
+        slots: list[list[Any]] = []
         for p, name in enumerate(self.pathways):
             parent = soma.trunk
             heads.append([]), necks.append([]), obliques.append([])
@@ -235,6 +243,15 @@ class Model:
                 necks[p].append(sec.neck)
                 heads[p].append(sec.neck.head)
                 parent = sec
+            # places for new spines: on the same branch, between the existing spines
+            slots.append([])
+            for k in range(self.n_slots):
+                host = obliques[p][int((k + 0.5) * self.n_syn / self.n_slots)]
+                host[f"slot{k}"] = b2.Cylinder(diameter=s["spine_neck_diameter"].value,
+                                               length=s["spine_neck_length"].value, n=1)
+                host[f"slot{k}"]["head"] = b2.Cylinder(diameter=s["spine_head_diameter"].value,
+                                                       length=s["spine_head_length"].value, n=1)
+                slots[p].append(host[f"slot{k}"])
         idx = {
             "soma": np.array([0]),
             "trunk": np.concatenate([soma.trunk.indices[:], soma.trunk.distal.indices[:]]),
@@ -243,6 +260,10 @@ class Model:
             "oblique": np.array([[sec.indices[0] for sec in row] for row in obliques]),
             "neck": np.array([[sec.indices[0] for sec in row] for row in necks]),
             "head": np.array([[sec.indices[0] for sec in row] for row in heads]),
+            "slot_neck": np.array([[sec.indices[0] for sec in row] for row in slots], dtype=int).reshape(
+                len(self.pathways), self.n_slots),
+            "slot_head": np.array([[sec.head.indices[0] for sec in row] for row in slots], dtype=int).reshape(
+                len(self.pathways), self.n_slots),
         }
         return soma, idx
 

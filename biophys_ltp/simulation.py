@@ -220,6 +220,8 @@ def _state_frame(proto: Protocol, model: Model, schedule: Schedule, raw: RawResu
         "kinase": ps["kin_mean"],
         "phosphatase": ps["pho_mean"],
         "spine_volume": ps["vol_mean"],
+        # spines with a synapse on the pathway's branch (a growing new spine counts by its progress)
+        "spine_count": ps["spines"],
     })
     for col, src in (("signal", "signal"), ("signal_ready", "ready"), ("expression", "expression"),
                      ("prp_soma", "prp_soma"),

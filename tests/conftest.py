@@ -61,3 +61,12 @@ def repetition():
     from biophys_ltp import simulate_many
     from biophys_ltp.experiments import repetition_jobs
     return simulate_many(repetition_jobs())
+
+
+@pytest.fixture(scope="session")
+def learning_day():
+    """One weak tetanus, six 100-Hz trains crammed, or the same six in two sessions 6 h
+    apart (24 h each)."""
+    from biophys_ltp import simulate_many
+    from biophys_ltp.experiments import learning_day_jobs
+    return simulate_many(learning_day_jobs())

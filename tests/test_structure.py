@@ -62,3 +62,39 @@ def test_spine_head_grows_with_late_ltp_and_shrinks_back_after_early_ltp(ltp_pha
     assert _volume(wtet, "S1", t_wtet + 480) in BANDS["spine_volume_after_early_ltp"]
     # the unstimulated pathway's spines keep their size
     assert abs(_volume(stet, "S3", t_stet + 480) - 1) < 0.01
+
+
+def _spines(res, pathway: str = "S1"):
+    return res.state[res.state.pathway == pathway].spine_count
+
+
+def test_new_spines_grow_only_after_repeated_consolidation(learning_day):
+    """Repeated, spaced LTP adds synapses (Tominaga-Yoshino et al. 2002; SCIENCE.md 1.9):
+    two consolidated sessions add a spine to the pathway; one exposure (early LTP only) and
+    one crammed session (consolidated once) do not, though the crammed session consolidates."""
+    from biophys_ltp.model import load_model
+    model = load_model()
+    n, slots = model.n_syn, model.n_slots
+    once, crammed, spaced = (learning_day[k] for k in ("once", "crammed", "spaced"))
+    assert crammed.fepsp_after("S1", 480) in BANDS["stet_8h"]
+    for res in (once, crammed):
+        assert _spines(res).max() == pytest.approx(n, abs=1e-9)
+    # the new spine appears over hours after the second session, up to the limit
+    t2 = spaced.induction_min("S1")[1]
+    assert spaced.state_at("S1", t2 - 5, "spine_count") == pytest.approx(n, abs=1e-9)
+    assert _spines(spaced).iloc[-1] > n + 0.5 * slots
+    assert _spines(spaced).max() <= n + slots + 1e-9
+    # the unstimulated pathway keeps its spines
+    for res in learning_day.values():
+        assert _spines(res, "S2").max() == pytest.approx(n, abs=1e-9)
+
+
+def test_spaced_practice_beats_crammed_practice_and_one_exposure_is_forgotten(learning_day):
+    """The same six trains spread over two sessions leave more potentiation at the end of the
+    day than crammed into one; one brief exposure is back at baseline within hours."""
+    once, crammed, spaced = (learning_day[k] for k in ("once", "crammed", "spaced"))
+    end = float(spaced.fepsp.time_min.max())  # the last test pulse
+    assert spaced.fepsp_at("S1", end) > crammed.fepsp_at("S1", end) + 10
+    assert once.fepsp_after("S1", 300) in BANDS["wtet_3h"]
+    # forgetting is the unconsolidated part's decay: nothing of it is left after a day
+    assert abs(once.state_at("S1", end, "early_weight")) < 0.01

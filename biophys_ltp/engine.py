@@ -345,7 +345,7 @@ class Network:
                            "spines"],
                 name="path_sample_mon"),
             "cell_sample": b2.EventMonitor(
-                self.cell, "sample", variables=["t_real", "signal", "ready", "expression", "prp_soma", "prp"],
+                self.cell, "sample", variables=["t_real", "signal", "ready", "mapk", "expression", "prp_soma", "prp"],
                 name="cell_sample_mon"),
         }
         self.monitors["trace_neuron"] = b2.EventMonitor(
@@ -424,7 +424,7 @@ class Network:
             path_samples[v] = np.asarray(getattr(ps, v)[:])
         cs = m["cell_sample"]
         cell_samples = {"t_real": np.asarray(cs.t_real[:] / b2.second), "t_sim": np.asarray(cs.t[:] / b2.second)}
-        for v in ("signal", "ready", "expression", "prp_soma", "prp"):
+        for v in ("signal", "ready", "mapk", "expression", "prp_soma", "prp"):
             cell_samples[v] = np.asarray(getattr(cs, v)[:])
         tn, tp = m["trace_neuron"], m["trace_path"]
         traces = {"neuron_t_sim": np.asarray(tn.t[:] / b2.second), "neuron_i": np.asarray(tn.i[:]),

@@ -143,6 +143,42 @@ def repetition_jobs(**kwargs: Any) -> dict[str, dict[str, Any]]:
     return jobs
 
 
+# Spaced theta bursts (Kramar et al. 2012, PNAS 109:5121): a second TBS 10, 30 or 60 min
+# after the first, on the same pathway; potentiation 2 h after the second against one TBS.
+TBS_GAPS_MIN = (10, 30, 60)
+TBS_FIRST_MIN = 30.0
+
+
+def tbs_spacing_protocol(gap_min: float = 0, duration: str = "4 h") -> dict[str, Any]:
+    """One theta burst (10 bursts of 4 pulses at 100 Hz, 5 Hz) on S1 at 30 min, and with
+    ``gap_min`` > 0 a second one ``gap_min`` minutes later (onset to onset); S2 is the
+    unstimulated control."""
+    if gap_min < 0:
+        raise ValueError(f"gap_min must not be negative, got {gap_min}")
+    # two events rather than one repeated event: test pulses go on between them
+    events = [{"kind": "tbs", "pathway": "S1", "at": f"{t:g} min"}
+              for t in ((TBS_FIRST_MIN, TBS_FIRST_MIN + gap_min) if gap_min else (TBS_FIRST_MIN,))]
+    return {
+        "name": f"2 x TBS, {gap_min:g} min apart" if gap_min else "1 x TBS",
+        "description": "Spaced theta-burst stimulation (Kramar et al. 2012).",
+        "duration": duration, "baseline": "30 min", "test_interval": "5 min",
+        "pathways": ["S1", "S2"], "events": events,
+    }
+
+
+def tbs_spacing_jobs(**kwargs: Any) -> dict[str, dict[str, Any]]:
+    """Jobs for :func:`~biophys_ltp.simulation.simulate_many`: one TBS (key ``0``) and two
+    TBS ``gap`` minutes apart (key ``gap``) for every gap of ``TBS_GAPS_MIN``."""
+    return {gap: dict(protocol=tbs_spacing_protocol(gap), **kwargs) for gap in (0, *TBS_GAPS_MIN)}
+
+
+def tbs_added_pp(results: Mapping[Any, Any], gap_min: float, after_min: float = 120.0) -> float:
+    """Percentage points that a second TBS ``gap_min`` minutes after the first adds,
+    ``after_min`` minutes after the second, over one TBS alone at the same time."""
+    t = TBS_FIRST_MIN + gap_min + after_min
+    return results[gap_min].fepsp_at("S1", t) - results[0].fepsp_at("S1", t)
+
+
 # "Learning a word" over a day: the same six 100-Hz trains (100 pulses each) on S1, crammed
 # into one session or spread over two sessions 6 h apart, against a single brief exposure
 # (one weak tetanus).  S2 is the unstimulated control.

@@ -304,7 +304,7 @@ GENE_EXPRESSION = Mechanism(
     " proteins (PRPs) in the soma; anisomycin blocks translation; PRPs reach the"
     " dendrites with a first-order delay",
     """
-    dsignal/dt = warp*(k_signal*kin_total*ready + k_signal_pho*pho_total - signal/tau_signal) : 1
+    dsignal/dt = warp*(k_signal*kin_total*ready*(1 + g_mapk*mapk) + k_signal_pho*pho_total - signal/tau_signal) : 1
     dready/dt = warp*((1 - ready)/tau_ready - k_desens*kin_total*ready) : 1
     dexpression/dt = warp*(int(signal > theta_signal)*(1 - expression)/tau_expr_on - int(signal <= theta_signal)*expression/tau_expr_off) : 1
     dprp_soma/dt = warp*(expression*(1 - anisomycin)*(1 - prp_soma)/tau_prp_syn - prp_soma/tau_prp) : 1
@@ -315,7 +315,24 @@ GENE_EXPRESSION = Mechanism(
     ("k_signal", "k_signal_pho", "tau_signal", "tau_ready", "k_desens", "theta_signal", "tau_expr_on", "tau_expr_off", "tau_prp_syn", "tau_prp", "tau_transport"),
 )
 
-CELL_MECHANISMS = (GENE_EXPRESSION,)
+DELAYED_PRIMING = Mechanism(
+    "delayed_priming",
+    "cell",
+    "A slow kinase cascade (MAPK/ERK-like, four first-order stages): kinase activity sets off"
+    " its first stage, and its last stage (``mapk``) peaks about 3 tau_mapk later; while it is"
+    " up, kinase activity adds more nuclear signal (gain g_mapk).  A second stimulus adds"
+    " most when it comes near that peak, about an hour after the first, and little when it"
+    " comes minutes after it (spaced versus massed theta bursts)",
+    """
+    dmapk_1/dt = warp*(k_mapk*kin_total*(1 - mapk_1) - mapk_1/tau_mapk) : 1
+    dmapk_2/dt = warp*(mapk_1 - mapk_2)/tau_mapk : 1
+    dmapk_3/dt = warp*(mapk_2 - mapk_3)/tau_mapk : 1
+    dmapk/dt = warp*(mapk_3 - mapk)/tau_mapk : 1
+    """,
+    ("k_mapk", "tau_mapk", "g_mapk"),
+)
+
+CELL_MECHANISMS = (GENE_EXPRESSION, DELAYED_PRIMING)
 
 ALL_MECHANISMS = NEURON_MECHANISMS + SYNAPSE_MECHANISMS + (POPULATION,) + CELL_MECHANISMS
 

@@ -223,7 +223,8 @@ def _state_frame(proto: Protocol, model: Model, schedule: Schedule, raw: RawResu
         # spines with a synapse on the pathway's branch (a growing new spine counts by its progress)
         "spine_count": ps["spines"],
     })
-    for col, src in (("signal", "signal"), ("signal_ready", "ready"), ("expression", "expression"),
+    for col, src in (("signal", "signal"), ("signal_ready", "ready"), ("signal_priming", "mapk"),
+                     ("expression", "expression"),
                      ("prp_soma", "prp_soma"),
                      ("proteins", "prp")):
         frame[col] = np.interp(t_real, cell_t, cs[src])

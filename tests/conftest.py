@@ -70,3 +70,11 @@ def learning_day():
     from biophys_ltp import simulate_many
     from biophys_ltp.experiments import learning_day_jobs
     return simulate_many(learning_day_jobs())
+
+
+@pytest.fixture(scope="session")
+def tbs_spacing():
+    """One theta burst, and two 10, 30 or 60 min apart (4 h each)."""
+    from biophys_ltp import simulate_many
+    from biophys_ltp.experiments import tbs_spacing_jobs
+    return simulate_many(tbs_spacing_jobs())

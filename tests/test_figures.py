@@ -78,8 +78,24 @@ def test_practice_data_match_stored(repetition):
     assert not problems, "\n\n".join(problems)
 
 
+def test_spacing_data_match_stored(tbs_spacing, learning_day):
+    """Spaced theta bursts (the four runs of `tbs_spacing`) and the learning day (the three
+    runs of `learning_day`): fEPSP of S1 and S2, the TBS summary and S1's slow state over
+    the day against the stored data."""
+    from conftest import load_figure
+    fig = load_figure("spacing")
+    new = fig.tidy(tbs_spacing, learning_day)
+    stored = fig.load()
+    keys = {"tbs_fepsp": ["gap_min", "pathway", "time_min"], "tbs_summary": ["gap_min"],
+            "day_fepsp": ["key", "pathway", "time_min"], "day_state": ["key", "time_min"]}
+    problems = []
+    for part, k in keys.items():
+        problems += compare("spacing", stored[part], new[part], keys=k)
+    assert not problems, "\n\n".join(problems)
+
+
 @pytest.mark.parametrize("name", ["ltp_phases", "tagging", "ltd_crosstag", "biophysics", "capture_sweep",
-                                  "practice"])
+                                  "practice", "spacing"])
 def test_plot_draws_from_stored_data(name, tmp_path):
     from conftest import load_figure
     fig = load_figure(name)

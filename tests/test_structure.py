@@ -98,3 +98,15 @@ def test_spaced_practice_beats_crammed_practice_and_one_exposure_is_forgotten(le
     assert once.fepsp_after("S1", 300) in BANDS["wtet_3h"]
     # forgetting is the unconsolidated part's decay: nothing of it is left after a day
     assert abs(once.state_at("S1", end, "early_weight")) < 0.01
+
+
+def test_second_theta_burst_helps_after_an_hour_not_after_minutes(tbs_spacing):
+    """Kramar et al. 2012: a second TBS 60 min after the first raises the potentiation (here
+    2 h after the second, over one TBS alone) by at least 20 points; 10 min after it adds at
+    most 10."""
+    from biophys_ltp.experiments import tbs_added_pp
+    assert tbs_added_pp(tbs_spacing, 60) >= 20
+    assert tbs_added_pp(tbs_spacing, 10) <= 10
+    # the spaced pair is consolidated (proteins are made), the massed one is not
+    assert tbs_spacing[60].state.proteins.max() > 0.05
+    assert tbs_spacing[10].state.proteins.max() < 0.01

@@ -29,10 +29,11 @@ consolidated when the WTET comes 30 min or 1 h before the STET and not at all 2 
 more before it (its tag has decayed before the proteins arrive); weak after strong, S2
 stays potentiated at every interval up to +4 h, because the dendritic PRP level made for
 S1 is still above the half-capture level ``K_prp`` 4 h after the STET: the sweep does
-not reach the end of the weak-after-strong window.  Thresholds from 2 to 3 change
+not reach the end of the weak-after-strong window.  Thresholds from 2 to 3.5 change
 little; at 1.5 the WTET alone crosses the threshold, so S2 is consolidated at every
-interval; at 3.5 the STET alone no longer crosses it, but STET and a WTET within half an
-hour of it together do (both pathways consolidated); at 4 nothing is.
+interval; at 4 the STET alone no longer crosses it, but a WTET 0.5-2 h after it (or 1-2 h
+before it) lifts the signal over it: the slow kinase cascade set off by the first
+stimulus amplifies the nuclear signal of the second (``tau_mapk``, ``g_mapk``).
 
 The data come from :func:`biophys_ltp.sweep` (one 17-h simulation per point, run in
 ``default_workers()`` processes) into ``out/capture_sweep/<inputs hash>/`` (resumable:

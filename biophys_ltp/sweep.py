@@ -968,15 +968,34 @@ def _run_pool(points: Sequence[_Point], workers: int, runner: Callable, on_resul
         while queue or suspects or in_flight:
             if pool is None:
                 pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            refused = False  # the pool broke between two points: submit() refuses
             while len(in_flight) < workers and (queue or suspects):
                 if suspects:
                     if in_flight:
                         break
-                    point = suspects.popleft()
-                    in_flight[pool.submit(runner, point.spec)] = point
+                    try:
+                        in_flight[pool.submit(runner, suspects[0].spec)] = suspects[0]
+                    except BrokenProcessPool:
+                        refused = True
+                    else:
+                        suspects.popleft()
                     break  # a suspect runs alone
-                point = queue.popleft()
-                in_flight[pool.submit(runner, point.spec)] = point
+                try:
+                    in_flight[pool.submit(runner, queue[0].spec)] = queue[0]
+                except BrokenProcessPool:
+                    refused = True
+                    break
+                queue.popleft()
+            if refused and not in_flight:
+                # a worker died after its point came back: nothing to blame, start a new pool
+                _terminate(pool)
+                pool = None
+                deaths += 1
+                if not any_result and deaths >= 3:
+                    raise SweepError("worker processes die before any point comes back; check that "
+                                     "'import biophys_ltp' works in a fresh Python process, or run "
+                                     "with one worker")
+                continue
             done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
             broken: list[_Point] = []
             for fut in done:

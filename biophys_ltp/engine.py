@@ -365,6 +365,7 @@ class Network:
         self.neuron.n = 0.32
         self.neuron.Ca = "Ca_rest"
         self.syn.spine_volume = "base"
+        self.syn.ca_slow = "Ca_rest"
 
     # ------------------------------------------------------------------
     def run_args(self, schedule: Schedule, settings: ScheduleSettings) -> dict:

@@ -209,3 +209,79 @@ def learning_day_jobs(**kwargs: Any) -> dict[str, dict[str, Any]]:
     """Jobs for :func:`~biophys_ltp.simulation.simulate_many`, keyed as
     :func:`learning_day_protocols`."""
     return {key: dict(protocol=p, **kwargs) for key, p in learning_day_protocols().items()}
+
+
+# Induction from spine calcium: the frequency response (Dudek & Bear 1992, PNAS 89:4363:
+# 900 pulses at 1-50 Hz; Mulkey & Malenka 1992 for the APV block) and spike-timing-
+# dependent plasticity (Bi & Poo 1998, J Neurosci 18:10464: 60 pairings at 1 Hz of a
+# presynaptic pulse and a postsynaptic spike).  Every induction ends at INDUCTION_END_MIN
+# (a test-pulse time), so that the change is read at a test pulse exactly
+# INDUCTION_AFTER_MIN after the last pulse.  S2 is the unstimulated control.
+FREQUENCIES_HZ = (1, 3, 5, 10, 20, 50, 100)
+FREQUENCY_PULSES = 900
+STDP_OFFSETS_MS = (-100, -50, -20, -10, -5, 5, 10, 20, 50, 100)
+STDP_PAIRS = 60
+STDP_RATE_HZ = 1.0
+INDUCTION_END_MIN = 45.0
+INDUCTION_AFTER_MIN = 60.0
+
+
+def _induction_protocol(name: str, event: dict[str, Any], apv: bool) -> dict[str, Any]:
+    duration = INDUCTION_END_MIN + INDUCTION_AFTER_MIN + 5
+    events = [event]
+    if apv:
+        events.append({"kind": "drug", "drug": "apv", "start": "0 min", "stop": f"{duration:g} min"})
+    return {"name": name + (" + APV" if apv else ""),
+            "description": "NMDA receptors blocked throughout (APV)" if apv else "",
+            "duration": f"{duration:g} min", "baseline": "30 min", "test_interval": "5 min",
+            "pathways": ["S1", "S2"], "events": events}
+
+
+def frequency_protocol(frequency_hz: float, apv: bool = False) -> dict[str, Any]:
+    """900 pulses at ``frequency_hz`` on S1, ending at :data:`INDUCTION_END_MIN`; with
+    ``apv`` the NMDA receptors are blocked throughout."""
+    if not frequency_hz > 0:
+        raise ValueError(f"frequency_hz must be positive, got {frequency_hz}")
+    start_s = INDUCTION_END_MIN * 60 - (FREQUENCY_PULSES - 1) / frequency_hz
+    if start_s < 30 * 60:
+        raise ValueError(f"{FREQUENCY_PULSES} pulses at {frequency_hz} Hz do not fit between the 30-min "
+                         f"baseline and {INDUCTION_END_MIN:g} min")
+    event = {"kind": "train", "pathway": "S1", "at": f"{start_s:.6f} s", "pulses": FREQUENCY_PULSES,
+             "frequency": f"{frequency_hz:g} Hz"}
+    return _induction_protocol(f"{FREQUENCY_PULSES} pulses at {frequency_hz:g} Hz", event, apv)
+
+
+def stdp_protocol(offset_ms: float, apv: bool = False) -> dict[str, Any]:
+    """60 pairings at 1 Hz on S1, each a presynaptic pulse and a somatic spike (2-ms current
+    step) ``offset_ms`` after it (negative: the spike first), the last pairing's pulse at
+    :data:`INDUCTION_END_MIN`; with ``apv`` the NMDA receptors are blocked throughout."""
+    start_s = INDUCTION_END_MIN * 60 - (STDP_PAIRS - 1) / STDP_RATE_HZ
+    event = {"kind": "pairing", "pathway": "S1", "at": f"{start_s:g} s", "pairs": STDP_PAIRS,
+             "frequency": f"{STDP_RATE_HZ:g} Hz", "dt": f"{offset_ms:g} ms"}
+    return _induction_protocol(f"STDP, {STDP_PAIRS} pairings, spike {offset_ms:+g} ms", event, apv)
+
+
+def frequency_jobs(frequencies: tuple[float, ...] = FREQUENCIES_HZ, apv: tuple[bool, ...] = (False, True),
+                   **kwargs: Any) -> dict[tuple[float, bool], dict[str, Any]]:
+    """Jobs for :func:`~biophys_ltp.simulation.simulate_many`, keyed ``(frequency_hz, apv)``."""
+    return {(f, a): dict(protocol=frequency_protocol(f, a), **kwargs) for a in apv for f in frequencies}
+
+
+def stdp_jobs(offsets: tuple[float, ...] = STDP_OFFSETS_MS, apv: tuple[bool, ...] = (False, True),
+              **kwargs: Any) -> dict[tuple[float, bool], dict[str, Any]]:
+    """Jobs for :func:`~biophys_ltp.simulation.simulate_many`, keyed ``(offset_ms, apv)``."""
+    return {(d, a): dict(protocol=stdp_protocol(d, a), **kwargs) for a in apv for d in offsets}
+
+
+def induction_change(res: Any, pathway: str = "S1") -> float:
+    """fEPSP of ``pathway`` (% of baseline) :data:`INDUCTION_AFTER_MIN` after the end of the
+    induction (the test pulse at that time)."""
+    return res.fepsp_at(pathway, INDUCTION_END_MIN + INDUCTION_AFTER_MIN)
+
+
+def induction_table(results: Mapping[tuple[float, bool], Any], key_name: str) -> pd.DataFrame:
+    """One row per run: ``key_name`` (frequency_hz or offset_ms), apv (0/1), the stimulated
+    pathway's fEPSP and the control pathway's, both 60 min after the end of the induction."""
+    rows = [{key_name: float(k), "apv": int(a), "fepsp_pct": induction_change(r, "S1"),
+             "control_pct": induction_change(r, "S2")} for (k, a), r in results.items()]
+    return pd.DataFrame(rows).sort_values(["apv", key_name], ignore_index=True)

@@ -181,13 +181,17 @@ NMDA = Mechanism(
 KINASE_PHOSPHATASE = Mechanism(
     "kinase_phosphatase",
     "synapse",
-    "Ca2+-activated kinase (CaMKII-like, high threshold) and phosphatase"
-    " (calcineurin/PP1-like, lower threshold) activities",
+    "Ca2+-activated kinase activity and phosphatase (calcineurin/PP1-like, lower threshold)"
+    " activity.  The kinase has two routes: a fast one (CaMKII-like) above a high spine Ca2+"
+    " level, and a slow one (Ca2+/calmodulin-stimulated adenylyl cyclase, cAMP, PKA) that"
+    " follows the spine Ca2+ averaged over tens of seconds (ca_slow) and opens when a sustained"
+    " moderate level is kept up, as in minutes-long stimulation at 20 Hz and above",
     """
-    dkin/dt = warp_post*(k_kin*present*int(Ca_post > theta_kin)*(1 - kin) - kin/tau_kin) : 1 (clock-driven)
+    dkin/dt = warp_post*((k_kin*int(Ca_post > theta_kin) + k_pka*int(ca_slow > theta_camp))*present*(1 - kin) - kin/tau_kin) : 1 (clock-driven)
     dpho/dt = warp_post*(k_pho*present*int(Ca_post > theta_pho)*(1 - pho) - pho/tau_pho) : 1 (clock-driven)
+    dca_slow/dt = warp_post*(Ca_post - ca_slow)/tau_camp : mmolar (clock-driven)
     """,
-    ("k_kin", "theta_kin", "tau_kin", "k_pho", "theta_pho", "tau_pho"),
+    ("k_kin", "theta_kin", "tau_kin", "k_pho", "theta_pho", "tau_pho", "k_pka", "theta_camp", "tau_camp"),
 )
 
 TRAFFICKING = Mechanism(

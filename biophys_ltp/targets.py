@@ -65,6 +65,19 @@ BANDS: dict[str, Band] = {
                                          "the enlargement is transient"),
     "cross_stet_wlfs_6h": Band(-INF, 90, "%", "Sajikumar & Frey 2004; Sajikumar et al. 2005: WLFS after STET on "
                                "another pathway gives late LTD (cross-tagging)"),
+    # induction (fEPSP % of baseline 60 min after the end of the induction)
+    "freq_1hz": Band(70, 85, "%", "Dudek & Bear 1992 (approx.): 900 pulses at 1 Hz give LTD to about 70-85 %"),
+    "freq_10hz": Band(90, 110, "%", "Dudek & Bear 1992 (approx.): no change near 10 Hz"),
+    "freq_50_100hz": Band(110, INF, "%", "Dudek & Bear 1992 (approx.): LTP at 50-100 Hz"),
+    "freq_crossing_hz": Band(5, 20, "Hz", "Dudek & Bear 1992 (approx.): the curve crosses baseline once, "
+                             "between LTD at 1-5 Hz and LTP above 10-20 Hz"),
+    "freq_apv": Band(95, 105, "%", "Dudek & Bear 1992; Mulkey & Malenka 1992: APV blocks both LTD and LTP"),
+    "stdp_pre_post": Band(120, INF, "%", "Bi & Poo 1998 (approx.): a spike 5-10 ms after the pulse potentiates "
+                          "(+20 % or more)"),
+    "stdp_post_pre": Band(-INF, 90, "%", "Bi & Poo 1998 (approx.): a spike 5-10 ms before the pulse depresses "
+                          "(-10 % or more)"),
+    "stdp_far": Band(90, 110, "%", "Bi & Poo 1998 (approx.): little change when |dt| >= 50 ms"),
+    "stdp_apv": Band(95, 105, "%", "Bi & Poo 1998: STDP is NMDA receptor dependent"),
 }
 
 # Experimental time courses drawn beside the model (fEPSP % of baseline; time after the

@@ -78,3 +78,27 @@ def tbs_spacing():
     from biophys_ltp import simulate_many
     from biophys_ltp.experiments import tbs_spacing_jobs
     return simulate_many(tbs_spacing_jobs())
+
+
+@pytest.fixture(scope="session")
+def induction():
+    """The induction figure's 34 runs: 900 pulses at 1-100 Hz and 60 pairings at -100 to
+    +100 ms, each with and without APV (110 min each; ~9 min on 2 cores: slow run only)."""
+    fig = load_figure("induction")
+    return fig, fig.simulate_all()
+
+
+# The default run's share of the induction figure: the two sides of the frequency
+# response's crossing (10 and 20 Hz), the top (100 Hz) with and without APV, and the
+# pairings at -10 and +10 ms with and without APV (~1.5 min on 2 cores).
+INDUCTION_SUBSET = [("frequency", 10.0, False), ("frequency", 20.0, False), ("frequency", 100.0, False),
+                    ("frequency", 100.0, True), ("stdp", -10.0, False), ("stdp", 10.0, False),
+                    ("stdp", 10.0, True)]
+
+
+@pytest.fixture(scope="session")
+def induction_subset():
+    from biophys_ltp import simulate_many
+    fig = load_figure("induction")
+    jobs = fig.all_jobs()
+    return fig, simulate_many({key: jobs[key] for key in INDUCTION_SUBSET})

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.standalone
 
 STDP_BLOCKED = ("with one backpropagating spike per pairing the spine calcium of a +5 or +10 ms pairing "
                 "(3.4-4.2 uM) stays below that of a 20-Hz triplet (6.1 uM), which must depress (SLFS), and "
-                "below that of a +50 ms pairing at +5 ms; a post-before-pre pairing adds almost nothing to an "
-                "EPSP's calcium (figure biophysics, panel C): a calcium-level rule cannot give the window")
+                "that of +5 ms below that of +50 ms (3.6 uM); a post-before-pre pairing adds almost nothing to "
+                "an EPSP's calcium (figure biophysics, panel C): a calcium-level rule cannot give the window")
 
 
 def _run(results, experiment, value, apv=False):

@@ -72,6 +72,23 @@ def write_sidecar(data_dir: Path, name: str, info: dict) -> None:
     (data_dir / f"{name}.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
 
 
+def run_label(key: Any) -> str:
+    """A run's key as the sidecar names it (tuples joined by spaces)."""
+    return " ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def run_sidecar(figure: Mapping[str, Any], inputs: str, results: Mapping[Any, "bl.Results"], t0: float,
+                columns: Mapping[str, str], **extra: Any) -> dict:
+    """A figure's sidecar: what its data were computed with (inputs hash, model hash,
+    versions, the protocol of every run), ``extra`` entries, the wall time since ``t0``
+    (``time.perf_counter()``) and the meaning of its columns."""
+    meta = next(iter(results.values())).metadata
+    return {"figure": dict(figure), "inputs_hash": inputs, "model_hash": meta["model_hash"],
+            "versions": meta["versions"],
+            "protocols": {run_label(key): res.protocol.name for key, res in results.items()},
+            **extra, "wall_time_s": time.perf_counter() - t0, "columns": dict(columns)}
+
+
 def simulate_protocols(protocols: Mapping[str, str], **kwargs: Any) -> dict[str, "bl.Results"]:
     """Run a figure's protocols (label -> protocol name) in parallel worker processes."""
     return bl.simulate_many({label: dict(protocol=name, **kwargs) for label, name in protocols.items()})

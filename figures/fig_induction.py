@@ -117,15 +117,9 @@ def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
     data_dir.mkdir(parents=True, exist_ok=True)
     for key, f in zip(TABLES, DATA_FILES):
         tables[key].to_csv(data_dir / f, index=False)
-    meta = next(iter(results.values())).metadata
-    common.write_sidecar(data_dir, NAME, {
-        "figure": FIGURE, "inputs_hash": inputs_hash(), "model_hash": meta["model_hash"],
-        "versions": meta["versions"],
-        "protocols": {" ".join(map(str, k)): res.protocol.name for k, res in results.items()},
-        "induction_end_min": INDUCTION_END_MIN, "after_min": INDUCTION_AFTER_MIN,
-        "wall_time_s": time.perf_counter() - t0,
-        "columns": COLUMNS,
-    })
+    common.write_sidecar(data_dir, NAME, common.run_sidecar(
+        FIGURE, inputs_hash(), results, t0, COLUMNS,
+        induction_end_min=INDUCTION_END_MIN, after_min=INDUCTION_AFTER_MIN))
     return tables
 
 

@@ -138,17 +138,10 @@ def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
     tables["fepsp"].round(4).to_csv(data_dir / DATA_FILES[0], index=False)
     tables["state"].round(6).to_csv(data_dir / DATA_FILES[1], index=False)
     tables["summary"].round(6).to_csv(data_dir / DATA_FILES[2], index=False)
-    meta = results["1x0"].metadata
-    common.write_sidecar(data_dir, NAME, {
-        "figure": FIGURE, "inputs_hash": inputs_hash(), "model_hash": meta["model_hash"],
-        "versions": meta["versions"],
-        "protocols": {key: res.protocol.name for key, res in results.items()},
-        "inductions_min": {key: res.induction_min("S1") for key, res in results.items()},
-        "theta_signal": float(bl.load_model()["theta_signal"]),
-        "state_step_min": STATE_STEP_MIN,
-        "wall_time_s": time.perf_counter() - t0,
-        "columns": COLUMNS,
-    })
+    common.write_sidecar(data_dir, NAME, common.run_sidecar(
+        FIGURE, inputs_hash(), results, t0, COLUMNS,
+        inductions_min={key: res.induction_min("S1") for key, res in results.items()},
+        theta_signal=float(bl.load_model()["theta_signal"]), state_step_min=STATE_STEP_MIN))
     return tables
 
 

@@ -143,19 +143,12 @@ def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
     tables["tbs_summary"].round(6).to_csv(data_dir / DATA_FILES[1], index=False)
     tables["day_fepsp"].round(4).to_csv(data_dir / DATA_FILES[2], index=False)
     tables["day_state"].round(6).to_csv(data_dir / DATA_FILES[3], index=False)
-    meta = tbs_results[0].metadata
-    common.write_sidecar(data_dir, NAME, {
-        "figure": FIGURE, "inputs_hash": inputs_hash(), "model_hash": meta["model_hash"],
-        "versions": meta["versions"],
-        "protocols": {**{f"tbs:{gap}": res.protocol.name for gap, res in tbs_results.items()},
-                      **{f"day:{key}": res.protocol.name for key, res in day_results.items()}},
-        "inductions_min": {**{f"tbs:{gap}": res.induction_min("S1") for gap, res in tbs_results.items()},
-                           **{f"day:{key}": res.induction_min("S1") for key, res in day_results.items()}},
-        "state_step_min": STATE_STEP_MIN,
-        "after_min": AFTER_MIN,
-        "wall_time_s": time.perf_counter() - t0,
-        "columns": COLUMNS,
-    })
+    runs = {**{f"tbs:{gap}": res for gap, res in tbs_results.items()},
+            **{f"day:{key}": res for key, res in day_results.items()}}
+    common.write_sidecar(data_dir, NAME, common.run_sidecar(
+        FIGURE, inputs_hash(), runs, t0, COLUMNS,
+        inductions_min={key: res.induction_min("S1") for key, res in runs.items()},
+        state_step_min=STATE_STEP_MIN, after_min=AFTER_MIN))
     return tables
 
 

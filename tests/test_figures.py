@@ -132,3 +132,21 @@ def test_regression_test_catches_a_10_percent_parameter_change():
                         keys=["protocol", "pathway", "time_min"])
     assert problems, "a 10 % larger k_ins went unnoticed"
     assert any("fepsp_pct" in p for p in problems)
+
+
+def test_run_sidecar_names_every_run_and_its_inputs():
+    import time
+    from types import SimpleNamespace
+
+    from conftest import load_figure
+    load_figure("practice")  # puts figures/ on sys.path for _common
+    import _common as common
+
+    def fake(name):
+        return SimpleNamespace(metadata={"model_hash": "m1", "versions": {"brian2": "x"}},
+                               protocol=SimpleNamespace(name=name))
+    runs = {("stdp", 10.0, False): fake("pairing"), "1x0": fake("one train")}
+    side = common.run_sidecar({"name": "demo"}, "abc", runs, time.perf_counter(), {"col": "meaning"}, extra=1)
+    assert side["protocols"] == {"stdp 10.0 False": "pairing", "1x0": "one train"}
+    assert side["model_hash"] == "m1" and side["inputs_hash"] == "abc" and side["extra"] == 1
+    assert side["columns"] == {"col": "meaning"} and side["wall_time_s"] >= 0

@@ -72,6 +72,14 @@ def write_sidecar(data_dir: Path, name: str, info: dict) -> None:
     (data_dir / f"{name}.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
 
 
+def broken_line(f: pd.DataFrame, step_min: float) -> tuple[np.ndarray, np.ndarray]:
+    """Time (min) and fEPSP of a run's rows with a gap (NaN) wherever test pulses were left
+    out (during an induction), so that no straight line is drawn across it."""
+    t, y = f.time_min.to_numpy(float), f.fepsp_pct.to_numpy(float)
+    cut = np.flatnonzero(np.diff(t) > 1.5 * step_min) + 1
+    return np.insert(t, cut, np.nan), np.insert(y, cut, np.nan)
+
+
 def run_label(key: Any) -> str:
     """A run's key as the sidecar names it (tuples joined by spaces)."""
     return " ".join(map(str, key)) if isinstance(key, tuple) else str(key)

@@ -138,18 +138,19 @@ def crossing_hz(freq: pd.DataFrame) -> list[float]:
     return out
 
 
-def _broken(s: pd.DataFrame, step_min: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
-    """Time and fEPSP with a gap (NaN) where test pulses were left out during the induction,
-    so that no straight line is drawn across it."""
-    t, y = s.time_min.to_numpy(float), s.fepsp_pct.to_numpy(float)
-    cut = np.flatnonzero(np.diff(t) > 1.5 * step_min) + 1
-    return np.insert(t, cut, np.nan), np.insert(y, cut, np.nan)
-
-
 def _box(ax, x0, x1, band, top, bottom, label=None):
     lo = max(band.low, bottom)
     hi = min(band.high, top)
     ax.fill_between([x0, x1], lo, hi, color="0.85", lw=0, zorder=0, label=label)
+
+
+def _model_with_apv(ax, table: pd.DataFrame, x: str, apv_band) -> None:
+    """The APV band of the experiment, the model's curve without and with APV, and 100 %."""
+    ax.axhspan(apv_band.low, apv_band.high, color=APV_COLOR, alpha=0.12, lw=0, label="APV: experiment, approx.")
+    for apv, color, label in ((0, MODEL_COLOR, "model"), (1, APV_COLOR, "model + APV")):
+        s = table[table.apv == apv]
+        ax.plot(s[x], s.fepsp_pct, "o-", color=color, ms=5, lw=1.5, label=label, zorder=3)
+    ax.axhline(100, color="0.6", lw=0.8, ls=":")
 
 
 def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -> list[Path]:
@@ -168,12 +169,7 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     _box(ax, 42, 118, BANDS["freq_50_100hz"], hi, lo)
     ax.axvspan(BANDS["freq_crossing_hz"].low, BANDS["freq_crossing_hz"].high, ymin=0, ymax=0.04, color="0.55",
                lw=0, label="where the curve should cross 100 %")
-    ax.axhspan(BANDS["freq_apv"].low, BANDS["freq_apv"].high, color=APV_COLOR, alpha=0.12, lw=0,
-               label="APV: experiment, approx.")
-    for apv, color, label in ((0, MODEL_COLOR, "model"), (1, APV_COLOR, "model + APV")):
-        s = freq[freq.apv == apv]
-        ax.plot(s.frequency_hz, s.fepsp_pct, "o-", color=color, ms=5, lw=1.5, label=label, zorder=3)
-    ax.axhline(100, color="0.6", lw=0.8, ls=":")
+    _model_with_apv(ax, freq, "frequency_hz", BANDS["freq_apv"])
     ax.set_xscale("log")
     ax.set(xlabel="stimulation frequency (Hz), 900 pulses", ylabel="fEPSP 60 min after (% of baseline)",
            ylim=(lo, hi), xlim=(0.7, 140), title="A  Frequency response")
@@ -187,12 +183,7 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     _box(ax, -11.5, -3.5, BANDS["stdp_post_pre"], hi, lo)
     for x0, x1 in ((-105, -48), (48, 105)):
         _box(ax, x0, x1, BANDS["stdp_far"], hi, lo)
-    ax.axhspan(BANDS["stdp_apv"].low, BANDS["stdp_apv"].high, color=APV_COLOR, alpha=0.12, lw=0,
-               label="APV: experiment, approx.")
-    for apv, color, label in ((0, MODEL_COLOR, "model"), (1, APV_COLOR, "model + APV")):
-        s = stdp[stdp.apv == apv]
-        ax.plot(s.offset_ms, s.fepsp_pct, "o-", color=color, ms=5, lw=1.5, label=label, zorder=3)
-    ax.axhline(100, color="0.6", lw=0.8, ls=":")
+    _model_with_apv(ax, stdp, "offset_ms", BANDS["stdp_apv"])
     ax.axvline(0, color="0.6", lw=0.8, ls=":")
     ax.set(xlabel="spike time after the presynaptic pulse, dt (ms)", ylabel="fEPSP 60 min after (% of baseline)",
            ylim=(lo, hi), xlim=(-108, 108), title=f"B  Spike-timing window ({STDP_PAIRS} pairings at 1 Hz)")
@@ -203,11 +194,11 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
         for value, label in shown.items():
             s = fepsp[(fepsp.experiment == experiment) & (fepsp.value == value) & (fepsp.apv == 0)
                       & (fepsp.pathway == "S1")]
-            ax.plot(*_broken(s), "o-", ms=2.5, lw=1.3, color=colors[value], label=label)
+            ax.plot(*common.broken_line(s, 5.0), "o-", ms=2.5, lw=1.3, color=colors[value], label=label)
         for value in apv_values:
             s = fepsp[(fepsp.experiment == experiment) & (fepsp.value == value) & (fepsp.apv == 1)
                       & (fepsp.pathway == "S1")]
-            ax.plot(*_broken(s), "o--", ms=2.5, lw=1.0, color=colors[value], alpha=0.8,
+            ax.plot(*common.broken_line(s, 5.0), "o--", ms=2.5, lw=1.0, color=colors[value], alpha=0.8,
                     label=f"{shown[value]} + APV")
         ctrl = fepsp[(fepsp.experiment == experiment) & (fepsp.value == list(shown)[0]) & (fepsp.apv == 0)
                      & (fepsp.pathway == "S2")]

@@ -164,15 +164,6 @@ def _day_sessions_h() -> dict[str, list[float]]:
     return {"once": [0.5], "crammed": [0.5], "spaced": [0.5, 0.5 + LEARNING_SESSION_GAP_MIN / 60]}
 
 
-def _broken(f: pd.DataFrame, step_min: float) -> tuple[np.ndarray, np.ndarray]:
-    """Time (h) and fEPSP with a gap (NaN) wherever test pulses were left out (during an
-    induction: between the first and the last pulse of a repeated event no test pulses are
-    given), so that no straight line is drawn across the gap."""
-    t, y = f.time_min.to_numpy(float), f.fepsp_pct.to_numpy(float)
-    cut = np.flatnonzero(np.diff(t) > 1.5 * step_min) + 1
-    return np.insert(t, cut, np.nan) / 60, np.insert(y, cut, np.nan)
-
-
 def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -> list[Path]:
     import matplotlib.pyplot as plt
     from matplotlib.gridspec import GridSpec
@@ -186,8 +177,8 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     # A: fEPSP over 4 h after one or two theta bursts
     ax = fig.add_subplot(gs[0, 0])
     for gap, label in TBS_LABELS.items():
-        t, y = _broken(tbs[(tbs.gap_min == gap) & (tbs.pathway == "S1")], 5.0)
-        ax.plot(t, y, "o-", ms=2.2, lw=1.2, color=TBS_COLORS[gap], label=label)
+        t, y = common.broken_line(tbs[(tbs.gap_min == gap) & (tbs.pathway == "S1")], 5.0)
+        ax.plot(t / 60, y, "o-", ms=2.2, lw=1.2, color=TBS_COLORS[gap], label=label)
     ctrl = tbs[(tbs.gap_min == max(TBS_GAPS_MIN)) & (tbs.pathway == "S2")]
     ax.plot(ctrl.time_min / 60, ctrl.fepsp_pct, "o-", ms=1.8, lw=0.9, color=common.PALETTE["control (S3)"],
             label="control pathway S2", zorder=1)  # below S1's baselines
@@ -231,8 +222,8 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     # C: fEPSP over the learning day
     ax = fig.add_subplot(gs[1, 0])
     for key, label in DAY_LABELS.items():
-        t, y = _broken(day[(day.key == key) & (day.pathway == "S1")], 10.0)
-        ax.plot(t, y, "-", lw=1.5, color=DAY_COLORS[key], label=label)
+        t, y = common.broken_line(day[(day.key == key) & (day.pathway == "S1")], 10.0)
+        ax.plot(t / 60, y, "-", lw=1.5, color=DAY_COLORS[key], label=label)
     ctrl = day[(day.key == "spaced") & (day.pathway == "S2")]
     ax.plot(ctrl.time_min / 60, ctrl.fepsp_pct, "-", lw=1.0, color=common.PALETTE["control (S3)"],
             label="control pathway S2", zorder=1)

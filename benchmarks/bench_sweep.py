@@ -14,10 +14,9 @@ onwards in steps of 10 min).  Printed:
 * the ratio of recompiling per point (one cold build, timed in a fresh cache folder
   in a separate process, plus a warm run) to the sweep's cost per point.
 
-Every rung of the build ladder that the sweep's points need is compiled before
-anything is timed (a rung is a build for a range of simulated durations; a new rung
-recompiles only ``main.cpp``).  Timings depend on what else runs on the machine: the
-cores are shared.
+The model's one compiled program (it serves every protocol and duration) is built
+before anything is timed.  Timings depend on what else runs on the machine: the cores
+are shared.
 """
 
 from __future__ import annotations
@@ -38,10 +37,7 @@ warnings.filterwarnings("ignore")
 import brian2 as b2  # noqa: E402
 
 import biophys_ltp as bl  # noqa: E402
-from biophys_ltp.engine import rung_for  # noqa: E402
-from biophys_ltp.protocol import protocol_from_dict  # noqa: E402
-from biophys_ltp.schedule import ScheduleSettings, build_schedule  # noqa: E402
-from biophys_ltp.sweep import _point_protocol, _validate_grid, sweep  # noqa: E402
+from biophys_ltp.sweep import sweep  # noqa: E402
 
 COLD_BUILD = """
 import json, warnings
@@ -58,20 +54,9 @@ def grid_for(quick: bool, points: int) -> tuple[str, dict[str, list[str]]]:
     return "stc_strong_weak", {"events[1].at": [f"{35 + 10 * k} min" for k in range(points)]}
 
 
-def warm_rungs(name: str, grid: dict[str, list[str]]) -> list[float]:
-    """Compile (untimed) every rung the sweep's points need; return the rungs."""
-    proto = bl.load_protocol(name)
-    model = bl.load_model()
-    axes = _validate_grid(grid, proto, model)
-    seen: dict[float, object] = {}
-    for k in range(len(axes[0].texts)):
-        raw, source = _point_protocol(proto, axes, (k,))
-        point = protocol_from_dict(raw, source=source)
-        sim = build_schedule(point, model.dt, ScheduleSettings()).sim_duration
-        seen.setdefault(rung_for(float(sim)), point)
-    for point in seen.values():
-        bl.simulate(point, progress=False)
-    return sorted(seen)
+def warm_build(name: str) -> None:
+    """Build (untimed) the compiled program the sweep's points share."""
+    bl.simulate(name, progress=False)
 
 
 def cold_build_s() -> dict[str, float]:
@@ -98,8 +83,8 @@ def main() -> None:
           f"Python {platform.python_version()}, brian2 {b2.__version__}")
 
     t0 = time.perf_counter()
-    rungs = warm_rungs(name, grid)
-    print(f"warm-up: rungs {', '.join(f'{r:g} s' for r in rungs)} ready in {time.perf_counter() - t0:.0f} s")
+    warm_build(name)
+    print(f"warm-up: compiled program ready in {time.perf_counter() - t0:.0f} s")
 
     t0 = time.perf_counter()
     single = bl.simulate(name, progress=False)

@@ -7,12 +7,13 @@ protocol and every parameter value of a model structure:
 * the protocol (segments with warp factors and drug states, pulse times,
   somatic current steps) lives in TimedArrays of fixed capacity, also set
   through ``run_args``;
-* the simulated duration (compiled into ``main.cpp``) is rounded up to a rung
-  of a geometric ladder; a new rung copies an existing build of the same
-  structure so only ``main.cpp`` is recompiled.
+* the compiled run is long enough for any protocol (``MAX_SIM_DURATION``);
+  the program stops itself at the end of the protocol's simulated time, which
+  is also set through ``run_args`` (``stop_run_at``: a C++ function that sets
+  Brian2's own stop flag), so no step is spent after the protocol.
 
 Build directories live under the cache (``$BIOPHYS_LTP_CACHE`` or
-``~/.cache/biophys-ltp``), keyed by the model's structure hash and the rung;
+``~/.cache/biophys-ltp``), keyed by the model's structure hash;
 a file lock serialises building, and every run writes its results into a
 directory of its own, so parallel runs never collide.
 """
@@ -53,6 +54,11 @@ SLOPE_WINDOW = 5 * b2.ms  # initial slope: steepest rise within this window (bef
 SLOPE_CEILING = 8 * b2.mV
 SAMPLE_INTERVAL = 60 * b2.second  # slow variables sampled every biological minute
 FAR_FUTURE = 1e9  # seconds: padding for unused capacity
+# The compiled run's duration: any protocol's simulated time (settling included) must fit.
+# The program stops at the protocol's own end (``sim_end``), so a long compiled duration
+# costs nothing.  36 h of simulated time: the 10-h protocols simulate minutes, and even the
+# fixed-step reference of a 10-h protocol fits.
+MAX_SIM_DURATION = 131072 * b2.second
 
 log = logging.getLogger("biophys_ltp")
 
@@ -62,10 +68,20 @@ def cache_dir() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "biophys-ltp"
 
 
-def rung_for(sim_duration_s: float) -> float:
-    """Smallest rung of the ladder 2**(k/2) s (at least 8 s) that holds the duration."""
-    k = max(6, int(np.ceil(2 * np.log2(max(sim_duration_s, 1e-9)) - 1e-9)))
-    return float(np.round(2 ** (k / 2), 3))
+@b2.implementation("cpp", """
+double stop_run_at(const double t, const double t_end)
+{
+    // Brian2's own flag (also set by Ctrl-C): the run loop ends after this step
+    if (t >= t_end)
+        Network::_globally_stopped = true;
+    return 0.0;
+}
+""", headers=['"network.h"'])
+@b2.check_units(t=b2.second, t_end=b2.second, result=1)
+def stop_run_at(t, t_end):
+    """Ends the compiled run once ``t >= t_end`` (C++ only; the runtime target runs the
+    protocol's duration exactly and ignores it)."""
+    return 0.0
 
 
 @dataclass
@@ -77,6 +93,7 @@ class RawResults:
     traces: dict[str, np.ndarray]
     timings: dict[str, float] = field(default_factory=dict)
     build_dir: str = ""
+    sim_run_s: float = float("nan")  # simulated time the compiled program ran
 
 
 @contextlib.contextmanager
@@ -208,8 +225,10 @@ kspk : integer
 step_until : second
 step_on : 1
 next_sample : second
+stopping : 1
 sample_interval : second (shared, constant)
 step_duration : second (shared, constant)
+sim_end : second (shared, constant)
 """
 
 CELL_CONTROL = """
@@ -223,6 +242,7 @@ fire = int(t >= spike_time(kspk*second) - 0.5*dt)
 step_until = fire*(t + step_duration) + (1 - fire)*step_until
 kspk += fire
 step_on = int(t < step_until - 0.5*dt)
+stopping = stop_run_at(t, sim_end)
 """
 
 
@@ -248,6 +268,7 @@ class Network:
         }
         ns = dict(self.ta)
         ns["faraday_constant"] = faraday_constant
+        ns["stop_run_at"] = stop_run_at
 
         self.cell = b2.NeuronGroup(
             1, b2.Equations(CELL_CONTROL_EQS) + model.brian_equations("cell"),
@@ -302,6 +323,13 @@ class Network:
         trunk = self.idx["trunk"]
         spots = trunk[np.round(np.linspace(2, len(trunk) - 1, n_syn)).astype(int)]
         self.population.connect(i=np.repeat(np.arange(n_path), n_syn), j=np.tile(spots, n_path))
+        # spine necks: the share of a grown spine's head current that its wider neck
+        # carries, from each head into the compartment its neck leaves from
+        neck_heads = np.concatenate([heads.ravel(), slot_heads.ravel()])
+        neck_parents = np.concatenate([self.idx["neck_parent"].ravel(), self.idx["slot_neck_parent"].ravel()])
+        self.neck = b2.Synapses(self.neuron, self.neuron, model=model.brian_equations("neck"), namespace=ns,
+                                name="neck")
+        self.neck.connect(i=neck_heads, j=neck_parents)
         self.to_cell = b2.Synapses(self.pathway, self.cell,
                                    "kin_total_post = kin_path_pre : 1 (summed)\n"
                                    "pho_total_post = pho_path_pre : 1 (summed)",
@@ -318,10 +346,11 @@ class Network:
         flags["is_head"][heads.ravel()] = 1
         flags["is_head"][slot_heads.ravel()] = 1
         # compartments whose fast variables are recorded in trace windows: the soma, the
-        # first spine head of each pathway and its parent dendrite, and the trunk
+        # first spine of each pathway (head and neck) and its parent dendrite, and the trunk
         flags["trace_here"] = np.zeros(N)
         flags["trace_here"][self.idx["soma"]] = 1
         flags["trace_here"][heads[:, 0]] = 1
+        flags["trace_here"][self.idx["neck"][:, 0]] = 1
         flags["trace_here"][self.idx["oblique"][:, 0]] = 1
         flags["trace_here"][self.idx["trunk"]] = 1
         for name, values in flags.items():
@@ -349,10 +378,11 @@ class Network:
                 name="cell_sample_mon"),
         }
         self.monitors["trace_neuron"] = b2.EventMonitor(
-            self.neuron, "trace", variables=["v", "Ca", "i_nmda", "g_ampa_tot"], name="trace_neuron")
+            self.neuron, "trace", variables=["v", "Ca", "i_nmda", "g_ampa_tot", "I_head"], name="trace_neuron")
         self.monitors["trace_path"] = b2.EventMonitor(
             self.pathway, "trace", variables=["kin_mean", "pho_mean", "ampar_mean", "e_mean"], name="trace_path")
-        objects = [self.cell, self.neuron, self.pathway, self.syn, self.population, self.to_cell, self.to_neuron,
+        objects = [self.cell, self.neuron, self.pathway, self.syn, self.population, self.neck, self.to_cell,
+                   self.to_neuron,
                    *self.monitors.values()]
         self.net = b2.Network(*objects)
 
@@ -372,7 +402,8 @@ class Network:
         model, dt = self.model, schedule.dt
         n_path = len(model.pathways)
         args: dict[Any, Any] = {}
-        groups = {"neuron": self.neuron, "synapse": self.syn, "cell": self.cell, "population": self.population}
+        groups = {"neuron": self.neuron, "neck": self.neck, "synapse": self.syn, "cell": self.cell,
+                  "population": self.population}
         for name, p in model.parameters.items():
             args[getattr(groups[p.group], name)] = p.value
         args[self.population.n_syn] = float(model.n_syn)
@@ -382,6 +413,11 @@ class Network:
         args[self.pathway.sample_interval] = SAMPLE_INTERVAL
         args[self.cell.sample_interval] = SAMPLE_INTERVAL
         args[self.cell.step_duration] = settings.step_duration
+        if schedule.sim_duration > MAX_SIM_DURATION:
+            raise ValueError(f"protocol needs {schedule.sim_duration} of simulated time; the compiled run "
+                             f"holds {MAX_SIM_DURATION}")
+        # the last step of the protocol's simulated time (the runtime target stops there too)
+        args[self.cell.sim_end] = schedule.sim_duration + model.dt
 
         nseg = schedule.n_segments
         if nseg + 1 > SEGMENT_CAPACITY:
@@ -431,6 +467,7 @@ class Network:
         traces = {"neuron_t_sim": np.asarray(tn.t[:] / b2.second), "neuron_i": np.asarray(tn.i[:]),
                   "v": np.asarray(tn.v[:] / b2.volt), "Ca": np.asarray(tn.Ca[:] / b2.mmolar),
                   "i_nmda": np.asarray(tn.i_nmda[:] / b2.amp), "g_ampa": np.asarray(tn.g_ampa_tot[:] / b2.siemens),
+                  "i_head": np.asarray(tn.I_head[:] / b2.amp),
                   "path_t_sim": np.asarray(tp.t[:] / b2.second), "path_i": np.asarray(tp.i[:])}
         for v in ("kin_mean", "pho_mean", "ampar_mean", "e_mean"):
             traces[v] = np.asarray(getattr(tp, v)[:])
@@ -445,7 +482,6 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
     t0 = time.perf_counter()
     if target == "runtime":
         return _run_runtime(model, schedule, settings, float(schedule.sim_duration) + float(model.dt))
-    rung = rung_for(float(schedule.sim_duration))
     if target != "cpp_standalone":
         raise ValueError(f"unknown target {target!r} (use 'cpp_standalone' or 'runtime')")
     key = model.structure_key()
@@ -454,20 +490,15 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
     # queues, ...) while objects of an earlier network are still alive; different names
     # mean different generated code and a full recompile.  Collect them first.
     gc.collect()
-    build_dir = base / f"rung-{rung:g}s"
+    build_dir = base / "program"
     b2.set_device("cpp_standalone", build_on_run=False)
     b2.device.reinit()
     b2.device.activate(build_on_run=False)
     try:
         b2.defaultclock.dt = model.dt
         net = Network(model)
-        net.net.run(rung * b2.second, report=None)
-        with _file_lock(base / f"rung-{rung:g}s.lock"):
-            if not build_dir.exists():
-                siblings = [p for p in base.glob("rung-*s") if p.is_dir() and (p / "main").exists()]
-                if siblings:
-                    shutil.copytree(siblings[0], build_dir, symlinks=True,
-                                    ignore=shutil.ignore_patterns("results"))
+        net.net.run(MAX_SIM_DURATION, report=None)
+        with _file_lock(base / "program.lock"):
             t1 = time.perf_counter()
             b2.device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
             t2 = time.perf_counter()
@@ -479,6 +510,8 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
         raw = net.read()
         raw.timings = {"setup_s": t1 - t0, "build_s": t2 - t1, "run_s": t3 - t2,
                        "read_s": time.perf_counter() - t3}
+        # simulated time the program ran (it stops itself at the protocol's end)
+        raw.sim_run_s = float(b2.device._last_run_completed_fraction) * float(MAX_SIM_DURATION)
         raw.build_dir = str(build_dir)
         shutil.rmtree(build_dir / results_rel, ignore_errors=True)
         return raw
@@ -491,7 +524,7 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
 
 def _run_runtime(model, schedule, settings, duration_s) -> RawResults:
     """Runtime (numpy) target for debugging: slow, no compiler involved; runs only the
-    protocol's simulated time (no rung padding)."""
+    protocol's simulated time."""
     b2.set_device("runtime")
     b2.prefs.codegen.target = "numpy"
     gc.collect()
@@ -507,5 +540,6 @@ def _run_runtime(model, schedule, settings, duration_s) -> RawResults:
     net.net.run(duration_s * b2.second, report=None)
     raw = net.read()
     raw.timings = {"run_s": time.perf_counter() - t0}
+    raw.sim_run_s = duration_s
     raw.build_dir = "(runtime)"
     return raw

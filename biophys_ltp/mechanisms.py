@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Mechanism:
     name: str
-    group: str  # "neuron", "synapse", "population" or "cell"
+    group: str  # "neuron", "neck", "synapse", "population" or "cell"
     summary: str
     equations: str
     parameters: tuple[str, ...] = field(default_factory=tuple)
@@ -59,7 +59,7 @@ MEMBRANE = Mechanism(
     "neuron",
     "Leak and Hodgkin-Huxley Na+/K+ channels (soma and dendrite; none in spines)",
     """
-    Im = gL*(EL - v) + gNa*m**3*h*(ENa - v) + gK*n**4*(EK - v) + i_vdcc : amp/meter**2
+    Im = gL*(EL - v) + gNa*m**3*h*(ENa - v) + gK*n**4*(EK - v) + neck_keep*i_vdcc : amp/meter**2
     gNa = gNa_soma*is_soma + gNa_dend*is_dend : siemens/meter**2
     gK = gK_soma*is_soma + gK_dend*is_dend : siemens/meter**2
     dm/dt = phi_hh*(alpham*(1 - m) - betam*m) : 1
@@ -104,7 +104,7 @@ SYNAPTIC_CURRENT = Mechanism(
     "AMPA and NMDA currents in the spine head; NMDA with the Jahr-Stevens Mg2+ block;"
     " a brief somatic current step for postsynaptic spikes",
     """
-    I_point = (g_ampa_tot + g_pop_ampa)*(E_ampa - v) + (g_nmda_tot + g_pop_nmda)*B_mg*(E_nmda - v) + I_step*is_soma*step_on : amp (point current)
+    I_point = neck_keep*((g_ampa_tot + g_pop_ampa)*(E_ampa - v) + (g_nmda_tot + g_pop_nmda)*B_mg*(E_nmda - v)) + I_neck + I_step*is_soma*step_on : amp (point current)
     i_nmda = g_nmda_tot*B_mg*(E_nmda - v) : amp
     B_mg = 1/(1 + Mg/mg_k*exp(-mg_slope*v)) : 1
     g_ampa_tot : siemens
@@ -131,7 +131,41 @@ SPINE_CALCIUM = Mechanism(
     ("Ca_rest", "tau_ca", "f_ca_nmda", "kappa_B"),
 )
 
-NEURON_MECHANISMS = (MEMBRANE, VDCC, SYNAPTIC_CURRENT, SPINE_CALCIUM)
+SPINE_NECK = Mechanism(
+    "spine_neck",
+    "neuron",
+    "The neck follows the head: an enlarged head (head_growth > 0) gets a wider, shorter neck"
+    " whose conductance grows in proportion, by a factor 1 + neck_scaling*head_growth; a head"
+    " at or below its initial size keeps the compiled neck.  The head's capacitance is tiny"
+    " (time constant through the neck ~2 us, far below dt), so its voltage is set by the"
+    " balance of its currents and the neck: a neck (1 + x) times more conductive is exactly"
+    " a head whose synaptic and Ca2+-channel currents drive the compiled neck with 1/(1 + x)"
+    " of their value (neck_keep) while the rest (I_neck, through a head -> parent row) enters"
+    " the compartment the neck leaves from.  The head's Ca2+ influx is the full current",
+    """
+    neck_keep = 1/(1 + neck_scaling*is_head*clip(head_growth, 0, 100)) : 1
+    I_head = is_head*(g_ampa_tot*(E_ampa - v) + g_nmda_tot*B_mg*(E_nmda - v) + i_vdcc*area) : amp
+    I_neck : amp
+    """,
+    ("neck_scaling",),
+)
+
+NEURON_MECHANISMS = (MEMBRANE, VDCC, SYNAPTIC_CURRENT, SPINE_CALCIUM, SPINE_NECK)
+
+# --------------------------------------------------------------------------
+# Spine necks (Brian2 Synapses): one row per spine, head -> the compartment its neck
+# leaves from
+# --------------------------------------------------------------------------
+
+NECK_SHARE = Mechanism(
+    "neck_share",
+    "neck",
+    "The part of a grown spine's head current that its wider neck carries beyond the"
+    " compiled one (see spine_neck), into the neck's parent compartment",
+    """
+    I_neck_post = (1 - neck_keep_pre)*I_head_pre : amp (summed)
+    """,
+)
 
 # --------------------------------------------------------------------------
 # Synapses (Brian2 Synapses from the pathway group onto spine heads)
@@ -338,7 +372,7 @@ DELAYED_PRIMING = Mechanism(
 
 CELL_MECHANISMS = (GENE_EXPRESSION, DELAYED_PRIMING)
 
-ALL_MECHANISMS = NEURON_MECHANISMS + SYNAPSE_MECHANISMS + (POPULATION,) + CELL_MECHANISMS
+ALL_MECHANISMS = NEURON_MECHANISMS + (NECK_SHARE,) + SYNAPSE_MECHANISMS + (POPULATION,) + CELL_MECHANISMS
 
 
 def mechanisms_for(group: str) -> tuple[Mechanism, ...]:

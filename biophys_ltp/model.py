@@ -32,6 +32,8 @@ from . import mechanisms as mech
 from .units import UnitParseError, format_quantity, parse_quantity
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+# the Brian2 objects that carry equations (biophys_ltp.mechanisms: Mechanism.group)
+GROUPS = ("neuron", "neck", "synapse", "population", "cell")
 DEFAULT_MODEL = "ca1_spine"
 
 # Structure entries that are plain values rather than quantities.
@@ -158,7 +160,7 @@ class Model:
     def _structure_payload(self) -> dict[str, Any]:
         return {
             "structure": {k: _stable(p.value) for k, p in self.structure.items()},
-            "equations": {g: self.equations(g) for g in ("neuron", "synapse", "population", "cell")},
+            "equations": {g: self.equations(g) for g in GROUPS},
             "on_pre": mech.ON_PRE,
             "parameters": sorted((k, p.group, _si_unit_text(b2.get_dimensions(p.value)))
                                  for k, p in self.parameters.items()),
@@ -190,6 +192,7 @@ class Model:
         """Composed equations and parameter table (plain text)."""
         out = [f"Model {self.name}", "=" * (6 + len(self.name)), self.description.strip(), ""]
         titles = {"neuron": "Neuron (per compartment; Brian2 SpatialNeuron)",
+                  "neck": "Spine neck (two rows per spine, head <-> parent dendrite; Brian2 Synapses)",
                   "synapse": "Synapse (per synapse; Brian2 Synapses onto spine heads)",
                   "population": "Pathway population (Brian2 Synapses onto the branch shafts)",
                   "cell": "Cell (one per neuron)"}
@@ -258,6 +261,11 @@ class Model:
             "basal": soma.basal.indices[:],
             "tuft": soma.trunk.distal.tuft.indices[:],
             "oblique": np.array([[sec.indices[0] for sec in row] for row in obliques]),
+            # the compartment each spine's neck leaves from (original spines, then slots)
+            "neck_parent": np.array([[sec.indices[0] for sec in row] for row in obliques]),
+            "slot_neck_parent": np.array(
+                [[obliques[p][int((k + 0.5) * self.n_syn / self.n_slots)].indices[0] for k in range(self.n_slots)]
+                 for p in range(len(self.pathways))], dtype=int).reshape(len(self.pathways), self.n_slots),
             "neck": np.array([[sec.indices[0] for sec in row] for row in necks]),
             "head": np.array([[sec.indices[0] for sec in row] for row in heads]),
             "slot_neck": np.array([[sec.indices[0] for sec in row] for row in slots], dtype=int).reshape(

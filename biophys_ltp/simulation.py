@@ -155,7 +155,7 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
         "target": target,
         "schedule": {"simulated_s": float(schedule.sim_duration), "biological_s": float(proto.duration),
                      "speedup": schedule.speedup(), "segments": schedule.n_segments,
-                     "dt_ms": float(mdl.dt / b2.ms)},
+                     "dt_ms": float(mdl.dt / b2.ms), "program_ran_s": raw.sim_run_s},
         "timings_s": {**raw.timings, "wall": wall},
         "wall_time_s": wall,
         "build_dir": raw.build_dir,
@@ -240,6 +240,7 @@ def compartment_labels(model: Model) -> dict[int, str]:
         labels[int(c)] = f"trunk_{k}"
     for p, name in enumerate(model.pathways):
         labels[int(idx["head"][p, 0])] = f"{name}_spine"
+        labels[int(idx["neck"][p, 0])] = f"{name}_neck"
         labels[int(idx["oblique"][p, 0])] = f"{name}_dendrite"
     return labels
 
@@ -260,6 +261,8 @@ def _trace_frame(model: Model, schedule: Schedule, raw: RawResults) -> pd.DataFr
         "time_s": t_real, "compartment": [labels.get(int(i), f"c{int(i)}") for i in tr["neuron_i"]],
         "v_mV": tr["v"] * 1e3, "ca_uM": tr["Ca"] * 1e3, "i_nmda_pA": tr["i_nmda"] * 1e12,
         "g_ampa_nS": tr["g_ampa"] * 1e9,
+        # spine heads only: the head's synaptic and Ca2+-channel current (inward negative)
+        "i_head_pA": tr["i_head"] * 1e12,
     })
     pt = schedule.real_time_of_sim(np.round(tr["path_t_sim"] / dt_s)) * dt_s
     path = pd.DataFrame({

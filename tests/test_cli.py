@@ -41,7 +41,7 @@ def test_model_show_lists_every_parameter_with_unit_and_source(capsys):
     # a few parameters with units, spelled out
     assert any(line.split()[:3] == ["g_ampa", "0.5", "nS"] for line in lines if line.split())
     # the equations
-    for group in ("neuron", "synapse", "population", "cell"):
+    for group in ("neuron", "neck", "synapse", "population", "cell"):
         for eq_line in model.equations(group).splitlines():
             assert eq_line in out
     assert "On each presynaptic pulse" in out

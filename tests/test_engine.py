@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import brian2 as b2
 import pytest
 
 import biophys_ltp as bl
+from biophys_ltp.engine import MAX_SIM_DURATION
 from biophys_ltp.model import load_model
 from biophys_ltp.protocol import protocol_from_dict
 from biophys_ltp.units import parse_quantity
@@ -44,6 +51,13 @@ def test_new_values_and_timings_reuse_the_compiled_program(tmp_path):
                          progress=False)
     assert second.metadata["build_dir"] == first.metadata["build_dir"]
     assert _objects(second.metadata["build_dir"]) == before, "nothing was recompiled"
+    # one program for every duration: it stops itself at the end of each protocol's
+    # simulated time (last_run_info has 6 significant digits of the compiled duration)
+    resolution_s = 1e-5 * float(MAX_SIM_DURATION)
+    for res in (first, second):
+        sched = res.metadata["schedule"]
+        assert sched["program_ran_s"] == pytest.approx(sched["simulated_s"], abs=resolution_s)
+        assert sched["simulated_s"] < 0.01 * float(MAX_SIM_DURATION)
     # and the new values took effect: larger synapses give a larger raw response
     r1 = first.fepsp[first.fepsp.pathway == "S2"].epsp_slope_mV_per_ms.iloc[0]
     r2 = second.fepsp[second.fepsp.pathway == "S2"].epsp_slope_mV_per_ms.iloc[0]
@@ -97,3 +111,57 @@ def test_protocol_may_use_a_subset_of_the_pathways():
     res = bl.simulate(proto, progress=False)
     assert set(res.fepsp.pathway) == {"S2"} and set(res.state.pathway) == {"S2"}
     assert res.fepsp_at("S2", 4.5) > 115
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of the processes whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            out.append((int(stat.parent.name), comm))
+    return out
+
+
+@pytest.mark.standalone
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and shutil.which("setpriv")),
+                    reason="needs Linux and util-linux's setpriv")
+def test_compiled_program_dies_with_the_python_process():
+    """A killed run (a test run stopped, a worker killed) must not leave the compiled
+    program running on."""
+    script = ("import biophys_ltp as bl\n"
+              "from biophys_ltp.experiments import frequency_protocol\n"
+              "from biophys_ltp.protocol import protocol_from_dict\n"
+              "bl.simulate(protocol_from_dict(frequency_protocol(1)), progress=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 300  # a cold build may come first
+        program = None
+        while program is None and time.monotonic() < deadline and proc.poll() is None:
+            program = next((pid for pid, comm in _children(proc.pid) if comm == "main"), None)
+            time.sleep(0.2)
+        assert program is not None, "the compiled program did not start"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        # the kernel delivers the parent-death signal at once; allow for a loaded machine
+        for _ in range(100):
+            if not Path(f"/proc/{program}").exists() or "Z" in _state(program):
+                break
+            time.sleep(0.1)
+        assert not Path(f"/proc/{program}").exists() or "Z" in _state(program), "the program outlived its parent"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _state(pid: int) -> str:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "gone"
+    return text[text.rindex(")") + 2:].split()[0]

@@ -26,6 +26,7 @@ import gc
 import logging
 import os
 import shutil
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -140,11 +141,22 @@ def _install_atomic_static_arrays() -> None:
     CPPStandaloneDevice.write_static_arrays = write_static_arrays
 
 
+def _run_command() -> list[str]:
+    """The command that starts the compiled program: under ``setpriv --pdeathsig KILL``
+    where util-linux has it (Linux), so that the program dies with the Python process that
+    waits for it (a killed test run or worker no longer leaves it running for minutes)."""
+    setpriv = shutil.which("setpriv")
+    if setpriv and sys.platform.startswith("linux"):
+        return [setpriv, "--pdeathsig", "KILL", "./main"]
+    return ["./main"]
+
+
 def _quiet_brian() -> None:
     b2.prefs.logging.console_log_level = "WARNING"
     b2.prefs.logging.file_log = False
     b2.prefs.logging.delete_log_on_exit = True
     b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{max(os.cpu_count() or 1, 1)}"]
+    b2.prefs.devices.cpp_standalone.run_cmd_unix = _run_command()
     for name in ("brian2", "brian2.devices", "brian2.codegen"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

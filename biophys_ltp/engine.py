@@ -338,7 +338,7 @@ class Network:
         # spine necks: the share of a grown spine's head current that its wider neck
         # carries, from each head into the compartment its neck leaves from
         neck_heads = np.concatenate([heads.ravel(), slot_heads.ravel()])
-        neck_parents = np.concatenate([self.idx["neck_parent"].ravel(), self.idx["slot_neck_parent"].ravel()])
+        neck_parents = np.concatenate([self.idx["oblique"].ravel(), self.idx["slot_neck_parent"].ravel()])
         self.neck = b2.Synapses(self.neuron, self.neuron, model=model.brian_equations("neck"), namespace=ns,
                                 name="neck")
         self.neck.connect(i=neck_heads, j=neck_parents)

@@ -192,7 +192,7 @@ class Model:
         """Composed equations and parameter table (plain text)."""
         out = [f"Model {self.name}", "=" * (6 + len(self.name)), self.description.strip(), ""]
         titles = {"neuron": "Neuron (per compartment; Brian2 SpatialNeuron)",
-                  "neck": "Spine neck (two rows per spine, head <-> parent dendrite; Brian2 Synapses)",
+                  "neck": "Spine neck (one row per spine, head -> the compartment its neck leaves from; Brian2 Synapses)",
                   "synapse": "Synapse (per synapse; Brian2 Synapses onto spine heads)",
                   "population": "Pathway population (Brian2 Synapses onto the branch shafts)",
                   "cell": "Cell (one per neuron)"}
@@ -232,6 +232,7 @@ class Model:
         necks: list[list[Any]] = []
         obliques: list[list[Any]] = []
         slots: list[list[Any]] = []
+        slot_hosts: list[list[int]] = []  # the oblique compartment each slot's neck leaves from
         for p, name in enumerate(self.pathways):
             parent = soma.trunk
             heads.append([]), necks.append([]), obliques.append([])
@@ -248,8 +249,10 @@ class Model:
                 parent = sec
             # places for new spines: on the same branch, between the existing spines
             slots.append([])
+            slot_hosts.append([])
             for k in range(self.n_slots):
                 host = obliques[p][int((k + 0.5) * self.n_syn / self.n_slots)]
+                slot_hosts[p].append(host.indices[0])
                 host[f"slot{k}"] = b2.Cylinder(diameter=s["spine_neck_diameter"].value,
                                                length=s["spine_neck_length"].value, n=1)
                 host[f"slot{k}"]["head"] = b2.Cylinder(diameter=s["spine_head_diameter"].value,
@@ -261,11 +264,9 @@ class Model:
             "basal": soma.basal.indices[:],
             "tuft": soma.trunk.distal.tuft.indices[:],
             "oblique": np.array([[sec.indices[0] for sec in row] for row in obliques]),
-            # the compartment each spine's neck leaves from (original spines, then slots)
-            "neck_parent": np.array([[sec.indices[0] for sec in row] for row in obliques]),
-            "slot_neck_parent": np.array(
-                [[obliques[p][int((k + 0.5) * self.n_syn / self.n_slots)].indices[0] for k in range(self.n_slots)]
-                 for p in range(len(self.pathways))], dtype=int).reshape(len(self.pathways), self.n_slots),
+            # an original spine's neck leaves from its own oblique compartment ("oblique");
+            # a slot's from the one it sits on
+            "slot_neck_parent": np.array(slot_hosts, dtype=int).reshape(len(self.pathways), self.n_slots),
             "neck": np.array([[sec.indices[0] for sec in row] for row in necks]),
             "head": np.array([[sec.indices[0] for sec in row] for row in heads]),
             "slot_neck": np.array([[sec.indices[0] for sec in row] for row in slots], dtype=int).reshape(

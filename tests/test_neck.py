@@ -48,9 +48,9 @@ def _neck_resistance(traces, t_pulse_s: float) -> np.ndarray:
 @pytest.fixture(scope="module")
 def neck_runs():
     proto = protocol_from_dict(PROTOCOL)
-    return {scaling: bl.simulate(proto, params={"neck_scaling": scaling}, trace_windows=_windows(),
-                                 progress=False)
-            for scaling in (0.0, 1.0)}
+    runs = bl.simulate_many({str(scaling): {"protocol": proto, "params": {"neck_scaling": scaling},
+                                            "trace_windows": _windows()} for scaling in (0.0, 1.0)})
+    return {float(key): res for key, res in runs.items()}
 
 
 def _ratio(res) -> float:

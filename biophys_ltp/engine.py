@@ -23,9 +23,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -258,6 +260,64 @@ stopping = stop_run_at(t, sim_end)
 """
 
 
+# The Brian2 objects' names (fixed in Network) that parameters of each model group go to.
+GROUP_OBJECTS = {"neuron": "neuron", "neck": "neck", "synapse": "synapses", "cell": "cell",
+                 "population": "population"}
+
+
+def program_inputs(model: Model, schedule: Schedule, settings: ScheduleSettings) -> dict[str, Any]:
+    """Every value the compiled program takes when it starts (parameters, protocol data), by
+    its Brian2 command-line name (``object.variable``, or ``timedarray.values``)."""
+    dt = schedule.dt
+    n_path = len(model.pathways)
+    args: dict[str, Any] = {}
+    for name, p in model.parameters.items():
+        args[f"{GROUP_OBJECTS[p.group]}.{name}"] = p.value
+    args["population.n_syn"] = float(model.n_syn)
+    args["pathway.measure_window"] = MEASURE_WINDOW
+    args["pathway.slope_window"] = SLOPE_WINDOW
+    args["pathway.slope_ceiling"] = SLOPE_CEILING
+    args["pathway.sample_interval"] = SAMPLE_INTERVAL
+    args["cell.sample_interval"] = SAMPLE_INTERVAL
+    args["cell.step_duration"] = settings.step_duration
+    if schedule.sim_duration > MAX_SIM_DURATION:
+        raise ValueError(f"protocol needs {schedule.sim_duration} of simulated time; the compiled run "
+                         f"holds {MAX_SIM_DURATION}")
+    # the last step of the protocol's simulated time (the runtime target stops there too)
+    args["cell.sim_end"] = schedule.sim_duration + model.dt
+
+    nseg = schedule.n_segments
+    if nseg + 1 > SEGMENT_CAPACITY:
+        raise ValueError(f"protocol needs {nseg} schedule segments; capacity is {SEGMENT_CAPACITY - 1}")
+
+    def padded(values, fill):
+        out = np.full(SEGMENT_CAPACITY, fill, dtype=float)
+        out[:len(values)] = values
+        return out
+
+    dt_s = float(dt)
+    args["seg_sim.values"] = padded(schedule.seg_sim_start * dt_s, FAR_FUTURE) * b2.second
+    args["seg_real.values"] = padded(schedule.seg_real_start * dt_s, 0.0) * b2.second
+    args["seg_warp.values"] = padded(schedule.seg_warp, 0.0)
+    args["seg_apv.values"] = padded(schedule.seg_apv, 0.0)
+    args["seg_aniso.values"] = padded(schedule.seg_anisomycin, 0.0)
+    args["seg_trace.values"] = padded(schedule.seg_trace, 0.0)
+    spikes = np.full(SPIKE_CAPACITY, FAR_FUTURE)
+    if len(schedule.spike_sim) > SPIKE_CAPACITY - 1:
+        raise ValueError(f"protocol has {len(schedule.spike_sim)} somatic steps; capacity is {SPIKE_CAPACITY - 1}")
+    spikes[:len(schedule.spike_sim)] = schedule.spike_sim * dt_s
+    args["spike_time.values"] = spikes * b2.second
+    pulses = np.full((PULSE_CAPACITY, n_path), FAR_FUTURE)
+    for p, name in enumerate(model.pathways):
+        # a protocol may leave some of the model's pathways unstimulated
+        times = schedule.pulse_sim.get(name, np.zeros(0, dtype=np.int64))
+        if len(times) > PULSE_CAPACITY - 1:
+            raise ValueError(f"pathway {name} has {len(times)} pulses; capacity is {PULSE_CAPACITY - 1}")
+        pulses[:len(times), p] = times * dt_s
+    args["pulse_time.values"] = pulses * b2.second
+    return args
+
+
 class Network:
     """The Brian2 objects of one model structure, built inside a fresh device."""
 
@@ -397,6 +457,7 @@ class Network:
                    self.to_neuron,
                    *self.monitors.values()]
         self.net = b2.Network(*objects)
+        self.objects = {o.name: o for o in objects}
 
     def initialise(self) -> None:
         """Initial values that depend on parameters (after the parameters are set)."""
@@ -410,87 +471,76 @@ class Network:
         self.syn.ca_slow = "Ca_rest"
 
     # ------------------------------------------------------------------
+    def variable(self, name: str):
+        """The Brian2 object a program input's command-line name stands for."""
+        owner, var = name.rsplit(".", 1)
+        if var == "values":
+            return self.ta[owner]
+        return getattr(self.objects[owner], var)
+
     def run_args(self, schedule: Schedule, settings: ScheduleSettings) -> dict:
-        model, dt = self.model, schedule.dt
-        n_path = len(model.pathways)
-        args: dict[Any, Any] = {}
-        groups = {"neuron": self.neuron, "neck": self.neck, "synapse": self.syn, "cell": self.cell,
-                  "population": self.population}
-        for name, p in model.parameters.items():
-            args[getattr(groups[p.group], name)] = p.value
-        args[self.population.n_syn] = float(model.n_syn)
-        args[self.pathway.measure_window] = MEASURE_WINDOW
-        args[self.pathway.slope_window] = SLOPE_WINDOW
-        args[self.pathway.slope_ceiling] = SLOPE_CEILING
-        args[self.pathway.sample_interval] = SAMPLE_INTERVAL
-        args[self.cell.sample_interval] = SAMPLE_INTERVAL
-        args[self.cell.step_duration] = settings.step_duration
-        if schedule.sim_duration > MAX_SIM_DURATION:
-            raise ValueError(f"protocol needs {schedule.sim_duration} of simulated time; the compiled run "
-                             f"holds {MAX_SIM_DURATION}")
-        # the last step of the protocol's simulated time (the runtime target stops there too)
-        args[self.cell.sim_end] = schedule.sim_duration + model.dt
-
-        nseg = schedule.n_segments
-        if nseg + 1 > SEGMENT_CAPACITY:
-            raise ValueError(f"protocol needs {nseg} schedule segments; capacity is {SEGMENT_CAPACITY - 1}")
-
-        def padded(values, fill):
-            out = np.full(SEGMENT_CAPACITY, fill, dtype=float)
-            out[:len(values)] = values
-            return out
-
-        dt_s = float(dt)
-        args[self.ta["seg_sim"]] = padded(schedule.seg_sim_start * dt_s, FAR_FUTURE) * b2.second
-        args[self.ta["seg_real"]] = padded(schedule.seg_real_start * dt_s, 0.0) * b2.second
-        args[self.ta["seg_warp"]] = padded(schedule.seg_warp, 0.0)
-        args[self.ta["seg_apv"]] = padded(schedule.seg_apv, 0.0)
-        args[self.ta["seg_aniso"]] = padded(schedule.seg_anisomycin, 0.0)
-        args[self.ta["seg_trace"]] = padded(schedule.seg_trace, 0.0)
-        spikes = np.full(SPIKE_CAPACITY, FAR_FUTURE)
-        if len(schedule.spike_sim) > SPIKE_CAPACITY - 1:
-            raise ValueError(f"protocol has {len(schedule.spike_sim)} somatic steps; capacity is {SPIKE_CAPACITY - 1}")
-        spikes[:len(schedule.spike_sim)] = schedule.spike_sim * dt_s
-        args[self.ta["spike_time"]] = spikes * b2.second
-        pulses = np.full((PULSE_CAPACITY, n_path), FAR_FUTURE)
-        for p, name in enumerate(model.pathways):
-            # a protocol may leave some of the model's pathways unstimulated
-            times = schedule.pulse_sim.get(name, np.zeros(0, dtype=np.int64))
-            if len(times) > PULSE_CAPACITY - 1:
-                raise ValueError(f"pathway {name} has {len(times)} pulses; capacity is {PULSE_CAPACITY - 1}")
-            pulses[:len(times), p] = times * dt_s
-        args[self.ta["pulse_time"]] = pulses * b2.second
-        return args
+        return {self.variable(name): value
+                for name, value in program_inputs(self.model, schedule, settings).items()}
 
     def read(self) -> RawResults:
-        m = self.monitors
-        measure = {"t_sim": np.asarray(m["measure"].t_last[:] / b2.second), "i": np.asarray(m["measure"].i[:]),
-                   "amp": np.asarray(m["measure"].amp_max[:] / b2.volt),
-                   "slope": np.asarray(m["measure"].slope_max[:] / (b2.volt / b2.second))}
-        ps = m["path_sample"]
-        path_samples = {"i": np.asarray(ps.i[:]), "t_sim": np.asarray(ps.t[:] / b2.second)}
-        for v in ("e_mean", "z_mean", "tag_mean", "ampar_mean", "kin_mean", "pho_mean", "vol_mean", "spines"):
-            path_samples[v] = np.asarray(getattr(ps, v)[:])
-        cs = m["cell_sample"]
-        cell_samples = {"t_real": np.asarray(cs.t_real[:] / b2.second), "t_sim": np.asarray(cs.t[:] / b2.second)}
-        for v in ("signal", "ready", "mapk", "expression", "prp_soma", "prp"):
-            cell_samples[v] = np.asarray(getattr(cs, v)[:])
-        tn, tp = m["trace_neuron"], m["trace_path"]
-        traces = {"neuron_t_sim": np.asarray(tn.t[:] / b2.second), "neuron_i": np.asarray(tn.i[:]),
-                  "v": np.asarray(tn.v[:] / b2.volt), "Ca": np.asarray(tn.Ca[:] / b2.mmolar),
-                  "i_nmda": np.asarray(tn.i_nmda[:] / b2.amp), "g_ampa": np.asarray(tn.g_ampa_tot[:] / b2.siemens),
-                  "i_head": np.asarray(tn.I_head[:] / b2.amp),
-                  "path_t_sim": np.asarray(tp.t[:] / b2.second), "path_i": np.asarray(tp.i[:])}
-        for v in ("kin_mean", "pho_mean", "ampar_mean", "e_mean"):
-            traces[v] = np.asarray(getattr(tp, v)[:])
-        return RawResults(measure, path_samples, cell_samples, traces)
+        """The recorded results, read through Brian2 (after a run it launched)."""
+        return raw_results(lambda mon, var: np.asarray(getattr(self.objects[mon], var)[:]))
+
+    def result_files(self) -> dict[str, dict[str, str]]:
+        """Where the compiled program writes each recorded variable (file name in its results
+        directory, numpy dtype), by ``monitor.variable``."""
+        out = {}
+        for mon, names in RESULT_VARIABLES.items():
+            for var in names:
+                v = self.objects[mon].variables[var]
+                out[f"{mon}.{var}"] = {"file": b2.device.get_array_filename(v), "dtype": np.dtype(v.dtype).str}
+        return out
+
+
+# What the compiled program records and the results are read from, by monitor (names fixed
+# in Network).  Values are plain numbers in SI units.
+RESULT_VARIABLES = {
+    "measure_mon": ("t_last", "i", "amp_max", "slope_max"),
+    "path_sample_mon": ("i", "t", "e_mean", "z_mean", "tag_mean", "ampar_mean", "kin_mean", "pho_mean",
+                        "vol_mean", "spines"),
+    "cell_sample_mon": ("t", "t_real", "signal", "ready", "mapk", "expression", "prp_soma", "prp"),
+    "trace_neuron": ("t", "i", "v", "Ca", "i_nmda", "g_ampa_tot", "I_head"),
+    "trace_path": ("t", "i", "kin_mean", "pho_mean", "ampar_mean", "e_mean"),
+}
+
+
+def raw_results(get) -> RawResults:
+    """RawResults from ``get(monitor, variable)`` -> plain array (SI units)."""
+    measure = {"t_sim": get("measure_mon", "t_last"), "i": get("measure_mon", "i"),
+               "amp": get("measure_mon", "amp_max"), "slope": get("measure_mon", "slope_max")}
+    path_samples = {"i": get("path_sample_mon", "i"), "t_sim": get("path_sample_mon", "t")}
+    for v in RESULT_VARIABLES["path_sample_mon"][2:]:
+        path_samples[v] = get("path_sample_mon", v)
+    cell_samples = {"t_real": get("cell_sample_mon", "t_real"), "t_sim": get("cell_sample_mon", "t")}
+    for v in RESULT_VARIABLES["cell_sample_mon"][2:]:
+        cell_samples[v] = get("cell_sample_mon", v)
+    # mmolar is Brian2's name for mol/m^3, the SI unit of concentration: Ca is read as is
+    traces = {"neuron_t_sim": get("trace_neuron", "t"), "neuron_i": get("trace_neuron", "i"),
+              "v": get("trace_neuron", "v"), "Ca": get("trace_neuron", "Ca"),
+              "i_nmda": get("trace_neuron", "i_nmda"), "g_ampa": get("trace_neuron", "g_ampa_tot"),
+              "i_head": get("trace_neuron", "I_head"),
+              "path_t_sim": get("trace_path", "t"), "path_i": get("trace_path", "i")}
+    for v in RESULT_VARIABLES["trace_path"][2:]:
+        traces[v] = get("trace_path", v)
+    return RawResults(measure, path_samples, cell_samples, traces)
 
 
 def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *,
                  target: str = "cpp_standalone") -> RawResults:
-    """Build (or reuse) the compiled program for ``model`` and run ``schedule`` on it."""
+    """Build (or reuse) the compiled program for ``model`` and run ``schedule`` on it.
+
+    The first run of a build goes through Brian2 (code generation, ``make``, launch) and
+    leaves a launch record beside the program (``launch.json``: the program's command-line
+    inputs and where it writes its results).  Later runs of the same build start the
+    program directly from that record: no Brian2 objects, no code generation, the same
+    program with the same inputs (``$BIOPHYS_LTP_LAUNCH=brian2`` always goes through Brian2).
+    """
     _quiet_brian()
-    _install_atomic_static_arrays()
     t0 = time.perf_counter()
     if target == "runtime":
         return _run_runtime(model, schedule, settings, float(schedule.sim_duration) + float(model.dt))
@@ -498,6 +548,17 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
         raise ValueError(f"unknown target {target!r} (use 'cpp_standalone' or 'runtime')")
     key = model.structure_key()
     base = cache_dir() / "builds" / key
+    build_dir = base / "program"
+    inputs = program_inputs(model, schedule, settings)
+    if os.environ.get("BIOPHYS_LTP_LAUNCH", "auto") != "brian2":
+        record = _launch_record(base, key, inputs)
+        if record is not None:
+            return _run_direct(build_dir, record, inputs, t0)
+    return _run_through_brian(model, schedule, settings, base, key, t0)
+
+
+def _run_through_brian(model, schedule, settings, base, key, t0) -> RawResults:
+    _install_atomic_static_arrays()
     # Brian2 suffixes the names of automatically named objects (state updaters, spike
     # queues, ...) while objects of an earlier network are still alive; different names
     # mean different generated code and a full recompile.  Collect them first.
@@ -514,6 +575,7 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
             t1 = time.perf_counter()
             b2.device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
             t2 = time.perf_counter()
+            _write_launch_record(base, key, net, program_inputs(model, schedule, settings))
         run_args = net.run_args(schedule, settings)
         results_rel = os.path.join("results", uuid.uuid4().hex)
         b2.device.run(directory=str(build_dir), results_directory=results_rel, run_args=run_args,
@@ -525,6 +587,7 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
         # simulated time the program ran (it stops itself at the protocol's end)
         raw.sim_run_s = float(b2.device._last_run_completed_fraction) * float(MAX_SIM_DURATION)
         raw.build_dir = str(build_dir)
+        raw.launch = "brian2"
         shutil.rmtree(build_dir / results_rel, ignore_errors=True)
         return raw
     finally:
@@ -532,6 +595,102 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
         b2.device.reinit()
         b2.set_device("runtime")
         gc.collect()
+
+
+LAUNCH_RECORD = "launch.json"
+
+
+def _program_stamp(program: Path) -> dict[str, int]:
+    st = program.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _input_spec(var) -> dict[str, Any]:
+    values = var.values if isinstance(var, b2.TimedArray) else var
+    return {"dtype": np.dtype(values.dtype).str, "size": int(np.prod(values.shape))}
+
+
+def _write_launch_record(base: Path, key: str, net: Network, inputs: dict[str, Any]) -> None:
+    """Record, beside a program just built, what starting it takes (under the build lock)."""
+    env = {**b2.prefs["devices.cpp_standalone.run_environment_variables"],
+           **getattr(b2.device, "run_environment_variables", {})}
+    record = {"key": key, "brian2": b2.__version__, "program": _program_stamp(base / "program" / "main"),
+              "inputs": {name: _input_spec(net.variable(name)) for name in inputs},
+              "results": net.result_files(), "environment": {k: str(v) for k, v in env.items()}}
+    tmp = base / f".{LAUNCH_RECORD}.{os.getpid()}.{uuid.uuid4().hex}"
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    os.replace(tmp, base / LAUNCH_RECORD)
+
+
+def _launch_record(base: Path, key: str, inputs: dict[str, Any]) -> dict | None:
+    """The launch record of the build, if it belongs to the program there now and takes
+    exactly these inputs; None otherwise (then Brian2 builds and launches)."""
+    try:
+        record = json.loads((base / LAUNCH_RECORD).read_text())
+        stamp = _program_stamp(base / "program" / "main")
+    except (OSError, ValueError):
+        return None
+    if record.get("key") != key or record.get("brian2") != b2.__version__ or record.get("program") != stamp:
+        return None
+    if set(record.get("inputs", {})) != set(inputs) or set(record.get("results", {})) != {
+            f"{mon}.{var}" for mon, names in RESULT_VARIABLES.items() for var in names}:
+        return None
+    return record
+
+
+def _warn_invalid(raw: RawResults) -> None:
+    """As Brian2 does after a run it launched: a warning for NaN or huge recorded values."""
+    for part in ("measure", "path_samples", "cell_samples", "traces"):
+        for name, values in getattr(raw, part).items():
+            if values.dtype.kind == "f" and (np.isnan(values).any() or (np.abs(values) > 1e50).any()):
+                log.warning("%s %r has NaN or very large values: the integration failed", part, name)
+
+
+def _run_direct(build_dir: Path, record: dict, inputs: dict[str, Any], t0: float) -> RawResults:
+    """Start the compiled program with ``inputs`` as Brian2 would (same command line: scalars
+    as text, arrays as binary files) and read its results files."""
+    results_dir = build_dir / "results" / uuid.uuid4().hex
+    inputs_dir = results_dir / "inputs"
+    inputs_dir.mkdir(parents=True)
+    try:
+        argv = ["--results_dir", f"{results_dir}{os.sep}"]
+        for name, value in inputs.items():
+            spec = record["inputs"][name]
+            values = np.asarray(value, dtype=np.dtype(spec["dtype"]))  # quantities: SI values
+            if values.size == 1:
+                argv.append(f"{name}={values.item()!r}")
+                continue
+            if values.size != spec["size"]:
+                raise ValueError(f"{name}: {values.size} values for a program input of {spec['size']}")
+            fname = inputs_dir / f"{name}.dat"
+            values.ravel().tofile(fname)
+            argv.append(f"{name}={fname}")
+        env = {**os.environ, **record["environment"]}
+        t1 = time.perf_counter()
+        with open(results_dir / "stdout.txt", "w") as out:
+            rc = subprocess.call(_run_command() + argv, cwd=build_dir, stdout=out, env=env)
+        t2 = time.perf_counter()
+        if rc:
+            text = (results_dir / "stdout.txt").read_text(errors="replace")
+            raise RuntimeError(f"the compiled program failed (exit status {rc}; program directory "
+                               f"{build_dir}):\n{text}")
+        files = record["results"]
+
+        def get(mon, var):
+            spec = files[f"{mon}.{var}"]
+            return np.fromfile(results_dir / spec["file"], dtype=np.dtype(spec["dtype"]))
+
+        raw = raw_results(get)
+        _warn_invalid(raw)
+        _, completed = (results_dir / "last_run_info.txt").read_text().split()
+        raw.sim_run_s = float(completed) * float(MAX_SIM_DURATION)
+        raw.timings = {"setup_s": t1 - t0, "build_s": 0.0, "run_s": t2 - t1,
+                       "read_s": time.perf_counter() - t2}
+        raw.build_dir = str(build_dir)
+        raw.launch = "direct"
+        return raw
+    finally:
+        shutil.rmtree(results_dir, ignore_errors=True)
 
 
 def _run_runtime(model, schedule, settings, duration_s) -> RawResults:

@@ -159,6 +159,7 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
         "timings_s": {**raw.timings, "wall": wall},
         "wall_time_s": wall,
         "build_dir": raw.build_dir,
+        "launch": raw.launch,
         "versions": _versions(),
     }
     return Results(fepsp, state, metadata, traces, proto, mdl)

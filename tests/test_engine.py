@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import brian2 as b2
+import pandas as pd
 import pytest
 
 import biophys_ltp as bl
@@ -75,6 +76,33 @@ def test_new_values_and_timings_reuse_the_compiled_program(tmp_path):
     assert meta["wall_time_s"] > 0
     for name in ("fepsp.csv", "state.csv"):
         assert (out / name).stat().st_size > 100
+
+
+@pytest.mark.standalone
+def test_direct_launch_gives_what_a_launch_through_brian2_gives(monkeypatch):
+    """After the first run of a build the program starts straight from its launch record;
+    its results equal, bit for bit, those of the same run launched through Brian2.  A record
+    that no longer belongs to the program there is not used: Brian2 launches and renews it."""
+    proto = protocol_from_dict(SHORT)
+    kwargs = dict(params={"g_ampa": "0.55 nS"}, trace_windows=[("60 s", "60.1 s")], progress=False)
+    monkeypatch.setenv("BIOPHYS_LTP_LAUNCH", "brian2")
+    via_brian = bl.simulate(proto, **kwargs)
+    monkeypatch.delenv("BIOPHYS_LTP_LAUNCH")
+    direct = bl.simulate(proto, **kwargs)
+    assert (via_brian.metadata["launch"], direct.metadata["launch"]) == ("brian2", "direct")
+    assert direct.metadata["build_dir"] == via_brian.metadata["build_dir"]
+    for part in ("fepsp", "state", "traces"):
+        pd.testing.assert_frame_equal(getattr(direct, part), getattr(via_brian, part), check_exact=True)
+    assert direct.metadata["schedule"] == via_brian.metadata["schedule"]
+
+    record_file = Path(direct.metadata["build_dir"]).parent / "launch.json"
+    record = json.loads(record_file.read_text())
+    stale = dict(record, program=dict(record["program"], mtime_ns=record["program"]["mtime_ns"] - 1))
+    record_file.write_text(json.dumps(stale))
+    again = bl.simulate(proto, **kwargs)
+    assert again.metadata["launch"] == "brian2"
+    assert json.loads(record_file.read_text())["program"] == record["program"]
+    pd.testing.assert_frame_equal(again.fepsp, direct.fepsp, check_exact=True)
 
 
 def test_protocol_pathway_missing_from_model_fails_before_simulating():

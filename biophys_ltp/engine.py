@@ -606,8 +606,9 @@ def _program_stamp(program: Path) -> dict[str, int]:
 
 
 def _input_spec(var) -> dict[str, Any]:
-    values = var.values if isinstance(var, b2.TimedArray) else var
-    return {"dtype": np.dtype(values.dtype).str, "size": int(np.prod(values.shape))}
+    if isinstance(var, b2.TimedArray):
+        return {"dtype": np.dtype(var.values.dtype).str, "size": int(var.values.size)}
+    return {"dtype": np.dtype(var.variable.dtype).str, "size": int(var.variable.size)}
 
 
 def _write_launch_record(base: Path, key: str, net: Network, inputs: dict[str, Any]) -> None:

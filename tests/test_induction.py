@@ -18,7 +18,10 @@ pytestmark = pytest.mark.standalone
 STDP_BLOCKED = ("with one backpropagating spike per pairing the spine calcium of a +5 or +10 ms pairing "
                 "(3.4-4.2 uM) stays below that of a 20-Hz triplet (6.1 uM), which must depress (SLFS), and "
                 "that of +5 ms below that of +50 ms (3.6 uM); a post-before-pre pairing adds almost nothing to "
-                "an EPSP's calcium (figure biophysics, panel C): a calcium-level rule cannot give the window")
+                "an EPSP's calcium (figure biophysics, panel C): a calcium-level rule cannot give the window; "
+                "nor can a rule on the NMDA receptors' own Ca2+ current (a CaMKII-NMDA receptor nanodomain): "
+                "its peak is 0.68 pA for a +10 ms pairing and 0.62 pA for a 20-Hz triplet, which depolarises "
+                "the spine head to -31 mV behind its neck (0.19 pA for an EPSP alone)")
 
 
 def _run(results, experiment, value, apv=False):

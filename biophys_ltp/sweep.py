@@ -56,7 +56,8 @@ Output folder
     ``<name>_<unit>`` (``tau_z_min``, ``events[1].at_min``, ``g_ampa_nS``; no
     suffix for dimensionless values and counts), the outcomes, the timings
     ``setup_s``, ``build_s`` (the build check: about 0.5 s when nothing is
-    recompiled), ``run_s`` (the compiled program), ``wall_s`` (the whole
+    recompiled; 0 when the program starts from the build's launch record, as every
+    run after a build's first does), ``run_s`` (the compiled program), ``wall_s`` (the whole
     point), ``worker`` (host:pid), ``finished_at`` (UTC) and ``error`` (the
     exception in one line, empty when ``ok``).
 ``timecourse.csv``

@@ -97,6 +97,9 @@ class RawResults:
     timings: dict[str, float] = field(default_factory=dict)
     build_dir: str = ""
     sim_run_s: float = float("nan")  # simulated time the compiled program ran
+    # how the program was started: "brian2" (through Brian2's code generation and build),
+    # "direct" (from the build's launch record) or "runtime" (numpy target, no program)
+    launch: str = ""
 
 
 @contextlib.contextmanager
@@ -714,4 +717,5 @@ def _run_runtime(model, schedule, settings, duration_s) -> RawResults:
     raw.timings = {"run_s": time.perf_counter() - t0}
     raw.sim_run_s = duration_s
     raw.build_dir = "(runtime)"
+    raw.launch = "runtime"
     return raw

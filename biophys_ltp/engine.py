@@ -553,7 +553,10 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
     base = cache_dir() / "builds" / key
     build_dir = base / "program"
     inputs = program_inputs(model, schedule, settings)
-    if os.environ.get("BIOPHYS_LTP_LAUNCH", "auto") != "brian2":
+    launch = os.environ.get("BIOPHYS_LTP_LAUNCH", "auto")
+    if launch not in ("auto", "brian2"):
+        raise ValueError(f"BIOPHYS_LTP_LAUNCH must be 'auto' or 'brian2', not {launch!r}")
+    if launch == "auto":
         record = _launch_record(base, key, inputs)
         if record is not None:
             return _run_direct(build_dir, record, inputs, t0)

@@ -105,6 +105,12 @@ def test_direct_launch_gives_what_a_launch_through_brian2_gives(monkeypatch):
     pd.testing.assert_frame_equal(again.fepsp, direct.fepsp, check_exact=True)
 
 
+def test_unknown_launch_setting_fails_before_simulating(monkeypatch):
+    monkeypatch.setenv("BIOPHYS_LTP_LAUNCH", "Brian2")
+    with pytest.raises(ValueError, match="BIOPHYS_LTP_LAUNCH must be 'auto' or 'brian2', not 'Brian2'"):
+        bl.simulate(protocol_from_dict(SHORT), progress=False)
+
+
 def test_protocol_pathway_missing_from_model_fails_before_simulating():
     bad = dict(SHORT, pathways=["S1", "S4"], events=[])
     with pytest.raises(ValueError, match="S4"):

@@ -481,9 +481,9 @@ class Network:
             return self.ta[owner]
         return getattr(self.objects[owner], var)
 
-    def run_args(self, schedule: Schedule, settings: ScheduleSettings) -> dict:
-        return {self.variable(name): value
-                for name, value in program_inputs(self.model, schedule, settings).items()}
+    def run_args(self, inputs: dict[str, Any]) -> dict:
+        """Brian2's ``run_args`` for :func:`program_inputs`."""
+        return {self.variable(name): value for name, value in inputs.items()}
 
     def read(self) -> RawResults:
         """The recorded results, read through Brian2 (after a run it launched)."""
@@ -493,44 +493,37 @@ class Network:
         """Where the compiled program writes each recorded variable (file name in its results
         directory, numpy dtype), by ``monitor.variable``."""
         out = {}
-        for mon, names in RESULT_VARIABLES.items():
-            for var in names:
-                v = self.objects[mon].variables[var]
-                out[f"{mon}.{var}"] = {"file": b2.device.get_array_filename(v), "dtype": np.dtype(v.dtype).str}
+        for mon, var in RESULT_VARIABLES:
+            v = self.objects[mon].variables[var]
+            out[f"{mon}.{var}"] = {"file": b2.device.get_array_filename(v), "dtype": np.dtype(v.dtype).str}
         return out
 
 
-# What the compiled program records and the results are read from, by monitor (names fixed
-# in Network).  Values are plain numbers in SI units.
-RESULT_VARIABLES = {
-    "measure_mon": ("t_last", "i", "amp_max", "slope_max"),
-    "path_sample_mon": ("i", "t", "e_mean", "z_mean", "tag_mean", "ampar_mean", "kin_mean", "pho_mean",
-                        "vol_mean", "spines"),
-    "cell_sample_mon": ("t", "t_real", "signal", "ready", "mapk", "expression", "prp_soma", "prp"),
-    "trace_neuron": ("t", "i", "v", "Ca", "i_nmda", "g_ampa_tot", "I_head"),
-    "trace_path": ("t", "i", "kin_mean", "pho_mean", "ampar_mean", "e_mean"),
+# What the compiled program records, by part of RawResults and key there: (monitor,
+# variable), names fixed in Network.  Values are plain numbers in SI units (Ca too: mmolar
+# is Brian2's name for mol/m^3).
+RESULTS = {
+    "measure": {"t_sim": ("measure_mon", "t_last"), "i": ("measure_mon", "i"),
+                "amp": ("measure_mon", "amp_max"), "slope": ("measure_mon", "slope_max")},
+    "path_samples": {"i": ("path_sample_mon", "i"), "t_sim": ("path_sample_mon", "t"),
+                     **{v: ("path_sample_mon", v) for v in ("e_mean", "z_mean", "tag_mean", "ampar_mean",
+                                                             "kin_mean", "pho_mean", "vol_mean", "spines")}},
+    "cell_samples": {"t_real": ("cell_sample_mon", "t_real"), "t_sim": ("cell_sample_mon", "t"),
+                     **{v: ("cell_sample_mon", v) for v in ("signal", "ready", "mapk", "expression",
+                                                             "prp_soma", "prp")}},
+    "traces": {"neuron_t_sim": ("trace_neuron", "t"), "neuron_i": ("trace_neuron", "i"),
+               "v": ("trace_neuron", "v"), "Ca": ("trace_neuron", "Ca"), "i_nmda": ("trace_neuron", "i_nmda"),
+               "g_ampa": ("trace_neuron", "g_ampa_tot"), "i_head": ("trace_neuron", "I_head"),
+               "path_t_sim": ("trace_path", "t"), "path_i": ("trace_path", "i"),
+               **{v: ("trace_path", v) for v in ("kin_mean", "pho_mean", "ampar_mean", "e_mean")}},
 }
+RESULT_VARIABLES = sorted({source for part in RESULTS.values() for source in part.values()})
 
 
 def raw_results(get) -> RawResults:
     """RawResults from ``get(monitor, variable)`` -> plain array (SI units)."""
-    measure = {"t_sim": get("measure_mon", "t_last"), "i": get("measure_mon", "i"),
-               "amp": get("measure_mon", "amp_max"), "slope": get("measure_mon", "slope_max")}
-    path_samples = {"i": get("path_sample_mon", "i"), "t_sim": get("path_sample_mon", "t")}
-    for v in RESULT_VARIABLES["path_sample_mon"][2:]:
-        path_samples[v] = get("path_sample_mon", v)
-    cell_samples = {"t_real": get("cell_sample_mon", "t_real"), "t_sim": get("cell_sample_mon", "t")}
-    for v in RESULT_VARIABLES["cell_sample_mon"][2:]:
-        cell_samples[v] = get("cell_sample_mon", v)
-    # mmolar is Brian2's name for mol/m^3, the SI unit of concentration: Ca is read as is
-    traces = {"neuron_t_sim": get("trace_neuron", "t"), "neuron_i": get("trace_neuron", "i"),
-              "v": get("trace_neuron", "v"), "Ca": get("trace_neuron", "Ca"),
-              "i_nmda": get("trace_neuron", "i_nmda"), "g_ampa": get("trace_neuron", "g_ampa_tot"),
-              "i_head": get("trace_neuron", "I_head"),
-              "path_t_sim": get("trace_path", "t"), "path_i": get("trace_path", "i")}
-    for v in RESULT_VARIABLES["trace_path"][2:]:
-        traces[v] = get("trace_path", v)
-    return RawResults(measure, path_samples, cell_samples, traces)
+    parts = {part: {key: get(*source) for key, source in keys.items()} for part, keys in RESULTS.items()}
+    return RawResults(**parts)
 
 
 def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *,
@@ -560,10 +553,10 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
         record = _launch_record(base, key, inputs)
         if record is not None:
             return _run_direct(build_dir, record, inputs, t0)
-    return _run_through_brian(model, schedule, settings, base, key, t0)
+    return _run_through_brian(model, inputs, base, key, t0)
 
 
-def _run_through_brian(model, schedule, settings, base, key, t0) -> RawResults:
+def _run_through_brian(model, inputs, base, key, t0) -> RawResults:
     _install_atomic_static_arrays()
     # Brian2 suffixes the names of automatically named objects (state updaters, spike
     # queues, ...) while objects of an earlier network are still alive; different names
@@ -581,8 +574,8 @@ def _run_through_brian(model, schedule, settings, base, key, t0) -> RawResults:
             t1 = time.perf_counter()
             b2.device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
             t2 = time.perf_counter()
-            _write_launch_record(base, key, net, program_inputs(model, schedule, settings))
-        run_args = net.run_args(schedule, settings)
+            _write_launch_record(base, key, net, inputs)
+        run_args = net.run_args(inputs)
         results_rel = os.path.join("results", uuid.uuid4().hex)
         b2.device.run(directory=str(build_dir), results_directory=results_rel, run_args=run_args,
                       with_output=False)
@@ -640,7 +633,7 @@ def _launch_record(base: Path, key: str, inputs: dict[str, Any]) -> dict | None:
     if record.get("key") != key or record.get("brian2") != b2.__version__ or record.get("program") != stamp:
         return None
     if set(record.get("inputs", {})) != set(inputs) or set(record.get("results", {})) != {
-            f"{mon}.{var}" for mon, names in RESULT_VARIABLES.items() for var in names}:
+            f"{mon}.{var}" for mon, var in RESULT_VARIABLES}:
         return None
     return record
 
@@ -708,7 +701,7 @@ def _run_runtime(model, schedule, settings, duration_s) -> RawResults:
     gc.collect()
     b2.defaultclock.dt = model.dt
     net = Network(model)
-    for var, value in net.run_args(schedule, settings).items():
+    for var, value in net.run_args(program_inputs(model, schedule, settings)).items():
         if isinstance(var, b2.TimedArray):
             var.values[:] = np.asarray(value).reshape(var.values.shape)
         else:

@@ -109,6 +109,64 @@ def bap_amplitude_at(bio: Biophysics, distance_um: float) -> float:
     return float(np.interp(distance_um, bio.bap.distance_um, bio.bap.fraction_of_soma))
 
 
+# Spine signatures of single events on one pathway: what the spine head sees for an EPSP,
+# for pairings with a postsynaptic spike at several offsets (spike minus pulse), for one
+# burst of the strong low-frequency stimulation (3 pulses at 20 Hz, Sajikumar & Frey 2004)
+# and for the start of a tetanus (5 pulses at 100 Hz).  Events are SIGNATURE_SPACING apart
+# so that release, calcium and voltage are back at rest (tau_rec 0.5 s); the 100-Hz train
+# comes last because it changes the synapses' weights the most.
+SIGNATURE_EVENTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("epsp", {"kind": "train", "pulses": 1, "frequency": "1 Hz"}),
+    *((f"pairing {dt:+d} ms", {"kind": "pairing", "pairs": 1, "frequency": "1 Hz", "dt": f"{dt} ms"})
+      for dt in (-10, 5, 10, 20, 50)),
+    ("3 pulses at 20 Hz", {"kind": "train", "pulses": 3, "frequency": "20 Hz"}),
+    ("5 pulses at 100 Hz", {"kind": "train", "pulses": 5, "frequency": "100 Hz"}),
+)
+SIGNATURE_SPACING = 3.0  # s between events
+SIGNATURE_WINDOW = (-0.015, 0.3)  # s around each event's pulse (and spike) that is measured
+
+
+def signature_protocol(pathway: str = "S1") -> dict[str, Any]:
+    events = [{**event, "pathway": pathway, "at": f"{SIGNATURE_SPACING * (k + 1)} s"}
+              for k, (_, event) in enumerate(SIGNATURE_EVENTS)]
+    return {"name": "Spine signatures of single events", "baseline": "0 s", "test_interval": "10 min",
+            "duration": f"{SIGNATURE_SPACING * (len(events) + 1)} s", "pathways": ["S1", "S2", "S3"],
+            "events": events}
+
+
+def spine_signatures(model: str | Model | None = None, params: Mapping[str, Any] | None = None,
+                     pathway: str = "S1", **kwargs) -> pd.DataFrame:
+    """Per event of :data:`SIGNATURE_EVENTS`: the peak rise of free Ca2+ in ``pathway``'s
+    spine head above its level before the event (``ca_peak_increase_uM``), the peak
+    head voltage (``v_peak_mV``) and the peak Ca2+ current through its NMDA receptors
+    (``nmda_ca_peak_pA``: the fraction f_ca_nmda of their conductance, driven towards E_ca,
+    as in the spine_calcium mechanism).  The numbers behind the spike-timing discussion in
+    the README."""
+    lo, hi = SIGNATURE_WINDOW
+    starts = [SIGNATURE_SPACING * (k + 1) for k in range(len(SIGNATURE_EVENTS))]
+    windows = [(f"{t + lo} s", f"{t + hi} s") for t in starts]
+    res = simulate(protocol_from_dict(signature_protocol(pathway)), model, params=params,
+                   trace_windows=windows, progress=False, **kwargs)
+    mdl = res.model
+    e_ca, e_nmda = (float(mdl[name] / b2.mV) for name in ("E_ca", "E_nmda"))
+    f_ca = float(mdl["f_ca_nmda"])
+    head = res.traces[res.traces.compartment == f"{pathway}_spine"]
+    rows = []
+    for (label, _), t0 in zip(SIGNATURE_EVENTS, starts):
+        w = head[(head.time_s >= t0 + lo) & (head.time_s < t0 + hi)].sort_values("time_s")
+        if w.empty:
+            raise RuntimeError(f"no trace samples for {label!r} at {t0} s")
+        v = w.v_mV.to_numpy()
+        # the recorded NMDA current is g*B*(E_nmda - v); its Ca2+ part is f*g*B*(E_ca - v)
+        drive = e_nmda - v
+        ok = np.abs(drive) > 1e-9
+        gb = np.where(ok, w.i_nmda_pA.to_numpy() / np.where(ok, drive, 1.0), np.nan)
+        i_ca = f_ca * gb * (e_ca - v)
+        rows.append({"event": label, "ca_peak_increase_uM": float(w.ca_uM.max() - w.ca_uM.iloc[0]),
+                     "v_peak_mV": float(v.max()), "nmda_ca_peak_pA": float(np.nanmax(np.abs(i_ca)))})
+    return pd.DataFrame(rows)
+
+
 # Repetition and spacing of 100-Hz trains (Scharf et al. 2002, J Neurophysiol 87:2770;
 # Woo et al. 2003, Hippocampus 13:293): the number of 1-s trains and their spacing,
 # against L-LTP at 8 h.

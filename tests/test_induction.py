@@ -16,12 +16,36 @@ from biophys_ltp.targets import BANDS
 pytestmark = pytest.mark.standalone
 
 STDP_BLOCKED = ("with one backpropagating spike per pairing the spine calcium of a +5 or +10 ms pairing "
-                "(3.4-4.2 uM) stays below that of a 20-Hz triplet (6.1 uM), which must depress (SLFS), and "
-                "that of +5 ms below that of +50 ms (3.6 uM); a post-before-pre pairing adds almost nothing to "
-                "an EPSP's calcium (figure biophysics, panel C): a calcium-level rule cannot give the window; "
-                "nor can a rule on the NMDA receptors' own Ca2+ current (a CaMKII-NMDA receptor nanodomain): "
-                "its peak is 0.68 pA for a +10 ms pairing and 0.62 pA for a 20-Hz triplet, which depolarises "
-                "the spine head to -31 mV behind its neck (0.19 pA for an EPSP alone)")
+                "(3.3-4.1 uM) stays below that of a 20-Hz triplet (6.0 uM), which must depress (SLFS), and "
+                "that of +5 ms below that of +50 ms (3.5 uM): the bAP that follows an EPSP by 5 ms is smaller "
+                "(head -6 mV against +9 mV at +50 ms); a post-before-pre pairing adds almost nothing to an "
+                "EPSP's calcium (experiments.spine_signatures; figure biophysics, panel C; "
+                "test_the_spine_signatures_behind_the_blocked_window_still_hold): a calcium-level rule cannot "
+                "give the window; nor can a rule on the NMDA receptors' own Ca2+ current (a CaMKII-NMDA "
+                "receptor nanodomain): 0.68 pA for a +10 ms pairing, 0.62 pA for a 20-Hz triplet, which "
+                "depolarises the spine head to -31 mV behind its neck (0.19 pA for an EPSP alone); nor does "
+                "a dendritic A-type K+ current (Hoffman et al. 1997 gradient, Migliore et al. 1999 kinetics, "
+                "tried at several densities): one pathway's EPSP has left the oblique branch within 5 ms, so "
+                "it inactivates too few channels to boost the bAP, and the channel lowers the pairings' "
+                "calcium (+10 ms: 3.2-3.6 uM) while the triplet's stays at 5.1-6.2 uM")
+
+
+def test_the_spine_signatures_behind_the_blocked_window_still_hold():
+    """The spike-timing tests below are expected failures for the reasons in STDP_BLOCKED;
+    this checks the measurements that reason rests on, so that a model change that alters
+    them shows up here and the window is looked at again."""
+    from biophys_ltp.experiments import spine_signatures
+    sig = spine_signatures().set_index("event")
+    ca, v = sig.ca_peak_increase_uM, sig.v_peak_mV
+    triplet = ca["3 pulses at 20 Hz"]
+    assert ca["pairing +5 ms"] < triplet and ca["pairing +10 ms"] < triplet, sig
+    assert ca["pairing +5 ms"] < ca["pairing +50 ms"], sig
+    assert v["pairing +5 ms"] < v["pairing +50 ms"], sig
+    # the table measures what it claims to: every pairing's window holds the spike (the
+    # head goes tens of mV above an EPSP's peak), and a pairing is more than an EPSP
+    pairings = [e for e in sig.index if e.startswith("pairing")]
+    assert (v[pairings] > v["epsp"] + 25).all(), sig
+    assert (ca[pairings] > ca["epsp"]).all(), sig
 
 
 def _run(results, experiment, value, apv=False):

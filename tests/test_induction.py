@@ -27,7 +27,10 @@ STDP_BLOCKED = ("with one backpropagating spike per pairing the spine calcium of
                 "a dendritic A-type K+ current (Hoffman et al. 1997 gradient, Migliore et al. 1999 kinetics, "
                 "tried at several densities): one pathway's EPSP has left the oblique branch within 5 ms, so "
                 "it inactivates too few channels to boost the bAP, and the channel lowers the pairings' "
-                "calcium (+10 ms: 3.2-3.6 uM) while the triplet's stays at 5.1-6.2 uM")
+                "calcium (+10 ms: 3.2-3.6 uM) while the triplet's stays at 5.1-6.2 uM; nor a neck of twice "
+                "the diameter (the EPSP depolarises the whole oblique branch: head -40 mV, triplet 5.6 uM, "
+                "+10 ms 4.0 uM); a burst of three spikes at 100 Hz from +10 ms gives 6.2 uM, no more than "
+                "the triplet")
 
 
 def test_the_spine_signatures_behind_the_blocked_window_still_hold():

@@ -142,7 +142,7 @@ def spine_signatures(model: str | Model | None = None, params: Mapping[str, Any]
     (``nmda_ca_peak_pA``: the fraction f_ca_nmda of their conductance, driven towards E_ca,
     as in the spine_calcium mechanism).  The numbers behind the spike-timing discussion in
     the README.  The spine measured is the pathway's first one (the one traces record);
-    other spines of the pathway can depolarise more."""
+    the pathway's other spines, further out on its branch, depolarise more."""
     lo, hi = SIGNATURE_WINDOW
     starts = [SIGNATURE_SPACING * (k + 1) for k in range(len(SIGNATURE_EVENTS))]
     windows = [(f"{t + lo} s", f"{t + hi} s") for t in starts]

@@ -32,9 +32,10 @@ STDP_BLOCKED = ("with one backpropagating spike per pairing the spine calcium of
                 "+10 ms 4.0 uM); a burst of three spikes at 100 Hz from +10 ms gives 6.2 uM, no more than "
                 "the triplet; nor a kinase route on NMDA receptor Ca2+ current (> 0.5 pA) during VDCC current "
                 "(> 0.1 pA, a spike in the head): +5/+10 ms then give +26/+33 %, |dt| >= 50 ms nothing, but SLFS "
-                "potentiates (184 % at 60 min), because other spines of the pathway reach 0.2-0.5 pA of "
-                "VDCC current and 1-2 pA of NMDA receptor Ca2+ current in a 20-Hz triplet without any spike "
-                "(spine_signatures measures the pathway's first spine)")
+                "potentiates (184 % at 60 min), because the pathway's other spines, further out on the "
+                "oblique, reach -16 to -1 mV, 6.8-8.4 uM and 0.94-1.12 pA of NMDA receptor Ca2+ current "
+                "in a 20-Hz triplet without any spike (enough to open their VDCCs), more than in a +10 ms pairing "
+                "(4.4-4.8 uM, 0.69 pA); spine_signatures measures the pathway's first spine")
 
 
 def test_the_spine_signatures_behind_the_blocked_window_still_hold():

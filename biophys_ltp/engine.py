@@ -453,7 +453,8 @@ class Network:
                 name="cell_sample_mon"),
         }
         self.monitors["trace_neuron"] = b2.EventMonitor(
-            self.neuron, "trace", variables=["v", "Ca", "i_nmda", "g_ampa_tot", "I_head"], name="trace_neuron")
+            self.neuron, "trace", variables=["v", "Ca", "i_nmda", "i_nmda_ca", "g_ampa_tot", "I_head"],
+            name="trace_neuron")
         self.monitors["trace_path"] = b2.EventMonitor(
             self.pathway, "trace", variables=["kin_mean", "pho_mean", "ampar_mean", "e_mean"], name="trace_path")
         objects = [self.cell, self.neuron, self.pathway, self.syn, self.population, self.neck, self.to_cell,
@@ -513,6 +514,7 @@ RESULTS = {
                                                              "prp_soma", "prp")}},
     "traces": {"neuron_t_sim": ("trace_neuron", "t"), "neuron_i": ("trace_neuron", "i"),
                "v": ("trace_neuron", "v"), "Ca": ("trace_neuron", "Ca"), "i_nmda": ("trace_neuron", "i_nmda"),
+               "i_nmda_ca": ("trace_neuron", "i_nmda_ca"),
                "g_ampa": ("trace_neuron", "g_ampa_tot"), "i_head": ("trace_neuron", "I_head"),
                "path_t_sim": ("trace_path", "t"), "path_i": ("trace_path", "i"),
                **{v: ("trace_path", v) for v in ("kin_mean", "pho_mean", "ampar_mean", "e_mean")}},

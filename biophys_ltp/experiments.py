@@ -126,9 +126,14 @@ SIGNATURE_SPACING = 3.0  # s between events
 SIGNATURE_WINDOW = (-0.015, 0.3)  # s around each event's pulse (and spike) that is measured
 
 
+def _signature_starts() -> list[float]:
+    """Time (s) of each event of :data:`SIGNATURE_EVENTS` in :func:`signature_protocol`."""
+    return [SIGNATURE_SPACING * (k + 1) for k in range(len(SIGNATURE_EVENTS))]
+
+
 def signature_protocol(pathway: str = "S1") -> dict[str, Any]:
-    events = [{**event, "pathway": pathway, "at": f"{SIGNATURE_SPACING * (k + 1)} s"}
-              for k, (_, event) in enumerate(SIGNATURE_EVENTS)]
+    events = [{**event, "pathway": pathway, "at": f"{t} s"}
+              for (_, event), t in zip(SIGNATURE_EVENTS, _signature_starts())]
     return {"name": "Spine signatures of single events", "baseline": "0 s", "test_interval": "10 min",
             "duration": f"{SIGNATURE_SPACING * (len(events) + 1)} s", "pathways": ["S1", "S2", "S3"],
             "events": events}
@@ -139,32 +144,22 @@ def spine_signatures(model: str | Model | None = None, params: Mapping[str, Any]
     """Per event of :data:`SIGNATURE_EVENTS`: the peak rise of free Ca2+ in ``pathway``'s
     spine head above its level before the event (``ca_peak_increase_uM``), the peak
     head voltage (``v_peak_mV``) and the peak Ca2+ current through its NMDA receptors
-    (``nmda_ca_peak_pA``: the fraction f_ca_nmda of their conductance, driven towards E_ca,
-    as in the spine_calcium mechanism).  The numbers behind the spike-timing discussion in
+    (``nmda_ca_peak_pA``: ``i_nmda_ca`` of the spine_calcium mechanism).  The numbers behind the spike-timing discussion in
     the README.  The spine measured is the pathway's first one (the one traces record);
     the pathway's other spines, further out on its branch, depolarise more."""
     lo, hi = SIGNATURE_WINDOW
-    starts = [SIGNATURE_SPACING * (k + 1) for k in range(len(SIGNATURE_EVENTS))]
+    starts = _signature_starts()
     windows = [(f"{t + lo} s", f"{t + hi} s") for t in starts]
     res = simulate(protocol_from_dict(signature_protocol(pathway)), model, params=params,
                    trace_windows=windows, progress=False, **kwargs)
-    mdl = res.model
-    e_ca, e_nmda = (float(mdl[name] / b2.mV) for name in ("E_ca", "E_nmda"))
-    f_ca = float(mdl["f_ca_nmda"])
     head = res.traces[res.traces.compartment == f"{pathway}_spine"]
     rows = []
     for (label, _), t0 in zip(SIGNATURE_EVENTS, starts):
         w = head[(head.time_s >= t0 + lo) & (head.time_s < t0 + hi)].sort_values("time_s")
         if w.empty:
             raise RuntimeError(f"no trace samples for {label!r} at {t0} s")
-        v = w.v_mV.to_numpy()
-        # the recorded NMDA current is g*B*(E_nmda - v); its Ca2+ part is f*g*B*(E_ca - v)
-        drive = e_nmda - v
-        ok = np.abs(drive) > 1e-9
-        gb = np.where(ok, w.i_nmda_pA.to_numpy() / np.where(ok, drive, 1.0), np.nan)
-        i_ca = f_ca * gb * (e_ca - v)
         rows.append({"event": label, "ca_peak_increase_uM": float(w.ca_uM.max() - w.ca_uM.iloc[0]),
-                     "v_peak_mV": float(v.max()), "nmda_ca_peak_pA": float(np.nanmax(np.abs(i_ca)))})
+                     "v_peak_mV": float(w.v_mV.max()), "nmda_ca_peak_pA": float(w.i_nmda_ca_pA.max())})
     return pd.DataFrame(rows)
 
 

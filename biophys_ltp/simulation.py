@@ -261,6 +261,7 @@ def _trace_frame(model: Model, schedule: Schedule, raw: RawResults) -> pd.DataFr
     neuron = pd.DataFrame({
         "time_s": t_real, "compartment": [labels.get(int(i), f"c{int(i)}") for i in tr["neuron_i"]],
         "v_mV": tr["v"] * 1e3, "ca_uM": tr["Ca"] * 1e3, "i_nmda_pA": tr["i_nmda"] * 1e12,
+        "i_nmda_ca_pA": tr["i_nmda_ca"] * 1e12,  # its Ca2+ part (spine_calcium), inward positive
         "g_ampa_nS": tr["g_ampa"] * 1e9,
         # spine heads only: the head's synaptic and Ca2+-channel current (inward positive)
         "i_head_pA": tr["i_head"] * 1e12,

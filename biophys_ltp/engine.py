@@ -199,6 +199,8 @@ k : integer
 t_last : second
 pending : 1
 v_soma : volt (linked)
+v_branch_point : volt (linked)
+v_branch : volt
 t_real : second (linked)
 trace_on : 1 (linked)
 v_prev : volt
@@ -229,6 +231,7 @@ slope_now = (v_soma - v_prev)/dt
 slope_max = slope_max + int(slope_now > slope_max and t < t_last + slope_window and v_soma - v0 < slope_ceiling)*(slope_now - slope_max)
 amp_max = amp_max + int(v_soma - v0 > amp_max)*(v_soma - v0 - amp_max)
 v_prev = v_soma
+v_branch = v_branch_point
 """
 
 CELL_CONTROL_EQS = """
@@ -375,6 +378,9 @@ class Network:
             namespace=ns, name="pathway")
         self.pathway.trace_on = b2.linked_var(self.cell, "trace_on", index=np.zeros(n_path, dtype=int))
         self.pathway.v_soma = b2.linked_var(self.neuron, "v", index=np.zeros(n_path, dtype=int))
+        # the voltage where the pathway's branch leaves the trunk, copied each step into
+        # v_branch (which the synapses read as v_branch_pre: spike_coincidence)
+        self.pathway.v_branch_point = b2.linked_var(self.neuron, "v", index=self.idx["branch_point"])
         self.pathway.t_real = b2.linked_var(self.cell, "t_real", index=np.zeros(n_path, dtype=int))
         self.pathway.run_regularly(PATHWAY_TRACK, when="after_groups", name="pathway_track")
         self.pathway.run_on_event("measure", "pending = 0")

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .model import Model, load_model
 from .protocol import protocol_from_dict
-from .simulation import simulate, trunk_distances
+from .simulation import compartment_labels, simulate, trunk_distances
 
 
 def mg_block(v: b2.Quantity, model: Model | None = None) -> np.ndarray:
@@ -143,23 +143,31 @@ def spine_signatures(model: str | Model | None = None, params: Mapping[str, Any]
                      pathway: str = "S1", **kwargs) -> pd.DataFrame:
     """Per event of :data:`SIGNATURE_EVENTS`: the peak rise of free Ca2+ in ``pathway``'s
     spine head above its level before the event (``ca_peak_increase_uM``), the peak
-    head voltage (``v_peak_mV``) and the peak Ca2+ current through its NMDA receptors
-    (``nmda_ca_peak_pA``: ``i_nmda_ca`` of the spine_calcium mechanism).  The numbers behind the spike-timing discussion in
-    the README.  The spine measured is the pathway's first one (the one traces record);
-    the pathway's other spines, further out on its branch, depolarise more."""
+    head voltage (``v_peak_mV``), the peak Ca2+ current through its NMDA receptors
+    (``nmda_ca_peak_pA``: ``i_nmda_ca`` of the spine_calcium mechanism) and the peak voltage
+    where the pathway's branch leaves the trunk (``v_branch_peak_mV``: what the
+    spike_coincidence mechanism reads as a passing spike).  The numbers behind the
+    spike-timing discussion in the README.  The spine measured is the pathway's first one
+    (the one traces record); the pathway's other spines, further out on its branch,
+    depolarise more."""
     lo, hi = SIGNATURE_WINDOW
     starts = _signature_starts()
     windows = [(f"{t + lo} s", f"{t + hi} s") for t in starts]
     res = simulate(protocol_from_dict(signature_protocol(pathway)), model, params=params,
                    trace_windows=windows, progress=False, **kwargs)
+    _, idx = res.model.morphology()
+    branch = compartment_labels(res.model)[int(idx["branch_point"][res.model.pathways.index(pathway)])]
     head = res.traces[res.traces.compartment == f"{pathway}_spine"]
+    root = res.traces[res.traces.compartment == branch]
     rows = []
     for (label, _), t0 in zip(SIGNATURE_EVENTS, starts):
         w = head[(head.time_s >= t0 + lo) & (head.time_s < t0 + hi)].sort_values("time_s")
-        if w.empty:
+        r = root[(root.time_s >= t0 + lo) & (root.time_s < t0 + hi)]
+        if w.empty or r.empty:
             raise RuntimeError(f"no trace samples for {label!r} at {t0} s")
         rows.append({"event": label, "ca_peak_increase_uM": float(w.ca_uM.max() - w.ca_uM.iloc[0]),
-                     "v_peak_mV": float(w.v_mV.max()), "nmda_ca_peak_pA": float(w.i_nmda_ca_pA.max())})
+                     "v_peak_mV": float(w.v_mV.max()), "nmda_ca_peak_pA": float(w.i_nmda_ca_pA.max()),
+                     "v_branch_peak_mV": float(r.v_mV.max())})
     return pd.DataFrame(rows)
 
 

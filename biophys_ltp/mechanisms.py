@@ -219,28 +219,49 @@ KINASE_PHOSPHATASE = Mechanism(
     " activity.  The kinase has two routes: a fast one (CaMKII-like) above a high spine Ca2+"
     " level, and a slow one (Ca2+/calmodulin-stimulated adenylyl cyclase, cAMP, PKA) that"
     " follows the spine Ca2+ averaged over tens of seconds (ca_slow) and opens when a sustained"
-    " moderate level is kept up, as in minutes-long stimulation at 20 Hz and above",
+    " moderate level is kept up, as in minutes-long stimulation at 20 Hz and above; the"
+    " spike-coincidence route (kin_spike, see spike_coincidence) adds to the fast one",
     """
-    dkin/dt = warp_post*((k_kin*int(Ca_post > theta_kin) + k_pka*int(ca_slow > theta_camp))*present*(1 - kin) - kin/tau_kin) : 1 (clock-driven)
+    dkin/dt = warp_post*((k_kin*int(Ca_post > theta_kin) + k_pka*int(ca_slow > theta_camp) + kin_spike)*present*(1 - kin) - kin/tau_kin) : 1 (clock-driven)
     dpho/dt = warp_post*(k_pho*present*int(Ca_post > theta_pho)*(1 - pho) - pho/tau_pho) : 1 (clock-driven)
     dca_slow/dt = warp_post*(Ca_post - ca_slow)/tau_camp : mmolar (clock-driven)
     """,
     ("k_kin", "theta_kin", "tau_kin", "k_pho", "theta_pho", "tau_pho", "k_pka", "theta_camp", "tau_camp"),
 )
 
+SPIKE_COINCIDENCE = Mechanism(
+    "spike_coincidence",
+    "synapse",
+    "Spike timing: two routes that need a backpropagating action potential, seen where the"
+    " pathway's branch leaves the apical trunk (v_branch above theta_bap; a local NMDA plateau"
+    " on the branch does not reach there).  Kinase: NMDA receptor Ca2+ entry above"
+    " theta_nmda_ca while the spike passes, i.e. glutamate bound shortly before it (kin_spike)."
+    "  Depression: NMDA receptor Ca2+ entry above theta_dep while the spike's trace (bap,"
+    " decaying with tau_bap) is up activates a depression activity (dep) that removes AMPA"
+    " receptors; it follows the spike in both orders, so a spike after glutamate nets"
+    " potentiation and one before it depression.  Both need NMDA receptors (APV blocks them)",
+    """
+    kin_spike = k_bap*int(i_nmda_ca_post > theta_nmda_ca)*int(v_branch_pre > theta_bap) : Hz
+    dbap/dt = int(v_branch_pre > theta_bap)*(1 - bap)/tau_bap_on - fast_post*bap/tau_bap : 1 (clock-driven)
+    ddep/dt = warp_post*(k_dep*present*bap*int(i_nmda_ca_post > theta_dep)*(1 - dep) - dep/tau_pho) : 1 (clock-driven)
+    """,
+    ("k_bap", "theta_nmda_ca", "theta_bap", "tau_bap_on", "tau_bap", "k_dep", "theta_dep"),
+)
+
 TRAFFICKING = Mechanism(
     "ampar_trafficking",
     "synapse",
     "Early phase: kinase activity above kin_min inserts AMPA receptors from a reserve pool,"
-    " phosphatase activity above pho_min removes them (isolated test pulses stay below both);"
+    " phosphatase activity above pho_min and the spike-timing depression activity (dep) remove"
+    " them (isolated test pulses stay below both thresholds);"
     " the early change relaxes to baseline unless it is captured (consolidation)",
     """
-    de_early/dt = warp_post*(k_ins*kin_active*(e_max*spine_volume - e_early) - k_rem*pho_active*(e_early - e_min) - e_early/tau_early - capture*e_early) : 1 (clock-driven)
+    de_early/dt = warp_post*(k_ins*kin_active*(e_max*spine_volume - e_early) - (k_rem*pho_active + k_rem_dep*dep)*(e_early - e_min) - e_early/tau_early - capture*e_early) : 1 (clock-driven)
     kin_active = clip(kin - kin_min, 0, 1) : 1
     pho_active = clip(pho - pho_min, 0, 1) : 1
     ampar = base + e_early + z_late : 1
     """,
-    ("k_ins", "e_max", "k_rem", "e_min", "tau_early", "kin_min", "pho_min"),
+    ("k_ins", "e_max", "k_rem", "k_rem_dep", "e_min", "tau_early", "kin_min", "pho_min"),
 )
 
 TAG = Mechanism(
@@ -288,7 +309,7 @@ SPINE_STRUCTURE = Mechanism(
     " early plus late, with a lag: a spine enlarges with LTP and keeps the larger head only"
     " while the potentiation lasts, so it shrinks back after early LTP alone and stays"
     " enlarged after consolidation; the head's receptor capacity (e_max) and its calcium"
-    " volume scale with it",
+    " volume scale with it, and its neck widens with it (spine_neck)",
     """
     dspine_volume/dt = warp_post*(base + vol_per_ampar*clip(e_early + z_late, 0, 100) - spine_volume)/tau_volume : 1 (clock-driven)
     head_growth_post = spine_volume - 1 : 1 (summed)
@@ -314,8 +335,8 @@ SPINE_GROWTH = Mechanism(
     ("theta_sprout", "tau_sprout", "new_spine_size"),
 )
 
-SYNAPSE_MECHANISMS = (RELEASE, AMPA, NMDA, KINASE_PHOSPHATASE, TRAFFICKING, TAG, CONSOLIDATION,
-                      SPINE_STRUCTURE, SPINE_GROWTH)
+SYNAPSE_MECHANISMS = (RELEASE, AMPA, NMDA, KINASE_PHOSPHATASE, SPIKE_COINCIDENCE, TRAFFICKING, TAG,
+                      CONSOLIDATION, SPINE_STRUCTURE, SPINE_GROWTH)
 
 ON_PRE = """
 u_fac += U_rel*(1 - u_fac)

@@ -260,6 +260,8 @@ class Model:
                 slots[p].append(host[f"slot{k}"])
         idx = {
             "soma": np.array([0]),
+            # where each pathway's branch leaves the apical trunk
+            "branch_point": np.full(len(self.pathways), soma.trunk.indices[-1]),
             "trunk": np.concatenate([soma.trunk.indices[:], soma.trunk.distal.indices[:]]),
             "basal": soma.basal.indices[:],
             "tuft": soma.trunk.distal.tuft.indices[:],

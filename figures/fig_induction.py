@@ -1,9 +1,10 @@
 """Induction from spine calcium: the frequency response and the spike-timing window.
 
-The same parameter set as every other figure, with the change of the synapse set by its
-spine calcium alone (the kinase's fast route above ``theta_kin``, its slow cAMP/PKA-like
-route while the calcium averaged over ``tau_camp`` stays above ``theta_camp``, the
-phosphatase above ``theta_pho``):
+The same parameter set as every other figure.  The change of the synapse is set by its
+spine calcium (the kinase's fast route above ``theta_kin``, its slow cAMP/PKA-like route
+while the calcium averaged over ``tau_camp`` stays above ``theta_camp``, the phosphatase
+above ``theta_pho``) and, when the cell fires, by NMDA receptor Ca2+ entry during and
+after a backpropagating spike (the ``spike_coincidence`` mechanism):
 
 - Frequency response: 900 pulses on S1 at 1, 3, 5, 10, 20, 50 or 100 Hz (Dudek & Bear
   1992, PNAS 89:4363-4367), with and without APV throughout (Dudek & Bear 1992; Mulkey &
@@ -14,10 +15,9 @@ phosphatase above ``theta_pho``):
 
 The change is read 60 min after the last pulse.  The project's references give ranges,
 not points, for both experiments (biophys_ltp.targets: ``freq_*``, ``stdp_*``): they are
-drawn as grey boxes (approx.).  Where the model lies outside a box it does not reproduce
-that part of the experiment: with one bAP per pairing the spine calcium of a pairing
-(about 4 uM) stays below that of a 20-Hz triplet (about 6 uM, which must depress in SLFS),
-so no calcium-level rule can make +10 ms potentiate (figure biophysics, panel C).
+drawn as grey boxes (approx.).  A spike-timing route reads the spike where the pathway's
+branch leaves the trunk, because in the spine head a 20-Hz triplet (which must depress in
+SLFS) gives more calcium than a pairing (``biophys_ltp.experiments.spine_signatures``).
 
 Protocols: ``biophys_ltp.experiments.frequency_jobs`` and ``stdp_jobs`` (every induction
 ends at 45 min; S2 is the unstimulated control; 110 min each).
@@ -215,7 +215,7 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
            f"C  {FREQUENCY_PULSES} pulses: time courses")
     axes[1, 0].set_ylim(60, 175)
     course(axes[1, 1], "stdp", SHOWN_STDP, STDP_COLORS, [10.0], "D  Pairings: time courses")
-    axes[1, 1].set_ylim(80, 125)
+    axes[1, 1].set_ylim(60, 175)
     return common.save(fig, out_dir, NAME)
 
 

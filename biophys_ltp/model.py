@@ -233,8 +233,10 @@ class Model:
         obliques: list[list[Any]] = []
         slots: list[list[Any]] = []
         slot_hosts: list[list[int]] = []  # the oblique compartment each slot's neck leaves from
+        branch_points: list[int] = []  # the compartment each pathway's branch leaves from
         for p, name in enumerate(self.pathways):
             parent = soma.trunk
+            branch_points.append(int(parent.indices[-1]))
             heads.append([]), necks.append([]), obliques.append([])
             for k in range(self.n_syn):
                 sec = b2.Cylinder(diameter=s["oblique_diameter"].value, length=seg_len, n=1)
@@ -261,7 +263,7 @@ class Model:
         idx = {
             "soma": np.array([0]),
             # where each pathway's branch leaves the apical trunk
-            "branch_point": np.full(len(self.pathways), soma.trunk.indices[-1]),
+            "branch_point": np.array(branch_points),
             "trunk": np.concatenate([soma.trunk.indices[:], soma.trunk.distal.indices[:]]),
             "basal": soma.basal.indices[:],
             "tuft": soma.trunk.distal.tuft.indices[:],

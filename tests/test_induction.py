@@ -53,9 +53,11 @@ def _run(results, experiment, value, apv=False):
 
 # --- default run -----------------------------------------------------------------------
 
-def test_frequency_response_crosses_baseline_between_10_and_20_hz(induction_subset):
-    """Dudek & Bear 1992: no change near 10 Hz, LTP above; 100 Hz potentiates."""
+def test_frequency_response_depresses_at_1_hz_and_crosses_baseline_between_10_and_20_hz(induction_subset):
+    """Dudek & Bear 1992: LTD at 1 Hz, no change near 10 Hz, LTP above; 100 Hz potentiates."""
     _, res = induction_subset
+    f1 = induction_change(_run(res, "frequency", 1))
+    assert f1 in BANDS["freq_1hz"], f"1 Hz: {f1:.1f} % not in {BANDS['freq_1hz'].describe()}"
     f10 = induction_change(_run(res, "frequency", 10))
     f20 = induction_change(_run(res, "frequency", 20))
     f100 = induction_change(_run(res, "frequency", 100))

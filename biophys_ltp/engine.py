@@ -66,6 +66,16 @@ MAX_SIM_DURATION = 131072 * b2.second
 log = logging.getLogger("biophys_ltp")
 
 
+def measurement_settings() -> dict[str, str]:
+    """How the program measures EPSPs and samples slow variables (strings with units): for
+    results' metadata and for the hashes of stored figure data."""
+    from .units import format_quantity
+
+    return {name: format_quantity(value) for name, value in
+            (("measure_window", MEASURE_WINDOW), ("slope_window", SLOPE_WINDOW),
+             ("slope_ceiling", SLOPE_CEILING), ("sample_interval", SAMPLE_INTERVAL))}
+
+
 def cache_dir() -> Path:
     root = os.environ.get("BIOPHYS_LTP_CACHE")
     return Path(root) if root else Path.home() / ".cache" / "biophys-ltp"

@@ -26,7 +26,7 @@ exactly on the simulation grid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import brian2 as b2
@@ -66,6 +66,14 @@ class ScheduleSettings:
     relax: b2.Quantity = field(default_factory=lambda: 60 * b2.second)
     relax_max_warp: float = 200.0
     step_duration: b2.Quantity = field(default_factory=lambda: 2 * b2.ms)  # somatic current step (Bi & Poo 1998)
+
+    def as_dict(self) -> dict[str, str | float]:
+        """Every setting, quantities as strings with their unit (``"120 ms"``): for results'
+        metadata and for the hashes of stored figure data."""
+        from .units import format_quantity
+
+        return {f.name: (format_quantity(v) if isinstance(v := getattr(self, f.name), b2.Quantity) else v)
+                for f in fields(self)}
 
 
 @dataclass

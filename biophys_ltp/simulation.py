@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .engine import RawResults, cache_dir, run_compiled
+from .engine import RawResults, cache_dir, measurement_settings, run_compiled
 from .model import Model, load_model
 from .protocol import Protocol, load_protocol
 from .schedule import Schedule, ScheduleSettings, build_schedule
@@ -155,7 +155,9 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
         "target": target,
         "schedule": {"simulated_s": float(schedule.sim_duration), "biological_s": float(proto.duration),
                      "speedup": schedule.speedup(), "segments": schedule.n_segments,
-                     "dt_ms": float(mdl.dt / b2.ms), "program_ran_s": raw.sim_run_s},
+                     "dt_ms": float(mdl.dt / b2.ms), "program_ran_s": raw.sim_run_s,
+                     "settings": settings.as_dict()},
+        "measurement": measurement_settings(),
         "timings_s": {**raw.timings, "wall": wall},
         "wall_time_s": wall,
         "build_dir": raw.build_dir,

@@ -54,10 +54,15 @@ def save(fig, out_dir: Path, name: str) -> list[Path]:
 
 
 def inputs_hash(protocols: Iterable[Any], extra: dict | None = None) -> str:
-    """Digest of what a figure's data depend on: model, protocols, package version."""
+    """Digest of what a figure's data depend on: model, protocols, the engine's schedule
+    settings and measurement windows, package version."""
+    from biophys_ltp import engine, schedule
+
     model = bl.load_model()
     payload = {
         "model": model.model_hash(),
+        "schedule": schedule.ScheduleSettings().as_dict(),
+        "measurement": engine.measurement_settings(),
         # the protocols' content, not where the files are (a fresh clone elsewhere has the same)
         "protocols": [{k: v for k, v in bl.load_protocol(p).to_dict().items() if k != "source"}
                       for p in protocols],

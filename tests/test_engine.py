@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 import biophys_ltp as bl
-from biophys_ltp.engine import MAX_SIM_DURATION
+from biophys_ltp.engine import MAX_SIM_DURATION, SLOPE_WINDOW
 from biophys_ltp.model import load_model
 from biophys_ltp.protocol import protocol_from_dict
+from biophys_ltp.schedule import ScheduleSettings
 from biophys_ltp.units import parse_quantity
 
 SHORT = {
@@ -72,6 +73,10 @@ def test_new_values_and_timings_reuse_the_compiled_program(tmp_path):
     assert parse_quantity(meta["overrides"]["k_ins"]) == 0.2 / b2.second
     assert meta["protocol"]["events"][0]["at"] == "70 s"
     assert {"brian2", "numpy", "python"} <= set(meta["versions"])
+    # and how the engine ran it: the schedule settings and the measurement windows
+    assert parse_quantity(meta["schedule"]["settings"]["isolated_tail"]) == ScheduleSettings().isolated_tail
+    assert meta["schedule"]["settings"]["max_warp"] == ScheduleSettings().max_warp
+    assert parse_quantity(meta["measurement"]["slope_window"]) == SLOPE_WINDOW
     assert meta["model_hash"] != first.metadata["model_hash"]
     assert meta["wall_time_s"] > 0
     for name in ("fepsp.csv", "state.csv"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import brian2 as b2
 import pandas as pd
 import pytest
 
@@ -150,3 +151,23 @@ def test_run_sidecar_names_every_run_and_its_inputs():
     assert side["protocols"] == {"stdp 10.0 False": "pairing", "1x0": "one train"}
     assert side["model_hash"] == "m1" and side["inputs_hash"] == "abc" and side["extra"] == 1
     assert side["columns"] == {"col": "meaning"} and side["wall_time_s"] >= 0
+
+
+def test_stored_data_go_stale_when_the_schedule_or_the_measurement_changes(monkeypatch):
+    """A figure's inputs hash covers the engine's schedule settings and measurement windows,
+    which change results without changing the model."""
+    from conftest import load_figure
+    load_figure("practice")  # puts figures/ on sys.path for _common
+    import _common as common
+    from biophys_ltp import engine, schedule
+
+    before = common.inputs_hash(["smoke"])
+    assert common.inputs_hash(["smoke"]) == before
+    settings = schedule.ScheduleSettings
+    monkeypatch.setattr(schedule, "ScheduleSettings",
+                        lambda: settings(isolated_tail=settings().isolated_tail + 10 * b2.ms))
+    tail_changed = common.inputs_hash(["smoke"])
+    monkeypatch.setattr(schedule, "ScheduleSettings", settings)
+    monkeypatch.setattr(engine, "SLOPE_WINDOW", engine.SLOPE_WINDOW * 2)
+    window_changed = common.inputs_hash(["smoke"])
+    assert len({before, tail_changed, window_changed}) == 3

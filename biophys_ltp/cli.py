@@ -426,7 +426,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             print(f"{f.name}: {'stale' if f.name in stale else 'current'}")
         if stale:
             print(f"stored data of {', '.join(stale)} do not match the current model, protocols, "
-                  f"engine settings or package version: run '{PROG} reproduce --recompute {' '.join(stale)}'", file=sys.stderr)
+                  f"engine settings or package version: "
+                  f"run '{PROG} reproduce --recompute {' '.join(stale)}'", file=sys.stderr)
             return 1
         return 0
     os.environ.setdefault("MPLBACKEND", "Agg")

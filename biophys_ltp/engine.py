@@ -43,6 +43,7 @@ from brian2.units.constants import faraday_constant
 from . import mechanisms as mech
 from .model import Model
 from .schedule import Schedule, ScheduleSettings
+from .units import format_quantity
 
 PULSE_CAPACITY = 4096  # pulses per pathway (SLFS: 2700 + test pulses)
 SPIKE_CAPACITY = 1024  # somatic current steps
@@ -69,8 +70,6 @@ log = logging.getLogger("biophys_ltp")
 def measurement_settings() -> dict[str, str]:
     """How the program measures EPSPs and samples slow variables (strings with units): for
     results' metadata and for the hashes of stored figure data."""
-    from .units import format_quantity
-
     return {name: format_quantity(value) for name, value in
             (("measure_window", MEASURE_WINDOW), ("slope_window", SLOPE_WINDOW),
              ("slope_ceiling", SLOPE_CEILING), ("sample_interval", SAMPLE_INTERVAL))}

@@ -239,7 +239,8 @@ SPIKE_COINCIDENCE = Mechanism(
     "  Depression: NMDA receptor Ca2+ entry above theta_dep while the spike's trace (bap,"
     " decaying with tau_bap) is up activates a depression activity (dep, decaying with the"
     " phosphatase's tau_pho) that removes AMPA receptors; it follows the spike in both"
-    " orders, so a spike after glutamate nets potentiation and one before it depression.  Both need NMDA receptors (APV blocks them)",
+    " orders, so a spike after glutamate nets potentiation and one before it depression."
+    "  Both need NMDA receptors (APV blocks them)",
     """
     kin_spike = k_bap*int(i_nmda_ca_post > theta_nmda_ca)*int(v_branch_pre > theta_bap) : Hz
     dbap/dt = int(v_branch_pre > theta_bap)*(1 - bap)/tau_bap_on - fast_post*bap/tau_bap : 1 (clock-driven)

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING
 import brian2 as b2
 import numpy as np
 
+from .units import format_quantity
+
 if TYPE_CHECKING:
     from .protocol import Protocol
 
@@ -70,8 +72,6 @@ class ScheduleSettings:
     def as_dict(self) -> dict[str, str | float]:
         """Every setting, quantities as strings with their unit (``"120 ms"``): for results'
         metadata and for the hashes of stored figure data."""
-        from .units import format_quantity
-
         return {f.name: (format_quantity(v) if isinstance(v := getattr(self, f.name), b2.Quantity) else v)
                 for f in fields(self)}
 

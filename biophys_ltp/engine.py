@@ -41,6 +41,7 @@ import numpy as np
 from brian2.units.constants import faraday_constant
 
 from . import mechanisms as mech
+from .device import DEVICE_NAME
 from .model import Model
 from .schedule import Schedule, ScheduleSettings
 from .units import format_quantity
@@ -176,11 +177,29 @@ def _quiet_brian() -> None:
 
 
 def _neuron_extra() -> str:
-    # variables the synapses read from the cell through the neuron
-    # fast: the warp factor seen by the decay of synaptic conductances and calcium; 1 while
-    # biological time stands still (settling), so that they still relax then
-    return ("warp : 1\nfast = clip(warp, 1, 1e12) : 1\napv : 1\nprp : 1\ntrace_on : 1\n"
-            "trace_here : 1 (constant)\n")
+    # The run's control state, one value for the whole cell (shared, so that everything
+    # computed from it is computed once per step): the schedule segment and its warp factor
+    # and drug states, biological time, the somatic current step and the end of the run
+    # (set each step by CONTROL).  fast: the warp factor seen by the decay of synaptic
+    # conductances and calcium; 1 while biological time stands still (settling), so that
+    # they still relax then.
+    return """
+seg : integer (shared)
+warp : 1 (shared)
+fast = clip(warp, 1, 1e12) : 1 (shared)
+apv : 1 (shared)
+anisomycin : 1 (shared)
+trace_on : 1 (shared)
+t_real : second (shared)
+kspk : integer (shared)
+spike_now : 1 (shared)
+step_until : second (shared)
+step_on : 1 (shared)
+stopping : 1 (shared)
+step_duration : second (shared, constant)
+sim_end : second (shared, constant)
+trace_here : 1 (constant)
+"""
 
 
 def _synapse_extra(n_syn: int) -> str:
@@ -205,6 +224,7 @@ def _synapse_extra(n_syn: int) -> str:
 
 PATHWAY_EQS = """
 k : integer
+prp : 1
 t_last : second
 pending : 1
 v_soma : volt (linked)
@@ -243,33 +263,26 @@ v_prev = v_soma
 v_branch = v_branch_point
 """
 
-CELL_CONTROL_EQS = """
-seg : integer
-warp : 1
-apv : 1
-anisomycin : 1
-trace_on : 1
-t_real : second
-kspk : integer
-step_until : second
-step_on : 1
+# The cell group (gene expression) reads the control state of the neuron
+CELL_EQS = """
+warp : 1 (linked)
+anisomycin : 1 (linked)
+t_real : second (linked)
 next_sample : second
-stopping : 1
 sample_interval : second (shared, constant)
-step_duration : second (shared, constant)
-sim_end : second (shared, constant)
 """
 
-CELL_CONTROL = """
+# The schedule, run once per step on the neuron's shared control variables
+CONTROL = """
 seg += int(t >= seg_sim((seg + 1)*second) - 0.5*dt)
 warp = seg_warp(seg*second)
 apv = seg_apv(seg*second)
 anisomycin = seg_aniso(seg*second)
 trace_on = seg_trace(seg*second)
 t_real = seg_real(seg*second) + (t - seg_sim(seg*second))*warp
-fire = int(t >= spike_time(kspk*second) - 0.5*dt)
-step_until = fire*(t + step_duration) + (1 - fire)*step_until
-kspk += fire
+spike_now = int(t >= spike_time(kspk*second) - 0.5*dt)
+step_until = spike_now*(t + step_duration) + (1 - spike_now)*step_until
+kspk += spike_now
 step_on = int(t < step_until - 0.5*dt)
 stopping = stop_run_at(t, sim_end)
 """
@@ -294,12 +307,12 @@ def program_inputs(model: Model, schedule: Schedule, settings: ScheduleSettings)
     args["pathway.slope_ceiling"] = SLOPE_CEILING
     args["pathway.sample_interval"] = SAMPLE_INTERVAL
     args["cell.sample_interval"] = SAMPLE_INTERVAL
-    args["cell.step_duration"] = settings.step_duration
+    args["neuron.step_duration"] = settings.step_duration
     if schedule.sim_duration > MAX_SIM_DURATION:
         raise ValueError(f"protocol needs {schedule.sim_duration} of simulated time; the compiled run "
                          f"holds {MAX_SIM_DURATION}")
     # the last step of the protocol's simulated time (the runtime target stops there too)
-    args["cell.sim_end"] = schedule.sim_duration + model.dt
+    args["neuron.sim_end"] = schedule.sim_duration + model.dt
 
     nseg = schedule.n_segments
     if nseg + 1 > SEGMENT_CAPACITY:
@@ -357,26 +370,21 @@ class Network:
         ns["faraday_constant"] = faraday_constant
         ns["stop_run_at"] = stop_run_at
 
-        self.cell = b2.NeuronGroup(
-            1, b2.Equations(CELL_CONTROL_EQS) + model.brian_equations("cell"),
-            method="exponential_euler", events={"sample": "t_real >= next_sample"},
-            namespace=ns, name="cell")
-        self.cell.run_regularly(CELL_CONTROL, when="start", order=-10, name="cell_control")
-        self.cell.run_on_event("sample", "next_sample += sample_interval")
-
         self.neuron = b2.SpatialNeuron(
             morpho, model.brian_equations("neuron") + b2.Equations(_neuron_extra()),
             Cm=s["Cm"].value, Ri=s["Ri"].value, method="exponential_euler", namespace=ns, name="neuron",
             events={"trace": "trace_on > 0.5 and trace_here > 0.5"})
         N = len(self.neuron)
+        self.neuron.run_regularly(CONTROL, when="start", order=-10, name="control")
         self.neuron.run_regularly(model.every_step("neuron"), when="before_groups", name="neuron_rates")
-        # the cell's control and protein variables, copied to every compartment
-        self.to_neuron = b2.Synapses(
-            self.cell, self.neuron,
-            "warp_post = warp_pre : 1 (summed)\napv_post = apv_pre : 1 (summed)\n"
-            "prp_post = prp_pre : 1 (summed)\nstep_on_post = step_on_pre : 1 (summed)\n"
-            "trace_on_post = trace_on_pre : 1 (summed)", name="to_neuron")
-        self.to_neuron.connect(i=np.zeros(N, dtype=int), j=np.arange(N))
+
+        self.cell = b2.NeuronGroup(
+            1, b2.Equations(CELL_EQS) + model.brian_equations("cell"),
+            method="exponential_euler", events={"sample": "t_real >= next_sample"},
+            namespace=ns, name="cell")
+        for name in ("warp", "anisomycin", "t_real"):
+            setattr(self.cell, name, b2.linked_var(self.neuron, name))
+        self.cell.run_on_event("sample", "next_sample += sample_interval")
 
         self.pathway = b2.NeuronGroup(
             n_path, PATHWAY_EQS, threshold="t >= pulse_time(k*second, i) - 0.5*dt",
@@ -385,12 +393,12 @@ class Network:
                     "sample": "t_real >= next_sample",
                     "trace": "trace_on > 0.5"},
             namespace=ns, name="pathway")
-        self.pathway.trace_on = b2.linked_var(self.cell, "trace_on", index=np.zeros(n_path, dtype=int))
+        self.pathway.trace_on = b2.linked_var(self.neuron, "trace_on")
         self.pathway.v_soma = b2.linked_var(self.neuron, "v", index=np.zeros(n_path, dtype=int))
         # the voltage where the pathway's branch leaves the trunk, copied each step into
         # v_branch (which the synapses read as v_branch_pre: spike_coincidence)
         self.pathway.v_branch_point = b2.linked_var(self.neuron, "v", index=self.idx["branch_point"])
-        self.pathway.t_real = b2.linked_var(self.cell, "t_real", index=np.zeros(n_path, dtype=int))
+        self.pathway.t_real = b2.linked_var(self.neuron, "t_real")
         self.pathway.run_regularly(PATHWAY_TRACK, when="after_groups", name="pathway_track")
         self.pathway.run_on_event("measure", "pending = 0")
         self.pathway.run_on_event("sample", "next_sample += sample_interval")
@@ -420,6 +428,10 @@ class Network:
         self.neck = b2.Synapses(self.neuron, self.neuron, model=model.brian_equations("neck"), namespace=ns,
                                 name="neck")
         self.neck.connect(i=neck_heads, j=neck_parents)
+        # the proteins that reach the pathway's branch, copied from the cell each step
+        self.to_pathway = b2.Synapses(self.cell, self.pathway, "prp_post = prp_pre : 1 (summed)",
+                                      name="to_pathway")
+        self.to_pathway.connect(i=np.zeros(n_path, dtype=int), j=np.arange(n_path))
         self.to_cell = b2.Synapses(self.pathway, self.cell,
                                    "kin_total_post = kin_path_pre : 1 (summed)\n"
                                    "pho_total_post = pho_path_pre : 1 (summed)",
@@ -473,7 +485,7 @@ class Network:
         self.monitors["trace_path"] = b2.EventMonitor(
             self.pathway, "trace", variables=["kin_mean", "pho_mean", "ampar_mean", "e_mean"], name="trace_path")
         objects = [self.cell, self.neuron, self.pathway, self.syn, self.population, self.neck, self.to_cell,
-                   self.to_neuron,
+                   self.to_pathway,
                    *self.monitors.values()]
         self.net = b2.Network(*objects)
         self.objects = {o.name: o for o in objects}
@@ -580,7 +592,7 @@ def _run_through_brian(model, inputs, base, key, t0) -> RawResults:
     # mean different generated code and a full recompile.  Collect them first.
     gc.collect()
     build_dir = base / "program"
-    b2.set_device("cpp_standalone", build_on_run=False)
+    b2.set_device(DEVICE_NAME, build_on_run=False)
     b2.device.reinit()
     b2.device.activate(build_on_run=False)
     try:

@@ -111,7 +111,6 @@ SYNAPTIC_CURRENT = Mechanism(
     g_nmda_tot : siemens
     g_pop_ampa : siemens
     g_pop_nmda : siemens
-    step_on : 1
     """,
     ("E_ampa", "E_nmda", "Mg", "mg_k", "mg_slope", "I_step"),
 )
@@ -283,7 +282,7 @@ CONSOLIDATION = Mechanism(
     " weight saturates (z_max: repeated consolidation adds less and less) and decays only"
     " over days",
     """
-    capture = tag*prp_post/(prp_post + K_prp)/tau_z : Hz
+    capture = tag*prp_pre/(prp_pre + K_prp)/tau_z : Hz
     dz_late/dt = warp_post*(capture*e_early*(1 - clip(z_late, 0, z_max)/z_max) - z_late/tau_late) : 1 (clock-driven)
     """,
     ("K_prp", "tau_z", "tau_late", "z_max"),

@@ -384,9 +384,10 @@ def _si_unit_text(dim) -> str:
 
 
 def _engine_source_digest() -> str:
-    """The engine's own equations are part of the compiled structure too."""
+    """The engine's own equations and the code templates are part of the compiled structure too."""
+    from .device import templates_digest
     src = Path(__file__).resolve().parent / "engine.py"
-    return hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    return hashlib.sha256(src.read_bytes() + templates_digest().encode()).hexdigest()[:16]
 
 
 def _toolchain() -> dict[str, str]:

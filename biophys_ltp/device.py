@@ -1,0 +1,47 @@
+"""Brian2's C++ standalone device with this package's code object templates.
+
+``biophys_ltp/templates/`` holds templates that replace Brian2's own of the same name
+(Brian2 looks there first and falls back on its own for every other template).  Each
+template says at its top what it changes and why.  Only :mod:`biophys_ltp.engine` sets
+this device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
+from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+from brian2.devices.device import all_devices
+
+DEVICE_NAME = "biophys_ltp_standalone"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+class LTPCodeObject(CPPStandaloneCodeObject):
+    """Brian2's standalone code object, templates looked up here first."""
+
+    templater = CPPStandaloneCodeObject.templater.derive("biophys_ltp", templates_dir="templates")
+
+
+class LTPStandaloneDevice(CPPStandaloneDevice):
+    """Brian2's C++ standalone device generating code with :class:`LTPCodeObject`."""
+
+    def code_object_class(self, codeobj_class=None, fallback_pref=None):
+        if codeobj_class is None or codeobj_class is CPPStandaloneCodeObject:
+            return LTPCodeObject
+        return codeobj_class
+
+
+def templates_digest() -> str:
+    """A digest of the templates (part of the compiled program's build key)."""
+    h = hashlib.sha256()
+    for f in sorted(TEMPLATES.glob("*.cpp")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+if DEVICE_NAME not in all_devices:
+    all_devices[DEVICE_NAME] = LTPStandaloneDevice()

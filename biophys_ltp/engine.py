@@ -40,6 +40,7 @@ import numpy as np
 
 from brian2.units.constants import faraday_constant
 
+from . import gates
 from . import mechanisms as mech
 from .device import DEVICE_NAME
 from .model import Model
@@ -343,6 +344,7 @@ def program_inputs(model: Model, schedule: Schedule, settings: ScheduleSettings)
             raise ValueError(f"pathway {name} has {len(times)} pulses; capacity is {PULSE_CAPACITY - 1}")
         pulses[:len(times), p] = times * dt_s
     args["pulse_time.values"] = pulses * b2.second
+    args[f"{gates.TABLE_NAME}.values"] = gates.gate_table(model)
     return args
 
 
@@ -366,7 +368,9 @@ class Network:
             "pulse_time": b2.TimedArray(zeros((PULSE_CAPACITY, n_path)) * b2.second, dt=1 * b2.second,
                                         name="pulse_time"),
         }
+        self.ta[gates.TABLE_NAME] = gates.table_timedarray()
         ns = dict(self.ta)
+        ns["gate_step"] = gates.gate_function(self.ta[gates.TABLE_NAME])
         ns["faraday_constant"] = faraday_constant
         ns["stop_run_at"] = stop_run_at
 
@@ -376,7 +380,8 @@ class Network:
             events={"trace": "trace_on > 0.5 and trace_here > 0.5"})
         N = len(self.neuron)
         self.neuron.run_regularly(CONTROL, when="start", order=-10, name="control")
-        self.neuron.run_regularly(model.every_step("neuron"), when="before_groups", name="neuron_rates")
+        # voltage-gated channels, advanced once per step before the cable equation
+        self.neuron.run_regularly(gates.statements(), when="before_groups", name="neuron_gates")
 
         self.cell = b2.NeuronGroup(
             1, b2.Equations(CELL_EQS) + model.brian_equations("cell"),

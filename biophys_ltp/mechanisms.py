@@ -38,16 +38,33 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Gate:
+    """A voltage-gated variable of a ``neuron`` mechanism, ``dx/dt = (x_inf(v) - x)/tau_x(v)``,
+    given either by opening and closing rates (``alpha``, ``beta``: x_inf = alpha/(alpha +
+    beta), 1/tau_x = alpha + beta) or by ``inf`` and ``tau``, each the name of a quantity the
+    mechanism's ``rates`` define (or a parameter).  It acts only in compartments where the
+    expression ``where`` is 1.  The engine advances it once per step by exponential Euler,
+    ``x <- x_inf + (x - x_inf)*exp(-dt/tau_x)``, with x_inf and exp(-dt/tau_x) interpolated in
+    a table over the membrane potential (biophys_ltp.gates)."""
+    name: str
+    where: str
+    alpha: str = ""
+    beta: str = ""
+    inf: str = ""
+    tau: str = ""
+
+
+@dataclass(frozen=True)
 class Mechanism:
     name: str
     group: str  # "neuron", "neck", "synapse", "population" or "cell"
     summary: str
     equations: str
     parameters: tuple[str, ...] = field(default_factory=tuple)
-    # statements evaluated once per step before the integration (voltage-dependent rates,
-    # held constant over the step: the integrator then needs no transcendental functions
-    # of v of its own)
-    every_step: str = ""
+    # statements defining the voltage-dependent rates of the mechanism's gates as functions
+    # of v (membrane potential) and parameters; they are tabulated over v, not compiled
+    rates: str = ""
+    gates: tuple[Gate, ...] = ()
 
 
 # --------------------------------------------------------------------------
@@ -62,29 +79,26 @@ MEMBRANE = Mechanism(
     Im = gL*(EL - v) + gNa*m**3*h*(ENa - v) + gK*n**4*(EK - v) + neck_keep*i_vdcc : amp/meter**2
     gNa = gNa_soma*is_soma + gNa_dend*is_dend : siemens/meter**2
     gK = gK_soma*is_soma + gK_dend*is_dend : siemens/meter**2
-    dm/dt = phi_hh*(alpham*(1 - m) - betam*m) : 1
-    dh/dt = phi_hh*(alphah*(1 - h) - betah*h) : 1
-    dn/dt = phi_hh*(alphan*(1 - n) - betan*n) : 1
-    alpham : Hz
-    betam : Hz
-    alphah : Hz
-    betah : Hz
-    alphan : Hz
-    betan : Hz
+    m : 1
+    h : 1
+    n : 1
     is_soma : 1 (constant)
     is_dend : 1 (constant)
     is_head : 1 (constant)
     """,
     ("gL", "EL", "ENa", "EK", "gNa_soma", "gNa_dend", "gK_soma", "gK_dend", "phi_hh", "V_hh"),
-    every_step="""
+    rates="""
     u_hh = (v - V_hh)/mV
-    alpham = 1/exprel((25 - u_hh)/10)/ms
-    betam = 4*exp(-u_hh/18)/ms
-    alphah = 0.07*exp(-u_hh/20)/ms
-    betah = 1/(exp((30 - u_hh)/10) + 1)/ms
-    alphan = 0.1/exprel((10 - u_hh)/10)/ms
-    betan = 0.125*exp(-u_hh/80)/ms
+    alpham = phi_hh/exprel((25 - u_hh)/10)/ms
+    betam = phi_hh*4*exp(-u_hh/18)/ms
+    alphah = phi_hh*0.07*exp(-u_hh/20)/ms
+    betah = phi_hh/(exp((30 - u_hh)/10) + 1)/ms
+    alphan = phi_hh*0.1/exprel((10 - u_hh)/10)/ms
+    betan = phi_hh*0.125*exp(-u_hh/80)/ms
     """,
+    gates=(Gate("m", "is_soma + is_dend", alpha="alpham", beta="betam"),
+           Gate("h", "is_soma + is_dend", alpha="alphah", beta="betah"),
+           Gate("n", "is_soma + is_dend", alpha="alphan", beta="betan")),
 )
 
 VDCC = Mechanism(
@@ -93,9 +107,13 @@ VDCC = Mechanism(
     "High-voltage-activated Ca2+ channels in the spine head (m^2 gating)",
     """
     i_vdcc = g_vdcc*is_head*m_ca**2*(E_ca - v) : amp/meter**2
-    dm_ca/dt = (1/(1 + exp(-(v - V_half_ca)/k_ca)) - m_ca)/tau_m_ca : 1
+    m_ca : 1
     """,
     ("g_vdcc", "E_ca", "V_half_ca", "k_ca", "tau_m_ca"),
+    rates="""
+    m_ca_inf = 1/(1 + exp(-(v - V_half_ca)/k_ca))
+    """,
+    gates=(Gate("m_ca", "is_head", inf="m_ca_inf", tau="tau_m_ca"),),
 )
 
 SYNAPTIC_CURRENT = Mechanism(

@@ -135,15 +135,15 @@ class Model:
         for m in mech.mechanisms_for(group):
             body = textwrap.dedent(m.equations).strip("\n")
             blocks.append(f"# {m.name}: {m.summary}\n{body}")
-            if m.every_step:
-                rates = textwrap.indent(textwrap.dedent(m.every_step).strip("\n"), "#   ")
-                blocks.append(f"# updated every step, before integration:\n{rates}")
+            if m.gates:
+                rates = textwrap.indent(textwrap.dedent(m.rates).strip("\n"), "#   ")
+                gates = "\n".join(
+                    f"#   d{g.name}/dt = " + (f"{g.alpha}*(1 - {g.name}) - {g.beta}*{g.name}" if g.alpha
+                                            else f"({g.inf} - {g.name})/{g.tau}") + f"  where {g.where}"
+                    for g in m.gates)
+                blocks.append("# gates (biophys_ltp.gates: exponential Euler once per step, rates tabulated"
+                              f" over v):\n{gates}\n# with\n{rates}")
         return "\n".join(blocks)
-
-    def every_step(self, group: str) -> str:
-        """Statements run once per step before integration, for one Brian2 object."""
-        return "\n".join(textwrap.dedent(m.every_step).strip("\n") for m in mech.mechanisms_for(group)
-                         if m.every_step)
 
     def parameter_declarations(self, group: str) -> str:
         lines = []
@@ -162,6 +162,7 @@ class Model:
             "structure": {k: _stable(p.value) for k, p in self.structure.items()},
             "equations": {g: self.equations(g) for g in GROUPS},
             "on_pre": mech.ON_PRE,
+            "rates": {m.name: m.rates for m in mech.ALL_MECHANISMS if m.rates},
             "parameters": sorted((k, p.group, _si_unit_text(b2.get_dimensions(p.value)))
                                  for k, p in self.parameters.items()),
         }

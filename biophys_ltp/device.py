@@ -19,10 +19,18 @@ DEVICE_NAME = "biophys_ltp_standalone"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
+def _clock_class() -> str:
+    """The C++ clock base class of this Brian2's standalone library (BaseClock from 2.10 on)."""
+    import brian2
+    major, minor = (int(x) for x in brian2.__version__.split(".")[:2])
+    return "BaseClock" if (major, minor) >= (2, 10) else "Clock"
+
+
 class LTPCodeObject(CPPStandaloneCodeObject):
     """Brian2's standalone code object, templates looked up here first."""
 
-    templater = CPPStandaloneCodeObject.templater.derive("biophys_ltp", templates_dir="templates")
+    templater = CPPStandaloneCodeObject.templater.derive(
+        "biophys_ltp", templates_dir="templates", env_globals={"clock_class": _clock_class()})
 
 
 class LTPStandaloneDevice(CPPStandaloneDevice):

@@ -49,7 +49,7 @@ from .units import format_quantity
 
 PULSE_CAPACITY = 4096  # pulses per pathway (SLFS: 2700 + test pulses)
 SPIKE_CAPACITY = 1024  # somatic current steps
-SEGMENT_CAPACITY = 8192  # schedule segments
+SEGMENT_CAPACITY = 32768  # schedule segments (SLFS: ~9 per burst)
 MEASURE_WINDOW = 30 * b2.ms  # EPSP amplitude measured over this window after each pulse
 SLOPE_WINDOW = 5 * b2.ms  # initial slope: steepest rise within this window (before any spike)
 # A test pulse on a strongly potentiated pathway can fire the cell.  As the population
@@ -181,13 +181,17 @@ def _neuron_extra() -> str:
     # The run's control state, one value for the whole cell (shared, so that everything
     # computed from it is computed once per step): the schedule segment and its warp factor
     # and drug states, biological time, the somatic current step and the end of the run
-    # (set each step by CONTROL).  fast: the warp factor seen by the decay of synaptic
-    # conductances and calcium; 1 while biological time stands still (settling), so that
-    # they still relax then.
+    # (set each step by CONTROL).  fast: the warp factor seen by the fast variables
+    # (membrane potential, gates, conductances, calcium); 1 while biological time stands
+    # still (settling), so that they still relax then.  The cable solver
+    # (templates/spatialstateupdate.cpp) reads it by this name.
     return """
 seg : integer (shared)
+seg_steps : 1 (shared)
+growth : 1 (shared)
+growth_now : 1 (shared)
 warp : 1 (shared)
-fast = clip(warp, 1, 1e12) : 1 (shared)
+fast : 1 (shared)
 apv : 1 (shared)
 anisomycin : 1 (shared)
 trace_on : 1 (shared)
@@ -276,11 +280,15 @@ sample_interval : second (shared, constant)
 # The schedule, run once per step on the neuron's shared control variables
 CONTROL = """
 seg += int(t >= seg_sim((seg + 1)*second) - 0.5*dt)
-warp = seg_warp(seg*second)
+seg_steps = floor((t - seg_sim(seg*second))/dt + 0.5)
+growth = seg_growth(seg*second)
+growth_now = growth**seg_steps
+warp = seg_warp(seg*second)*growth_now
+fast = clip(warp, 1, 1e12)
 apv = seg_apv(seg*second)
 anisomycin = seg_aniso(seg*second)
 trace_on = seg_trace(seg*second)
-t_real = seg_real(seg*second) + (t - seg_sim(seg*second))*warp
+t_real = seg_real(seg*second) + dt*seg_warp(seg*second)*((growth_now - 1)/(growth - 1 + int(growth == 1)) + int(growth == 1)*seg_steps)
 spike_now = int(t >= spike_time(kspk*second) - 0.5*dt)
 step_until = spike_now*(t + step_duration) + (1 - spike_now)*step_until
 kspk += spike_now
@@ -303,6 +311,9 @@ def program_inputs(model: Model, schedule: Schedule, settings: ScheduleSettings)
     for name, p in model.parameters.items():
         args[f"{GROUP_OBJECTS[p.group]}.{name}"] = p.value
     args["population.n_syn"] = float(model.n_syn)
+    if settings.test_tail <= MEASURE_WINDOW:
+        raise ValueError(f"test_tail ({settings.test_tail}) must outlast the EPSP measurement window "
+                         f"({MEASURE_WINDOW}), which must lie in real time")
     args["pathway.measure_window"] = MEASURE_WINDOW
     args["pathway.slope_window"] = SLOPE_WINDOW
     args["pathway.slope_ceiling"] = SLOPE_CEILING
@@ -328,6 +339,7 @@ def program_inputs(model: Model, schedule: Schedule, settings: ScheduleSettings)
     args["seg_sim.values"] = padded(schedule.seg_sim_start * dt_s, FAR_FUTURE) * b2.second
     args["seg_real.values"] = padded(schedule.seg_real_start * dt_s, 0.0) * b2.second
     args["seg_warp.values"] = padded(schedule.seg_warp, 0.0)
+    args["seg_growth.values"] = padded(schedule.seg_growth, 1.0)
     args["seg_apv.values"] = padded(schedule.seg_apv, 0.0)
     args["seg_aniso.values"] = padded(schedule.seg_anisomycin, 0.0)
     args["seg_trace.values"] = padded(schedule.seg_trace, 0.0)
@@ -361,6 +373,7 @@ class Network:
             "seg_sim": b2.TimedArray(zeros(SEGMENT_CAPACITY) * b2.second, dt=1 * b2.second, name="seg_sim"),
             "seg_real": b2.TimedArray(zeros(SEGMENT_CAPACITY) * b2.second, dt=1 * b2.second, name="seg_real"),
             "seg_warp": b2.TimedArray(zeros(SEGMENT_CAPACITY), dt=1 * b2.second, name="seg_warp"),
+            "seg_growth": b2.TimedArray(zeros(SEGMENT_CAPACITY), dt=1 * b2.second, name="seg_growth"),
             "seg_apv": b2.TimedArray(zeros(SEGMENT_CAPACITY), dt=1 * b2.second, name="seg_apv"),
             "seg_aniso": b2.TimedArray(zeros(SEGMENT_CAPACITY), dt=1 * b2.second, name="seg_aniso"),
             "seg_trace": b2.TimedArray(zeros(SEGMENT_CAPACITY), dt=1 * b2.second, name="seg_trace"),
@@ -370,7 +383,7 @@ class Network:
         }
         self.ta[gates.TABLE_NAME] = gates.table_timedarray()
         ns = dict(self.ta)
-        ns["gate_step"] = gates.gate_function(self.ta[gates.TABLE_NAME])
+        ns["gate_step"] = gates.gate_function(self.ta[gates.TABLE_NAME], model.dt)
         ns["faraday_constant"] = faraday_constant
         ns["stop_run_at"] = stop_run_at
 

@@ -2,22 +2,25 @@
 
 A mechanism's gates (:class:`biophys_ltp.mechanisms.Gate`) follow
 ``dx/dt = (x_inf(v) - x)/tau_x(v)``.  Once per fine step, before the cable equation is
-solved, each gate is advanced by exponential Euler::
+solved, each gate is advanced by exponential Euler over the step's biological duration
+``h = dt*fast`` (``fast``: the engine's warp factor for fast variables, 1 outside
+compressed stretches)::
 
-    x <- x_inf(v_half) + (x - x_inf(v_half)) * exp(-dt/tau_x(v_half))
+    x <- x_inf(v_half) + (x - x_inf(v_half)) * exp(-h/tau_x(v_half))
 
-where ``v_half = v + dt/2 * dv/dt`` is the membrane potential extrapolated to the middle
+where ``v_half = v + h/2 * dv/dt`` is the membrane potential extrapolated to the middle
 of the step from the last step's change (``Ic/Cm``).  Rates taken at the middle of the
 step make the gates' update second order in ``dt``; taken at its start (as before), a
 dendritic Na+ channel that activates within two fine steps lagged the voltage by a step,
 and the initial slope of a test EPSP boosted by it moved by 2-3 % between dt = 0.05 ms
 and 0.025 ms.
 
-``x_inf`` and ``exp(-dt/tau_x)`` are evaluated once, in Python, from the mechanism's own
-rate expressions and the model's parameters, on a grid of the membrane potential
+``x_inf``, ``exp(-dt/tau_x)`` and ``1/tau_x`` are evaluated once, in Python, from the
+mechanism's own rate expressions and the model's parameters, on a grid of the membrane potential
 (``V_MIN`` to ``V_MAX`` in steps of ``V_STEP``), and handed to the compiled program when it
 starts (a TimedArray's values, like the protocol), so a parameter change needs no new
-build.  The program interpolates linearly between grid points: over the grid the
+build.  The program interpolates linearly between grid points (``exp(-h/tau_x)`` from the
+tabulated rate where ``fast`` is not 1): over the grid the
 interpolated values differ from the expressions by less than 1e-6 (checked when the
 table is built).  Outside the grid the end values hold.  A gate does nothing in
 compartments where its ``where`` expression is 0 (the HH channels in spines, the VDCC
@@ -63,32 +66,39 @@ def _rate_values(model: "Model", v: b2.Quantity) -> dict[str, b2.Quantity]:
     return namespace
 
 
+COLUMNS = 3  # per gate: x_inf, exp(-dt/tau_x), 1/tau_x (in 1/s)
+
+
 def _columns(model: "Model", v_mV: np.ndarray) -> np.ndarray:
     values = _rate_values(model, v_mV * b2.mV)
     dt = model.dt
+    ones = np.ones_like(v_mV)
     cols = []
     for _, g in gates():
         if g.alpha:
             alpha, beta = values[g.alpha], values[g.beta]
             inf = alpha / (alpha + beta)
-            decay = np.exp(-dt * (alpha + beta))
+            rate = alpha + beta
         else:
             inf = values[g.inf]
-            decay = np.exp(-dt / values[g.tau]) * np.ones_like(v_mV)
-        cols += [np.asarray(inf, dtype=float) * np.ones_like(v_mV), np.asarray(decay, dtype=float)]
+            rate = 1 / values[g.tau]
+        cols += [np.asarray(inf, dtype=float) * ones, np.asarray(np.exp(-dt * rate), dtype=float) * ones,
+                 np.asarray(rate * b2.second, dtype=float) * ones]
     return np.column_stack(cols)
 
 
 def gate_table(model: "Model") -> np.ndarray:
-    """The table the compiled program interpolates: one row per grid potential, two columns
-    per gate (x_inf, exp(-dt/tau_x)).  Raises if linear interpolation on the grid departs
-    from the expressions by more than INTERPOLATION_TOLERANCE."""
+    """The table the compiled program interpolates: one row per grid potential, COLUMNS
+    columns per gate.  Raises if linear interpolation on the grid departs from the
+    expressions by more than INTERPOLATION_TOLERANCE (relative, for the rates)."""
     v = V_MIN + V_STEP * np.arange(ROWS)
     table = _columns(model, v)
     if not np.all(np.isfinite(table)):
         raise ValueError("gate rate table: a rate expression is not finite on the voltage grid")
     mid = _columns(model, v[:-1] + V_STEP / 2)
-    err = np.abs(mid - 0.5 * (table[:-1] + table[1:])).max()
+    scale = np.ones(table.shape[1])
+    scale[2::COLUMNS] = np.abs(table[:, 2::COLUMNS]).max(axis=0)  # rates: relative to their largest value
+    err = (np.abs(mid - 0.5 * (table[:-1] + table[1:])) / scale).max()
     if err > INTERPOLATION_TOLERANCE:
         raise ValueError(f"gate rate table: interpolation error {err:.2g} on a {V_STEP} mV grid "
                          f"exceeds {INTERPOLATION_TOLERANCE:g}")
@@ -97,23 +107,26 @@ def gate_table(model: "Model") -> np.ndarray:
 
 def statements() -> str:
     """The run_regularly code that advances every gate of the neuron, once per step."""
-    lines = ["v_gate_mV = (v + 0.5*dt*Ic/Cm)/mV"]
+    lines = ["v_gate_mV = (v + 0.5*dt*fast*Ic/Cm)/mV"]
     for k, (_, g) in enumerate(gates()):
-        lines.append(f"{g.name} = gate_step(v_gate_mV, {g.name}, {k}, {g.where})")
+        lines.append(f"{g.name} = gate_step(v_gate_mV, {g.name}, {k}, {g.where}, dt*fast/second)")
     return "\n".join(lines)
 
 
 def table_timedarray() -> b2.TimedArray:
     """The TimedArray holding the table (values set when the program starts)."""
-    return b2.TimedArray(np.zeros((ROWS, 2 * len(gates()))), dt=1 * b2.second, name=TABLE_NAME)
+    return b2.TimedArray(np.zeros((ROWS, COLUMNS * len(gates()))), dt=1 * b2.second, name=TABLE_NAME)
 
 
-def gate_function(table: b2.TimedArray) -> b2.Function:
-    """``gate_step(v_mV, x, k, on)``: gate ``k`` advanced by one step at ``v_mV``, or ``x``
-    unchanged where ``on`` is 0."""
-    cols = 2 * len(gates())
+def gate_function(table: b2.TimedArray, dt: b2.Quantity) -> b2.Function:
+    """``gate_step(v_mV, x, k, on, h_s)``: gate ``k`` advanced by a step of ``h_s`` seconds
+    of biological time at ``v_mV`` (the tabulated decay where h_s is the fine step ``dt``),
+    or ``x`` unchanged where ``on`` is 0."""
+    cols = COLUMNS * len(gates())
+    dt_s = float(dt / b2.second)
     cpp = f"""
-    static inline double gate_step(const double v_mV, const double x, const int k, const double on)
+    static inline double gate_step(const double v_mV, const double x, const int k, const double on,
+                                   const double h_s)
     {{
         if (on == 0.0)
             return x;
@@ -126,30 +139,34 @@ def gate_function(table: b2.TimedArray) -> b2.Function:
         if (row > {ROWS - 2})
             row = {ROWS - 2};
         const double f = r - row;
-        const double* lo = _namespace{TABLE_NAME}_values + row*{cols} + 2*k;
+        const double* lo = _namespace{TABLE_NAME}_values + row*{cols} + {COLUMNS}*k;
         const double* hi = lo + {cols};
         const double inf = lo[0] + f*(hi[0] - lo[0]);
-        const double decay = lo[1] + f*(hi[1] - lo[1]);
+        const double decay = h_s == {dt_s!r} ? lo[1] + f*(hi[1] - lo[1])
+                                             : exp(-h_s*(lo[2] + f*(hi[2] - lo[2])));
         return inf + (x - inf)*decay;
     }}
     """
     values = table.values  # the numpy target reads the TimedArray's current values
 
-    def gate_step(v_mV, x, k, on):
-        v_mV, x, k, on = np.broadcast_arrays(np.asarray(v_mV, float), np.asarray(x, float),
-                                             np.asarray(k, int), np.asarray(on, float))
+    def gate_step(v_mV, x, k, on, h_s):
+        v_mV, x, k, on, h_s = np.broadcast_arrays(np.asarray(v_mV, float), np.asarray(x, float),
+                                                  np.asarray(k, int), np.asarray(on, float),
+                                                  np.asarray(h_s, float))
         r = np.clip(np.nan_to_num((v_mV - V_MIN) / V_STEP, nan=0.0), 0.0, ROWS - 1.0)
         row = np.minimum(r.astype(int), ROWS - 2)
         f = r - row
         tab = np.asarray(values)
-        lo, hi = tab[row, 2 * k], tab[row + 1, 2 * k]
-        inf = lo + f * (hi - lo)
-        lo, hi = tab[row, 2 * k + 1], tab[row + 1, 2 * k + 1]
-        decay = lo + f * (hi - lo)
+
+        def column(c):
+            lo, hi = tab[row, COLUMNS * k + c], tab[row + 1, COLUMNS * k + c]
+            return lo + f * (hi - lo)
+        inf = column(0)
+        decay = np.where(h_s == dt_s, column(1), np.exp(-h_s * column(2)))
         return np.where(on == 0, x, inf + (x - inf) * decay)
 
-    func = b2.Function(gate_step, arg_units=[1, 1, 1, 1], return_unit=1,
-                       arg_types=["float", "float", "integer", "float"], return_type="float",
+    func = b2.Function(gate_step, arg_units=[1, 1, 1, 1, 1], return_unit=1,
+                       arg_types=["float", "float", "integer", "float", "float"], return_type="float",
                        stateless=True)
     func.implementations.add_implementation("cpp", cpp, name="gate_step", dependencies={TABLE_NAME: table})
     return func

@@ -141,7 +141,7 @@ SPINE_CALCIUM = Mechanism(
     " fast buffering (kappa_B), first-order extrusion to the resting level; a grown spine"
     " head (head_growth, from the synapse's spine volume) dilutes the same influx",
     """
-    dCa/dt = fast*(Ca_rest - Ca)/tau_ca + (i_nmda_ca + i_vdcc*area)/(2*faraday_constant*volume*(1 + head_growth)*(1 + kappa_B)) : mmolar
+    dCa/dt = fast*((Ca_rest - Ca)/tau_ca + (i_nmda_ca + i_vdcc*area)/(2*faraday_constant*volume*(1 + head_growth)*(1 + kappa_B))) : mmolar
     head_growth : 1
     i_nmda_ca = f_ca_nmda*g_nmda_tot*B_mg*(E_ca - v) : amp
     """,
@@ -260,7 +260,7 @@ SPIKE_COINCIDENCE = Mechanism(
     "  Both need NMDA receptors (APV blocks them)",
     """
     kin_spike = k_bap*int(i_nmda_ca_post > theta_nmda_ca)*int(v_branch_pre > theta_bap) : Hz
-    dbap/dt = int(v_branch_pre > theta_bap)*(1 - bap)/tau_bap_on - fast_post*bap/tau_bap : 1 (clock-driven)
+    dbap/dt = fast_post*(int(v_branch_pre > theta_bap)*(1 - bap)/tau_bap_on - bap/tau_bap) : 1 (clock-driven)
     ddep/dt = warp_post*(k_dep*present*bap*int(i_nmda_ca_post > theta_dep)*(1 - dep) - dep/tau_pho) : 1 (clock-driven)
     """,
     ("k_bap", "theta_nmda_ca", "theta_bap", "tau_bap_on", "tau_bap", "k_dep", "theta_dep"),

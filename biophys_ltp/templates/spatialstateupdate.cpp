@@ -1,7 +1,7 @@
 {#
 USES_VARIABLES { Cm, dt, v, N, Ic, Ri, area, r_length_1, r_length_2,
                  _starts, _ends, _morph_parent_i, _invr, _invr0, _invrn,
-                 _gtot_all, _I0_all, _v_previous }
+                 _gtot_all, _I0_all, _v_previous, fast }
 
 biophys-ltp's cable solver for Brian2's C++ standalone SpatialNeuron (replaces Brian2's
 spatialstateupdate.cpp).  It solves the same backward-Euler system as Brian2's solver, on
@@ -16,6 +16,11 @@ the same discretisation:
 * each node (a section's end, where its children start) holds no charge: the currents into
   it sum to zero.  The root section's start is a sealed end (Brian2 attaches every other
   section to the end of its parent, never to the root's start).
+
+The step is dt*fast in biological time: ``fast`` (a shared variable of the neuron, the
+engine's warp factor for fast variables, 1 outside compressed stretches) lets the membrane
+relax in biological time where the engine compresses quiet stretches; backward Euler stays
+stable for any step.  Ic is the capacitive current over that step.
 
 Compartments and nodes form a tree, so the system is solved by one elimination from the
 leaves to the root and one substitution back (Hines 1984): sections are visited in reverse
@@ -88,7 +93,8 @@ namespace {
     double* const _b = &_cable_rhs[0];
     double* const _dn = &_node_diag[0];
     double* const _bn = &_node_rhs[0];
-    const double _inv_dt = 1.0/{{dt}};
+    // one step in biological time
+    const double _inv_dt = 1.0/({{dt}}*{{fast}});
 
     // STEP 2: the system (in currents, not current densities: symmetric)
     for (int _i = 0; _i < N; _i++)

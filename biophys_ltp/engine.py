@@ -393,8 +393,8 @@ class Network:
             events={"trace": "trace_on > 0.5 and trace_here > 0.5"})
         N = len(self.neuron)
         self.neuron.run_regularly(CONTROL, when="start", order=-10, name="control")
-        # voltage-gated channels, advanced once per step before the cable equation
-        self.neuron.run_regularly(gates.statements(), when="before_groups", name="neuron_gates")
+        # values held over the step and voltage-gated channels, once per step before the cable equation
+        self.neuron.run_regularly(gates.statements(), when="before_groups", name="neuron_step")
 
         self.cell = b2.NeuronGroup(
             1, b2.Equations(CELL_EQS) + model.brian_equations("cell"),

@@ -106,8 +106,11 @@ def gate_table(model: "Model") -> np.ndarray:
 
 
 def statements() -> str:
-    """The run_regularly code that advances every gate of the neuron, once per step."""
-    lines = ["v_gate_mV = (v + 0.5*dt*fast*Ic/Cm)/mV"]
+    """The run_regularly code run once per step before anything is integrated: the neuron
+    mechanisms' ``every_step`` statements, then every gate advanced."""
+    lines = [line for m in mech.mechanisms_for("neuron")
+             for line in textwrap.dedent(m.every_step).strip().splitlines()]
+    lines.append("v_gate_mV = (v + 0.5*dt*fast*Ic/Cm)/mV")
     for k, (_, g) in enumerate(gates()):
         lines.append(f"{g.name} = gate_step(v_gate_mV, {g.name}, {k}, {g.where}, dt*fast/second)")
     return "\n".join(lines)

@@ -65,6 +65,9 @@ class Mechanism:
     # of v (membrane potential) and parameters; they are tabulated over v, not compiled
     rates: str = ""
     gates: tuple[Gate, ...] = ()
+    # statements evaluated once per step in every row before anything is integrated
+    # (values that then hold over the step)
+    every_step: str = ""
 
 
 # --------------------------------------------------------------------------
@@ -122,15 +125,26 @@ SYNAPTIC_CURRENT = Mechanism(
     "AMPA and NMDA currents in the spine head; NMDA with the Jahr-Stevens Mg2+ block;"
     " a brief somatic current step for postsynaptic spikes",
     """
-    I_point = neck_keep*((g_ampa_tot + g_pop_ampa)*(E_ampa - v) + (g_nmda_tot + g_pop_nmda)*B_mg*(E_nmda - v)) + I_neck + I_step*is_soma*step_on : amp (point current)
+    I_point = neck_keep*((g_ampa_tot + g_pop_ampa)*(E_ampa - v) + (g_nmda_tot + g_pop_nmda)*mg_unblock*(E_nmda - v)) + I_neck + I_step*is_soma*step_on : amp (point current)
+    mg_unblock = B_mg + dB_mg*(v - v_step) : 1
     i_nmda = g_nmda_tot*B_mg*(E_nmda - v) : amp
-    B_mg = 1/(1 + Mg/mg_k*exp(-mg_slope*v)) : 1
+    B_mg : 1
+    dB_mg : 1/volt
+    v_step : volt
     g_ampa_tot : siemens
     g_nmda_tot : siemens
     g_pop_ampa : siemens
     g_pop_nmda : siemens
     """,
     ("E_ampa", "E_nmda", "Mg", "mg_k", "mg_slope", "I_step"),
+    # the unblocked fraction B_mg and its slope at the potential the step starts from: the
+    # cable solver linearises the NMDA current there (mg_unblock equals B_mg at v_step and
+    # has its slope), so the block is evaluated once per step and compartment
+    every_step="""
+    v_step = v
+    B_mg = 1/(1 + Mg/mg_k*exp(-mg_slope*v))
+    dB_mg = mg_slope*B_mg*(1 - B_mg)
+    """,
 )
 
 SPINE_CALCIUM = Mechanism(
@@ -160,11 +174,14 @@ SPINE_NECK = Mechanism(
     " of their value (neck_keep) while the rest (I_neck, through a head -> parent row) enters"
     " the compartment the neck leaves from.  The head's Ca2+ influx is the full current",
     """
-    neck_keep = 1/(1 + neck_scaling*is_head*clip(head_growth, 0, 100)) : 1
+    neck_keep : 1
     I_head = is_head*(g_ampa_tot*(E_ampa - v) + g_nmda_tot*B_mg*(E_nmda - v) + i_vdcc*area) : amp
     I_neck : amp
     """,
     ("neck_scaling",),
+    every_step="""
+    neck_keep = 1/(1 + neck_scaling*is_head*clip(head_growth, 0, 100))
+    """,
 )
 
 NEURON_MECHANISMS = (MEMBRANE, VDCC, SYNAPTIC_CURRENT, SPINE_CALCIUM, SPINE_NECK)

@@ -135,6 +135,9 @@ class Model:
         for m in mech.mechanisms_for(group):
             body = textwrap.dedent(m.equations).strip("\n")
             blocks.append(f"# {m.name}: {m.summary}\n{body}")
+            if m.every_step:
+                stmts = textwrap.indent(textwrap.dedent(m.every_step).strip("\n"), "#   ")
+                blocks.append(f"# once per step, before integration:\n{stmts}")
             if m.gates:
                 rates = textwrap.indent(textwrap.dedent(m.rates).strip("\n"), "#   ")
                 gates = "\n".join(
@@ -163,6 +166,7 @@ class Model:
             "equations": {g: self.equations(g) for g in GROUPS},
             "on_pre": mech.ON_PRE,
             "rates": {m.name: m.rates for m in mech.ALL_MECHANISMS if m.rates},
+            "every_step": {m.name: m.every_step for m in mech.ALL_MECHANISMS if m.every_step},
             "parameters": sorted((k, p.group, _si_unit_text(b2.get_dimensions(p.value)))
                                  for k, p in self.parameters.items()),
         }

@@ -26,7 +26,8 @@ Compartments and nodes form a tree, so the system is solved by one elimination f
 leaves to the root and one substitution back (Hines 1984): sections are visited in reverse
 order (a child section always comes after its parent), each section's end node first, then
 its compartments from last to first, into the section's start node.  One division per
-unknown, no fill-in.  Brian2's solver instead solves three tridiagonal systems per section
+unknown, no fill-in; what does not change from step to step (capacitances, axial
+conductances) is computed once.  Brian2's solver instead solves three tridiagonal systems per section
 and a coupling system between sections, with divisions in long serial chains; for a cell
 whose sections are mostly single compartments (spine necks and heads) most of its time
 went there.  Results agree with Brian2's solver to rounding (tests/test_engine.py).
@@ -36,10 +37,12 @@ went there.  Results agree with Brian2's solver to rounding (tests/test_engine.p
 {% block extra_headers %}
 #include <vector>
 namespace {
-    // per compartment: diagonal and right-hand side of the eliminated system
-    std::vector<double> _cable_diag, _cable_rhs;
-    // per node (0: the root section's start; s + 1: the end of section s)
-    std::vector<double> _node_diag, _node_rhs;
+    // per compartment: membrane capacitance (F), the sum of its axial conductances (S), and
+    // the diagonal and right-hand side of the system being eliminated (1/diagonal once
+    // eliminated); per node (0: the root section's start; s + 1: the end of section s):
+    // the same
+    std::vector<double> _cable_cap, _cable_axial, _cable_diag, _cable_rhs;
+    std::vector<double> _node_axial, _node_diag, _node_rhs;
 }
 {% endblock %}
 
@@ -84,11 +87,32 @@ namespace {
     const int _n_sections = _num_starts;
     if ((int)_cable_diag.size() != N)
     {
-        _cable_diag.resize(N);
-        _cable_rhs.resize(N);
-        _node_diag.resize(_n_sections + 1);
-        _node_rhs.resize(_n_sections + 1);
+        // what does not change from step to step
+        _cable_cap.assign(N, 0.0);
+        _cable_axial.assign(N, 0.0);
+        _cable_diag.assign(N, 0.0);
+        _cable_rhs.assign(N, 0.0);
+        _node_axial.assign(_n_sections + 1, 0.0);
+        _node_diag.assign(_n_sections + 1, 0.0);
+        _node_rhs.assign(_n_sections + 1, 0.0);
+        for (int _i = 0; _i < N; _i++)
+        {
+            _cable_cap[_i] = {{Cm}}[_i]*{{area}}[_i];
+            _cable_axial[_i] = {{_invr}}[_i] + (_i + 1 < N ? {{_invr}}[_i + 1] : 0.0);
+        }
+        for (int _s = 0; _s < _n_sections; _s++)
+        {
+            _cable_axial[{{_ends}}[_s] - 1] += {{_invrn}}[_s];
+            _node_axial[_s + 1] += {{_invrn}}[_s];
+            if (_s > 0)  // the root section's start is sealed
+            {
+                _cable_axial[{{_starts}}[_s]] += {{_invr0}}[_s];
+                _node_axial[{{_morph_parent_i}}[_s]] += {{_invr0}}[_s];
+            }
+        }
     }
+    const double* const _cap = &_cable_cap[0];
+    const double* const _axial = &_cable_axial[0];
     double* const _d = &_cable_diag[0];
     double* const _b = &_cable_rhs[0];
     double* const _dn = &_node_diag[0];
@@ -99,57 +123,46 @@ namespace {
     // STEP 2: the system (in currents, not current densities: symmetric)
     for (int _i = 0; _i < N; _i++)
     {
-        const double _c = {{Cm}}[_i]*{{area}}[_i]*_inv_dt;
-        const double _g_prev = {{_invr}}[_i];
-        const double _g_next = _i + 1 < N ? {{_invr}}[_i + 1] : 0.0;
-        _d[_i] = _c + {{_gtot_all}}[_i]*{{area}}[_i] + _g_prev + _g_next;
+        const double _c = _cap[_i]*_inv_dt;
+        _d[_i] = _c + {{_gtot_all}}[_i]*{{area}}[_i] + _axial[_i];
         _b[_i] = _c*{{v}}[_i] + {{_I0_all}}[_i]*{{area}}[_i];
     }
     for (int _k = 0; _k <= _n_sections; _k++)
     {
-        _dn[_k] = 0.0;
+        _dn[_k] = _node_axial[_k];
         _bn[_k] = 0.0;
     }
-    for (int _s = 0; _s < _n_sections; _s++)
-    {
-        _d[{{_ends}}[_s] - 1] += {{_invrn}}[_s];
-        _dn[_s + 1] += {{_invrn}}[_s];
-        if (_s > 0)  // the root section's start is sealed
-        {
-            _d[{{_starts}}[_s]] += {{_invr0}}[_s];
-            _dn[{{_morph_parent_i}}[_s]] += {{_invr0}}[_s];
-        }
-    }
 
-    // STEP 3: elimination from the leaves to the root
+    // STEP 3: elimination from the leaves to the root; each eliminated diagonal is
+    // replaced by its inverse for the substitution
     for (int _s = _n_sections - 1; _s >= 0; _s--)
     {
         const int _first = {{_starts}}[_s];
         const int _last = {{_ends}}[_s] - 1;
         // the section's end node into its last compartment
         const double _gn = {{_invrn}}[_s];
-        if (_dn[_s + 1] != 0.0)
-        {
-            const double _f = _gn/_dn[_s + 1];
-            _d[_last] -= _f*_gn;
-            _b[_last] += _f*_bn[_s + 1];
-        }
+        const double _inv_n = 1.0/_dn[_s + 1];
+        _dn[_s + 1] = _inv_n;
+        _d[_last] -= _gn*_gn*_inv_n;
+        _b[_last] += _gn*_inv_n*_bn[_s + 1];
         // each compartment into the one before it
         for (int _i = _last; _i > _first; _i--)
         {
             const double _g = {{_invr}}[_i];
-            const double _f = _g/_d[_i];
-            _d[_i - 1] -= _f*_g;
-            _b[_i - 1] += _f*_b[_i];
+            const double _inv = 1.0/_d[_i];
+            _d[_i] = _inv;
+            _d[_i - 1] -= _g*_g*_inv;
+            _b[_i - 1] += _g*_inv*_b[_i];
         }
         // the first compartment into the section's start node
+        const double _inv_first = 1.0/_d[_first];
+        _d[_first] = _inv_first;
         if (_s > 0)
         {
             const double _g0 = {{_invr0}}[_s];
-            const double _f = _g0/_d[_first];
             const int _k = {{_morph_parent_i}}[_s];
-            _dn[_k] -= _f*_g0;
-            _bn[_k] += _f*_b[_first];
+            _dn[_k] -= _g0*_g0*_inv_first;
+            _bn[_k] += _g0*_inv_first*_b[_first];
         }
     }
 
@@ -161,15 +174,15 @@ namespace {
         double _v_here = _b[_first];
         if (_s > 0)
             _v_here += {{_invr0}}[_s]*_bn[{{_morph_parent_i}}[_s]];
-        _v_here /= _d[_first];
+        _v_here *= _d[_first];
         {{v}}[_first] = _v_here;
         for (int _i = _first + 1; _i <= _last; _i++)
         {
-            _v_here = (_b[_i] + {{_invr}}[_i]*_v_here)/_d[_i];
+            _v_here = (_b[_i] + {{_invr}}[_i]*_v_here)*_d[_i];
             {{v}}[_i] = _v_here;
         }
         // the end node's potential, kept in its right-hand side for the children
-        _bn[_s + 1] = _dn[_s + 1] != 0.0 ? (_bn[_s + 1] + {{_invrn}}[_s]*_v_here)/_dn[_s + 1] : 0.0;
+        _bn[_s + 1] = (_bn[_s + 1] + {{_invrn}}[_s]*_v_here)*_dn[_s + 1];
     }
 
     for (int _i = 0; _i < N; _i++)

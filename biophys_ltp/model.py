@@ -388,11 +388,19 @@ def _si_unit_text(dim) -> str:
     return "*".join(parts) if parts else "1"
 
 
+# the modules whose code goes into the compiled program besides the model's equations
+_ENGINE_SOURCES = ("engine.py", "device.py", "gates.py")
+
+
 def _engine_source_digest() -> str:
-    """The engine's own equations and the code templates are part of the compiled structure too."""
+    """The engine's own equations, its C++ functions and the code templates are part of the
+    compiled structure too."""
     from .device import templates_digest
-    src = Path(__file__).resolve().parent / "engine.py"
-    return hashlib.sha256(src.read_bytes() + templates_digest().encode()).hexdigest()[:16]
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256(templates_digest().encode())
+    for name in _ENGINE_SOURCES:
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _toolchain() -> dict[str, str]:

@@ -211,8 +211,9 @@ def _fepsp_frame(proto: Protocol, schedule: Schedule, raw: RawResults,
 def _state_frame(proto: Protocol, model: Model, schedule: Schedule, raw: RawResults) -> pd.DataFrame:
     ps, cs = raw.path_samples, raw.cell_samples
     dt_s = float(schedule.dt)
-    t_real = schedule.real_time_of_sim(np.round(ps["t_sim"] / dt_s)) * dt_s
-    cell_t = cs["t_real"]
+    # samples hold the values at the end of the step they were taken in
+    t_real = schedule.real_time_of_sim(np.round(ps["t_sim"] / dt_s) + 1) * dt_s
+    cell_t = schedule.real_time_of_sim(np.round(cs["t_sim"] / dt_s) + 1) * dt_s
     frame = pd.DataFrame({
         "time_min": t_real / 60.0,
         "pathway": np.asarray(model.pathways)[ps["i"]],

@@ -60,7 +60,11 @@ _EXP_CPP = """
 static inline double _ltp_exp(const double x)
 {
     if (fabs(x) < 5e-3)
-        return 1.0 + x*(1.0 + x*(0.5 + x*(1.0/6.0 + x*(1.0/24.0 + x*(1.0/120.0 + x*(1.0/720.0))))));
+    {
+        // Estrin's scheme: the terms in pairs, four dependent multiply-adds instead of seven
+        const double x2 = x*x;
+        return (1.0 + x) + x2*((0.5 + x*(1.0/6.0)) + x2*((1.0/24.0 + x*(1.0/120.0)) + x2*(1.0/720.0)));
+    }
     return exp(x);
 }
 """

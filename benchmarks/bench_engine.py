@@ -1,103 +1,299 @@
-"""Benchmark: the 10-hour STET protocol with a warm build, against the fixed-step reference.
+"""Benchmark of the engine: the cost of a fine step against the engine of commit 1c274b0 and
+against NEURON, and the wall time of long protocols.
 
-Run: ``.venv/bin/python benchmarks/bench_engine.py [--reference-minutes 5]``
+Run: ``.venv/bin/python benchmarks/bench_engine.py [--rounds 3] [--variants 1x,2x,6x]``
 
-Prints the wall time of ``simulate("stet")`` (warm build: the first, untimed run compiles
-if needed), of a 900-pulse stimulation followed by 60 min (the frequency-response
-protocol of Dudek & Bear 1992 in figure induction, at 1 Hz and at 100 Hz), of the 1-h smoke
-protocol started through Brian2 and from the build's launch record, and the ratio to the
-reference mode (every variable at the fine step all the time).  The reference for 10 h would take hours, so it is measured on the first
-``--reference-minutes`` of the same protocol and scaled linearly: a fixed-step run costs
-the same per simulated second whatever happens in it (every step updates every
-compartment and synapse), so its cost is proportional to the simulated duration.  The
-warped and the reference timings are taken in the same process, one after the other.
+Prints, each measured in this one run (these machines are shared and their speed drifts,
+so only numbers taken side by side are compared):
+
+1. **Cost of a fine step** for the model's cell and for two larger variants of it, built
+   only for the benchmark (``VARIANTS``: more spines per pathway, finer trunk, more places
+   for new spines; about 2x and 6x the compartments and synapses): wall time per step and
+   per compartment-step of
+
+   * this engine;
+   * the engine of commit 1c274b0 (before the work on its speed), from a git worktree of
+     that commit beside this checkout (its own builds, same cache);
+   * NEURON on the cell's twin: the same morphology (sections, lengths, diameters,
+     compartments), NEURON's ``hh`` where the model has Hodgkin-Huxley channels and
+     ``pas`` everywhere, one ``Exp2Syn`` per spine head, fixed step ``dt``, backward Euler
+     (NEURON's default, as the model's cable solver).
+
+   A step's cost is the difference of the program times of two fixed-step runs (every
+   variable at the fine step; 4 s and 12 s of simulated time) over the difference of their
+   steps, so start-up and the writing of results cancel.  The engines and NEURON take
+   turns, ``--rounds`` times; the fastest of each is reported.
+
+2. **Protocols** with a warm build, wall time of ``simulate()``: the 10-h strong tetanus
+   (three pathways, test pulses every 5 min), 900 pulses at 1 Hz followed by 60 min (the
+   induction figure's), strong LFS followed by 8 h; the fine steps each takes, and the
+   speed-up of the warped schedule over the fixed-step reference for the 10-h protocol
+   (the reference's cost from the step cost above: it costs the same per simulated second
+   whatever happens).
+
+3. The 1-h smoke protocol started through Brian2 and from the build's launch record.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import platform
+import subprocess
+import sys
 import time
 import warnings
+from pathlib import Path
 
 warnings.filterwarnings("ignore")
 
-import brian2 as b2  # noqa: E402
+HERE = Path(__file__).resolve()
+ROOT = HERE.parent.parent
+BASELINE_COMMIT = "1c274b0"
+# structure overrides of the benchmark's variants of the model's cell
+VARIANTS = {
+    "1x": {},
+    "2x": {"synapses_per_pathway": 10, "trunk_compartments": 12, "new_spine_slots": 2},
+    "6x": {"synapses_per_pathway": 36, "trunk_compartments": 24, "new_spine_slots": 4},
+}
+SHORT_S, LONG_S = 4, 12  # simulated seconds of the two fixed-step runs
 
-import biophys_ltp as bl  # noqa: E402
-from biophys_ltp.experiments import frequency_protocol  # noqa: E402
-from biophys_ltp.protocol import protocol_from_dict  # noqa: E402
+
+# ----------------------------------------------------------------------------- workers
+def _fixed_step_protocol(seconds: int) -> dict:
+    return {"name": f"fixed-step benchmark, {seconds} s", "duration": f"{seconds} s",
+            "baseline": f"{seconds - 1} s", "test_interval": "2 s", "pathways": ["S1", "S2", "S3"],
+            "events": []}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reference-minutes", type=float, default=3.0)
-    ap.add_argument("--repeats", type=int, default=2)
-    args = ap.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"Python {platform.python_version()}, brian2 {b2.__version__}")
+def _size(model) -> tuple[int, int]:
+    morpho, _ = model.morphology()
+    return int(morpho.total_compartments), len(model.pathways) * (model.n_syn + model.n_slots)
 
-    bl.simulate("stet", progress=False)  # warm-up: compiles if needed
-    walls, runs = [], []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        res = bl.simulate("stet", progress=False)
-        walls.append(time.perf_counter() - t0)
-        runs.append(res.metadata["timings_s"]["run_s"])
-    wall, run = min(walls), min(runs)
-    sched = res.metadata["schedule"]
-    print(f"10-h STET, warm build: wall {wall:.1f} s (compiled program {run:.1f} s; "
-          f"{sched['simulated_s']:.1f} s simulated for {sched['biological_s'] / 3600:.0f} h biological, "
-          f"{sched['segments']} segments)")
 
-    for freq in (1, 100):  # the protocols of figure induction (30-min baseline, 60 min after)
-        proto = protocol_from_dict(frequency_protocol(freq))
-        t0 = time.perf_counter()
-        res = bl.simulate(proto, progress=False)
-        w = time.perf_counter() - t0
+def worker_engine(variant: str) -> dict:
+    """Step cost of whichever biophys_ltp is importable (this one, or the baseline's)."""
+    import biophys_ltp as bl
+    model = bl.load_model(overrides=VARIANTS[variant])
+    bl.simulate(_fixed_step_protocol(SHORT_S), model=model, reference=True, progress=False)  # warm build
+    run = {}
+    for seconds in (SHORT_S, LONG_S):
+        res = bl.simulate(_fixed_step_protocol(seconds), model=model, reference=True, progress=False)
         sched = res.metadata["schedule"]
-        run_s = res.metadata["timings_s"]["run_s"]
-        steps = sched["simulated_s"] / (sched["dt_ms"] * 1e-3)
-        print(f"900 pulses at {freq} Hz + 60 min, warm build: wall {w:.1f} s (compiled program "
-              f"{run_s:.1f} s; {sched['simulated_s']:.1f} s simulated); "
-              f"target of a few seconds (issue 4; taken as 5 s): {'met' if w <= 5 else 'NOT met'}")
-        # where the time goes: fine steps of the whole cell, each costing the same
-        print(f"  {steps / 1e6:.2f} million steps of {sched['dt_ms']:g} ms, {run_s / steps * 1e6:.1f} us each; "
-              f"simulated time / 900 pulses: {sched['simulated_s'] / 900 * 1e3:.0f} ms")
+        run[seconds] = (res.metadata["timings_s"]["run_s"], sched["simulated_s"] / (sched["dt_ms"] * 1e-3))
+    (t1, n1), (t2, n2) = run[SHORT_S], run[LONG_S]
+    compartments, synapses = _size(model)
+    return {"s_per_step": (t2 - t1) / (n2 - n1), "compartments": compartments, "synapses": synapses}
 
-    # the same warm build started through Brian2 (objects, code generation, make) and
-    # straight from its launch record, one after the other in this process
-    walls_by_launch = {}
+
+def worker_neuron(variant: str) -> dict:
+    """Step cost of the NEURON twin of the variant's cell."""
+    import brian2 as b2
+    from neuron import h
+
+    import biophys_ltp as bl
+    model = bl.load_model(overrides=VARIANTS[variant])
+    morpho, idx = model.morphology()
+    p, s = model.parameters, model.structure
+    with_hh = set(int(i) for part in ("soma", "trunk", "basal", "tuft", "oblique") for i in idx[part].ravel())
+    heads = set(int(i) for part in ("head", "slot_head") for i in idx[part].ravel())
+    um = b2.um
+    sections, synapses = [], []
+
+    def build(brian_section, parent):
+        sec = h.Section(name=f"sec{len(sections)}")
+        sections.append(sec)
+        if isinstance(brian_section, b2.Soma):
+            sec.L = sec.diam = float(brian_section.diameter[0] / um)
+            sec.nseg = 1
+        else:
+            sec.L = float(sum(brian_section.length) / um)
+            sec.diam = float(brian_section.diameter[0] / um)
+            sec.nseg = int(brian_section.n)
+        sec.cm = float(s["Cm"].value / (b2.uF / b2.cm**2))
+        sec.Ra = float(s["Ri"].value / (b2.ohm * b2.cm))
+        sec.insert("pas")
+        for seg in sec:
+            seg.pas.g = float(p["gL"].value / (b2.siemens / b2.cm**2))
+            seg.pas.e = float(p["EL"].value / b2.mV)
+        first = int(brian_section.indices[0])
+        if first in with_hh:
+            sec.insert("hh")
+            soma = isinstance(brian_section, b2.Soma)
+            for seg in sec:
+                seg.hh.gnabar = float(p["gNa_soma" if soma else "gNa_dend"].value / (b2.siemens / b2.cm**2))
+                seg.hh.gkbar = float(p["gK_soma" if soma else "gK_dend"].value / (b2.siemens / b2.cm**2))
+                seg.hh.gl = 0.0
+        if first in heads:
+            syn = h.Exp2Syn(sec(0.5))
+            syn.tau1 = float(p["tau_ampa_r"].value / b2.ms)
+            syn.tau2 = float(p["tau_ampa_d"].value / b2.ms)
+            synapses.append(syn)
+        if parent is not None:
+            sec.connect(parent(1), 0)
+        for child in brian_section.children:
+            build(child, sec)
+
+    build(morpho, None)
+    stim = h.NetStim()
+    stim.interval, stim.number, stim.start, stim.noise = 2000.0, 1e9, 100.0, 0
+    cons = [h.NetCon(stim, syn, 0, 0, float(p["g_ampa"].value / b2.uS)) for syn in synapses]
+    h.celsius = 6.3 + 10 * math.log(float(p["phi_hh"].value)) / math.log(3)  # HH's Q10 = 3
+    h.load_file("stdrun.hoc")
+    h.CVode().active(0)
+    h.secondorder = 0
+    dt_ms = float(model.dt / b2.ms)
+    h.dt = dt_ms
+    h.steps_per_ms = 1.0 / dt_ms
+    wall = {}
+    for seconds in (SHORT_S, LONG_S):
+        h.finitialize(float(p["EL"].value / b2.mV))
+        t0 = time.perf_counter()
+        h.continuerun(seconds * 1000.0)
+        wall[seconds] = time.perf_counter() - t0
+    steps = (LONG_S - SHORT_S) * 1000.0 / dt_ms
+    compartments = sum(sec.nseg for sec in sections)
+    del cons
+    return {"s_per_step": (wall[LONG_S] - wall[SHORT_S]) / steps, "compartments": compartments,
+            "synapses": len(synapses)}
+
+
+# --------------------------------------------------------------------------- orchestra
+def _baseline_tree() -> Path | None:
+    """A worktree of BASELINE_COMMIT (made once, in the build cache's folder)."""
+    from biophys_ltp.engine import cache_dir
+    if not (ROOT / ".git").exists():
+        print("(not a git checkout: no baseline engine)")
+        return None
+    tree = cache_dir() / "bench" / f"engine-{BASELINE_COMMIT}"
+    if not (tree / "biophys_ltp").is_dir():
+        tree.parent.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--force", "--detach", str(tree),
+                               BASELINE_COMMIT], capture_output=True, text=True)
+        if done.returncode:
+            print(f"(no worktree of {BASELINE_COMMIT}: {done.stderr.strip()})")
+            return None
+    return tree
+
+
+def _run_worker(kind: str, variant: str, tree: Path | None) -> dict | None:
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree) + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, str(HERE), "--worker", kind, variant], env=env,
+                          capture_output=True, text=True)
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+    print(f"  ({kind} {variant} failed: {' / '.join(tail)})")
+    return None
+
+
+def step_costs(variants: list[str], rounds: int) -> dict:
+    baseline = _baseline_tree()
+    try:
+        import neuron  # noqa: F401
+        has_neuron = True
+    except ImportError:
+        has_neuron = False
+        print("(NEURON is not installed: pip install neuron; no twin timings)")
+    runners = {"this engine": ("engine", ROOT), f"engine of {BASELINE_COMMIT}": ("engine", baseline),
+               "NEURON twin": ("neuron", ROOT)}
+    if baseline is None:
+        runners.pop(f"engine of {BASELINE_COMMIT}")
+    if not has_neuron:
+        runners.pop("NEURON twin")
+    results: dict = {}
+    for variant in variants:
+        best: dict[str, dict] = {}
+        for _ in range(rounds):
+            for name, (kind, tree) in runners.items():
+                got = _run_worker(kind, variant, tree)
+                if got and (name not in best or got["s_per_step"] < best[name]["s_per_step"]):
+                    best[name] = got
+        results[variant] = best
+        ours = best.get("this engine")
+        print(f"\n{variant}: " + (f"{ours['compartments']} compartments, {ours['synapses']} synapses" if ours else ""))
+        for name, got in best.items():
+            ratio = (f"  ({got['s_per_step'] / ours['s_per_step']:.2f}x this engine's)"
+                     if ours and name != "this engine" else "")
+            print(f"  {name:22s} {got['s_per_step'] * 1e6:6.2f} us per step, "
+                  f"{got['s_per_step'] * 1e9 / got['compartments']:5.1f} ns per compartment-step "
+                  f"({got['compartments']} compartments){ratio}")
+    return results
+
+
+def protocols(step_s: float | None) -> None:
+    import biophys_ltp as bl
+    from biophys_ltp.experiments import frequency_protocol
+    from biophys_ltp.protocol import protocol_from_dict
+
+    bl.simulate("smoke", progress=False)  # warm build
+    slfs = {"name": "strong LFS, then 8 h", "duration": "9 h", "baseline": "30 min", "test_interval": "5 min",
+            "pathways": ["S1", "S2", "S3"], "events": [{"kind": "slfs", "pathway": "S1", "at": "30 min"}]}
+    cases = [("10-h strong tetanus", "stet", 3.0),
+             ("900 pulses at 1 Hz + 60 min", protocol_from_dict(frequency_protocol(1)), 8.0),
+             ("strong LFS + 8 h", slfs, 15.0)]
+    print("\nProtocols (warm build; wall time of simulate(), best of 2):")
+    stet_wall = None
+    for label, proto, target in cases:
+        walls = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            res = bl.simulate(proto, progress=False)
+            walls.append(time.perf_counter() - t0)
+        sched = res.metadata["schedule"]
+        steps = sched["simulated_s"] / (sched["dt_ms"] * 1e-3)
+        wall = min(walls)
+        if proto == "stet":
+            stet_wall, stet_bio = wall, sched["biological_s"]
+        print(f"  {label:28s} {wall:5.2f} s  ({steps / 1e6:.2f} million fine steps, {sched['simulated_s']:.1f} s "
+              f"simulated; target {target:g} s: {'met' if wall <= target else 'NOT met'})")
+    if step_s and stet_wall:
+        ref = stet_bio / float(bl.load_model().dt) * step_s
+        print(f"  fixed-step reference for the 10-h protocol: {ref:.0f} s ({ref / 3600:.1f} h) at the step cost "
+              f"above; the warped schedule is {ref / stet_wall:.0f}x faster")
+
+
+def launches() -> None:
+    import biophys_ltp as bl
+    walls = {}
     for launch in ("brian2", "auto"):
         os.environ["BIOPHYS_LTP_LAUNCH"] = launch
         t0 = time.perf_counter()
         res = bl.simulate("smoke", progress=False)
-        walls_by_launch[res.metadata["launch"]] = (time.perf_counter() - t0, res.metadata["timings_s"])
+        walls[res.metadata["launch"]] = (time.perf_counter() - t0, res.metadata["timings_s"])
     os.environ.pop("BIOPHYS_LTP_LAUNCH")
-    (wb, tb), (wd, td) = walls_by_launch["brian2"], walls_by_launch["direct"]
-    print(f"1-h smoke protocol, warm build: through Brian2 {wb:.1f} s (set-up and build check "
-          f"{tb['setup_s'] + tb['build_s']:.1f} s, compiled program {tb['run_s']:.1f} s); from the launch "
-          f"record {wd:.1f} s (set-up {td['setup_s']:.2f} s, compiled program {td['run_s']:.1f} s): "
-          f"{wb / wd:.1f}x")
+    (wb, tb), (wd, td) = walls["brian2"], walls["direct"]
+    print(f"\n1-h smoke protocol, warm build: through Brian2 {wb:.1f} s (set-up and build check "
+          f"{tb['setup_s'] + tb['build_s']:.1f} s, compiled program {tb['run_s']:.2f} s); from the launch "
+          f"record {wd:.2f} s (set-up {td['setup_s']:.2f} s, compiled program {td['run_s']:.2f} s)")
 
-    raw = bl.load_protocol("stet").raw
-    short = dict(raw, duration=f"{args.reference_minutes} min", baseline="0 min", events=[])
-    short["name"] = f"STET baseline, first {args.reference_minutes} min"
-    proto = protocol_from_dict(short)
-    t0 = time.perf_counter()  # the compiled program's own time (run_s) excludes any build
-    ref = bl.simulate(proto, reference=True, progress=False)
-    ref_wall = time.perf_counter() - t0
-    ref_run = ref.metadata["timings_s"]["run_s"]
-    ref_sim = ref.metadata["schedule"]["simulated_s"]
-    per_sim_s = ref_run / ref_sim  # the program stops at the end of the protocol's simulated time
-    ref_10h = per_sim_s * 36000.0
-    print(f"reference: {ref_sim:.0f} s at the fine step ran in {ref_run:.1f} s "
-          f"({per_sim_s * 1e3:.2f} ms wall per simulated s; whole call {ref_wall:.1f} s)")
-    print(f"reference for 10 h, scaled linearly: {ref_10h:.0f} s = {ref_10h / 3600:.1f} h")
-    print(f"speed-up of the warped engine: {ref_10h / wall:.0f}x (wall), {ref_10h / run:.0f}x (compiled program)")
-    print(f"targets: 10-h STET under 30 s -> {'met' if wall < 30 else 'NOT met'}; "
-          f">= 100x the reference -> {'met' if ref_10h / wall >= 100 else 'NOT met'}")
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        kind, variant = sys.argv[2], sys.argv[3]
+        print(json.dumps((worker_engine if kind == "engine" else worker_neuron)(variant)))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--variants", default="1x,2x,6x")
+    ap.add_argument("--skip-steps", action="store_true", help="only the protocols")
+    args = ap.parse_args()
+    import brian2
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"Python {platform.python_version()}, brian2 {brian2.__version__}")
+    step_s = None
+    if not args.skip_steps:
+        print("\nCost of a fine step (fixed-step runs; the fastest of each over the rounds):")
+        costs = step_costs([v for v in args.variants.split(",") if v], args.rounds)
+        ours = costs.get("1x", {}).get("this engine")
+        step_s = ours["s_per_step"] if ours else None
+    protocols(step_s)
+    launches()
 
 
 if __name__ == "__main__":

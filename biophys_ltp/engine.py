@@ -192,6 +192,7 @@ growth : 1 (shared)
 growth_now : 1 (shared)
 warp : 1 (shared)
 fast : 1 (shared)
+fast_prev : 1 (shared)
 apv : 1 (shared)
 anisomycin : 1 (shared)
 trace_on : 1 (shared)
@@ -291,6 +292,7 @@ seg_steps = floor((t - seg_sim(seg*second))/dt + 0.5)
 growth = seg_growth(seg*second)
 growth_now = growth**seg_steps
 warp = seg_warp(seg*second)*growth_now
+fast_prev = fast
 fast = clip(warp, 1, 1e12)
 apv = seg_apv(seg*second)
 anisomycin = seg_aniso(seg*second)
@@ -390,7 +392,7 @@ class Network:
         }
         self.ta[gates.TABLE_NAME] = gates.table_timedarray()
         ns = dict(self.ta)
-        ns["gate_step"] = gates.gate_function(self.ta[gates.TABLE_NAME], model.dt)
+        ns.update(gates.table_functions(self.ta[gates.TABLE_NAME], model.dt))
         ns["faraday_constant"] = faraday_constant
         ns["stop_run_at"] = stop_run_at
 
@@ -468,7 +470,10 @@ class Network:
         self.to_cell.connect(i=np.arange(n_path), j=np.zeros(n_path, dtype=int))
 
         # structural per-compartment flags
-        flags = {name: np.zeros(N) for name in ("is_soma", "is_dend", "is_head")}
+        flags = {name: np.zeros(N) for name in ("is_soma", "is_dend", "is_head", "nmda_here")}
+        flags["nmda_here"][heads.ravel()] = 1
+        flags["nmda_here"][slot_heads.ravel()] = 1
+        flags["nmda_here"][spots] = 1
         flags["is_soma"][self.idx["soma"]] = 1
         flags["is_dend"][self.idx["trunk"]] = 1
         flags["is_dend"][self.idx["oblique"].ravel()] = 1
@@ -523,6 +528,9 @@ class Network:
     def initialise(self) -> None:
         """Initial values that depend on parameters (after the parameters are set)."""
         self.neuron.v = "V_hh"
+        self.neuron.v_step = "V_hh"
+        self.neuron.fast = 1
+        self.neuron.fast_prev = 1
         # gates start near their resting values and settle during the frozen-time start
         self.neuron.m = 0.053
         self.neuron.h = 0.6

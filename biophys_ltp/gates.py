@@ -53,6 +53,15 @@ def gates(group: str = "neuron") -> list[tuple[mech.Mechanism, mech.Gate]]:
     return [(m, g) for m in mech.mechanisms_for(group) for g in m.gates]
 
 
+def tabulated(group: str = "neuron") -> list[tuple[mech.Mechanism, mech.Tabulated]]:
+    return [(m, t) for m in mech.mechanisms_for(group) for t in m.tabulated]
+
+
+def _width() -> int:
+    """Columns of the table: COLUMNS per gate, then one per tabulated quantity."""
+    return COLUMNS * len(gates()) + len(tabulated())
+
+
 def _rate_values(model: "Model", v: b2.Quantity) -> dict[str, b2.Quantity]:
     """Every quantity the gating mechanisms' ``rates`` define, at membrane potentials ``v``."""
     namespace = {name: value for name, value in vars(b2).items() if not name.startswith("_")}
@@ -84,6 +93,8 @@ def _columns(model: "Model", v_mV: np.ndarray) -> np.ndarray:
             rate = 1 / values[g.tau]
         cols += [np.asarray(inf, dtype=float) * ones, np.asarray(np.exp(-dt * rate), dtype=float) * ones,
                  np.asarray(rate * b2.second, dtype=float) * ones]
+    for _, t in tabulated():
+        cols.append(np.asarray(values[t.expr], dtype=float) * ones)
     return np.column_stack(cols)
 
 
@@ -97,7 +108,8 @@ def gate_table(model: "Model") -> np.ndarray:
         raise ValueError("gate rate table: a rate expression is not finite on the voltage grid")
     mid = _columns(model, v[:-1] + V_STEP / 2)
     scale = np.ones(table.shape[1])
-    scale[2::COLUMNS] = np.abs(table[:, 2::COLUMNS]).max(axis=0)  # rates: relative to their largest value
+    rates = np.arange(2, COLUMNS * len(gates()), COLUMNS)
+    scale[rates] = np.abs(table[:, rates]).max(axis=0)  # rates: relative to their largest value
     err = (np.abs(mid - 0.5 * (table[:-1] + table[1:])) / scale).max()
     if err > INTERPOLATION_TOLERANCE:
         raise ValueError(f"gate rate table: interpolation error {err:.2g} on a {V_STEP} mV grid "
@@ -108,9 +120,13 @@ def gate_table(model: "Model") -> np.ndarray:
 def statements() -> str:
     """The run_regularly code run once per step before anything is integrated: the neuron
     mechanisms' ``every_step`` statements, then every gate advanced."""
-    lines = [line for m in mech.mechanisms_for("neuron")
-             for line in textwrap.dedent(m.every_step).strip().splitlines()]
-    lines.append("v_gate_mV = (v + 0.5*dt*fast*Ic/Cm)/mV")
+    # the potential at the middle of this step, extrapolated from the last step's change
+    # (v_step: the potential the last step started from; its length was dt*fast_prev)
+    lines = ["v_gate_mV = (v + 0.5*(v - v_step)*fast/fast_prev)/mV"]
+    lines += [f"{t.name} = table_value(v/mV, {COLUMNS * len(gates()) + j}, {t.where})"
+              for j, (_, t) in enumerate(tabulated())]
+    lines += [line for m in mech.mechanisms_for("neuron")
+              for line in textwrap.dedent(m.every_step).strip().splitlines()]
     for k, (_, g) in enumerate(gates()):
         lines.append(f"{g.name} = gate_step(v_gate_mV, {g.name}, {k}, {g.where}, dt*fast/second)")
     return "\n".join(lines)
@@ -118,36 +134,66 @@ def statements() -> str:
 
 def table_timedarray() -> b2.TimedArray:
     """The TimedArray holding the table (values set when the program starts)."""
-    return b2.TimedArray(np.zeros((ROWS, COLUMNS * len(gates()))), dt=1 * b2.second, name=TABLE_NAME)
+    return b2.TimedArray(np.zeros((ROWS, _width())), dt=1 * b2.second, name=TABLE_NAME)
 
 
-def gate_function(table: b2.TimedArray, dt: b2.Quantity) -> b2.Function:
-    """``gate_step(v_mV, x, k, on, h_s)``: gate ``k`` advanced by a step of ``h_s`` seconds
-    of biological time at ``v_mV`` (the tabulated decay where h_s is the fine step ``dt``),
-    or ``x`` unchanged where ``on`` is 0."""
-    cols = COLUMNS * len(gates())
+def _row(v_mV):
+    """Grid row and fraction for potentials v_mV (numpy), as the C++ code computes them."""
+    r = np.clip(np.nan_to_num((np.asarray(v_mV, float) - V_MIN) / V_STEP, nan=0.0), 0.0, ROWS - 1.0)
+    row = np.minimum(r.astype(int), ROWS - 2)
+    return row, r - row
+
+
+def table_functions(table: b2.TimedArray, dt: b2.Quantity) -> dict[str, b2.Function]:
+    """The functions the neuron's per-step code calls, by name:
+
+    * ``gate_step(v_mV, x, k, on, h_s)``: gate ``k`` advanced by a step of ``h_s`` seconds of
+      biological time at ``v_mV`` (the tabulated decay where h_s is the fine step ``dt``),
+      or ``x`` unchanged where ``on`` is 0;
+    * ``table_value(v_mV, col, on)``: column ``col`` at ``v_mV``, or 0 where ``on`` is 0.
+    """
+    cols = _width()
     dt_s = float(dt / b2.second)
-    cpp = f"""
-    static inline double gate_step(const double v_mV, const double x, const int k, const double on,
-                                   const double h_s)
+    row_cpp = f"""
+    // the table's row below v_mV (clamped to the grid; NaN -> the first row) and the
+    // fraction of the way to the next
+    static inline const double* _gate_table_row(const double v_mV, double &f)
     {{
-        if (on == 0.0)
-            return x;
         double r = (v_mV - ({V_MIN!r}))*{1.0 / V_STEP!r};
-        if (!(r > 0.0))  // below the grid, or NaN
+        if (!(r > 0.0))
             r = 0.0;
         else if (r > {ROWS - 1}.0)
             r = {ROWS - 1}.0;
         int row = (int)r;
         if (row > {ROWS - 2})
             row = {ROWS - 2};
-        const double f = r - row;
-        const double* lo = _namespace{TABLE_NAME}_values + row*{cols} + {COLUMNS}*k;
+        f = r - row;
+        return _namespace{TABLE_NAME}_values + row*{cols};
+    }}
+    """
+    gate_cpp = row_cpp + f"""
+    static inline double gate_step(const double v_mV, const double x, const int k, const double on,
+                                   const double h_s)
+    {{
+        if (on == 0.0)
+            return x;
+        double f;
+        const double* lo = _gate_table_row(v_mV, f) + {COLUMNS}*k;
         const double* hi = lo + {cols};
         const double inf = lo[0] + f*(hi[0] - lo[0]);
         const double decay = h_s == {dt_s!r} ? lo[1] + f*(hi[1] - lo[1])
                                              : exp(-h_s*(lo[2] + f*(hi[2] - lo[2])));
         return inf + (x - inf)*decay;
+    }}
+    """
+    value_cpp = row_cpp.replace("_gate_table_row", "_table_value_row") + f"""
+    static inline double table_value(const double v_mV, const int col, const double on)
+    {{
+        if (on == 0.0)
+            return 0.0;
+        double f;
+        const double* lo = _table_value_row(v_mV, f) + col;
+        return lo[0] + f*(lo[{cols}] - lo[0]);
     }}
     """
     values = table.values  # the numpy target reads the TimedArray's current values
@@ -156,9 +202,7 @@ def gate_function(table: b2.TimedArray, dt: b2.Quantity) -> b2.Function:
         v_mV, x, k, on, h_s = np.broadcast_arrays(np.asarray(v_mV, float), np.asarray(x, float),
                                                   np.asarray(k, int), np.asarray(on, float),
                                                   np.asarray(h_s, float))
-        r = np.clip(np.nan_to_num((v_mV - V_MIN) / V_STEP, nan=0.0), 0.0, ROWS - 1.0)
-        row = np.minimum(r.astype(int), ROWS - 2)
-        f = r - row
+        row, f = _row(v_mV)
         tab = np.asarray(values)
 
         def column(c):
@@ -168,8 +212,21 @@ def gate_function(table: b2.TimedArray, dt: b2.Quantity) -> b2.Function:
         decay = np.where(h_s == dt_s, column(1), np.exp(-h_s * column(2)))
         return np.where(on == 0, x, inf + (x - inf) * decay)
 
-    func = b2.Function(gate_step, arg_units=[1, 1, 1, 1, 1], return_unit=1,
-                       arg_types=["float", "float", "integer", "float", "float"], return_type="float",
-                       stateless=True)
-    func.implementations.add_implementation("cpp", cpp, name="gate_step", dependencies={TABLE_NAME: table})
-    return func
+    def table_value(v_mV, col, on):
+        v_mV, col, on = np.broadcast_arrays(np.asarray(v_mV, float), np.asarray(col, int), np.asarray(on, float))
+        row, f = _row(v_mV)
+        tab = np.asarray(values)
+        lo, hi = tab[row, col], tab[row + 1, col]
+        return np.where(on == 0, 0.0, lo + f * (hi - lo))
+
+    funcs = {
+        "gate_step": b2.Function(gate_step, arg_units=[1, 1, 1, 1, 1], return_unit=1,
+                                 arg_types=["float", "float", "integer", "float", "float"],
+                                 return_type="float", stateless=True),
+        "table_value": b2.Function(table_value, arg_units=[1, 1, 1], return_unit=1,
+                                   arg_types=["float", "integer", "float"], return_type="float",
+                                   stateless=True),
+    }
+    for name, code in (("gate_step", gate_cpp), ("table_value", value_cpp)):
+        funcs[name].implementations.add_implementation("cpp", code, name=name, dependencies={TABLE_NAME: table})
+    return funcs

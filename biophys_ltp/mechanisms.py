@@ -55,6 +55,17 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class Tabulated:
+    """A quantity of a ``neuron`` mechanism that is a function of the membrane potential
+    alone (``expr``: the name of a quantity the mechanism's ``rates`` define), set once per
+    step by interpolation in the engine's table over v (biophys_ltp.gates), in compartments
+    where ``where`` is 1 (0 elsewhere)."""
+    name: str
+    expr: str
+    where: str
+
+
+@dataclass(frozen=True)
 class Mechanism:
     name: str
     group: str  # "neuron", "neck", "synapse", "population" or "cell"
@@ -65,6 +76,7 @@ class Mechanism:
     # of v (membrane potential) and parameters; they are tabulated over v, not compiled
     rates: str = ""
     gates: tuple[Gate, ...] = ()
+    tabulated: tuple[Tabulated, ...] = ()
     # statements evaluated once per step in every row before anything is integrated
     # (values that then hold over the step)
     every_step: str = ""
@@ -131,6 +143,7 @@ SYNAPTIC_CURRENT = Mechanism(
     B_mg : 1
     dB_mg : 1/volt
     v_step : volt
+    nmda_here : 1 (constant)
     g_ampa_tot : siemens
     g_nmda_tot : siemens
     g_pop_ampa : siemens
@@ -139,10 +152,14 @@ SYNAPTIC_CURRENT = Mechanism(
     ("E_ampa", "E_nmda", "Mg", "mg_k", "mg_slope", "I_step"),
     # the unblocked fraction B_mg and its slope at the potential the step starts from: the
     # cable solver linearises the NMDA current there (mg_unblock equals B_mg at v_step and
-    # has its slope), so the block is evaluated once per step and compartment
+    # has its slope), so the block is evaluated once per step, in the compartments that have
+    # NMDA receptors (spine heads, the pathway population's places on the trunk)
+    rates="""
+    mg_unblocked = 1/(1 + Mg/mg_k*exp(-mg_slope*v))
+    """,
+    tabulated=(Tabulated("B_mg", "mg_unblocked", "nmda_here"),),
     every_step="""
     v_step = v
-    B_mg = 1/(1 + Mg/mg_k*exp(-mg_slope*v))
     dB_mg = mg_slope*B_mg*(1 - B_mg)
     """,
 )

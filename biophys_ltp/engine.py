@@ -205,6 +205,7 @@ stopping : 1 (shared)
 step_duration : second (shared, constant)
 sim_end : second (shared, constant)
 trace_here : 1 (constant)
+v_gate : volt
 """
 
 

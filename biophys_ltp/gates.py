@@ -122,12 +122,14 @@ def statements() -> str:
     mechanisms' ``every_step`` statements, then every gate advanced."""
     # the potential at the middle of this step, extrapolated from the last step's change
     # (v_step: the potential the last step started from; its length was dt*fast_prev)
-    lines = ["v_gate_mV = (v + 0.5*(v - v_step)*fast/fast_prev)/mV"]
+    lines = ["v_gate = v + 0.5*(v - v_step)*fast/fast_prev", "v_gate_mV = v_gate/mV"]
     lines += [f"{t.name} = table_value(v/mV, {COLUMNS * len(gates()) + j}, {t.where})"
               for j, (_, t) in enumerate(tabulated())]
     lines += [line for m in mech.mechanisms_for("neuron")
               for line in textwrap.dedent(m.every_step).strip().splitlines()]
     for k, (_, g) in enumerate(gates()):
+        if g.implicit:
+            lines.append(f"d{g.name}_dv = gate_slope(v_gate_mV, {g.name}, {k}, {g.where}, dt*fast/second)/mV")
         lines.append(f"{g.name} = gate_step(v_gate_mV, {g.name}, {k}, {g.where}, dt*fast/second)")
     return "\n".join(lines)
 
@@ -186,6 +188,31 @@ def table_functions(table: b2.TimedArray, dt: b2.Quantity) -> dict[str, b2.Funct
         return inf + (x - inf)*decay;
     }}
     """
+    slope_cpp = row_cpp.replace("_gate_table_row", "_gate_slope_row") + f"""
+    static inline double gate_slope(const double v_mV, const double x, const int k, const double on,
+                                    const double h_s)
+    {{
+        if (on == 0.0)
+            return 0.0;
+        double f;
+        const double* lo = _gate_slope_row(v_mV, f) + {COLUMNS}*k;
+        const double* hi = lo + {cols};
+        const double inf = lo[0] + f*(hi[0] - lo[0]);
+        const double d_inf = (hi[0] - lo[0])*{1.0 / V_STEP!r};
+        double decay, d_decay;
+        if (h_s == {dt_s!r})
+        {{
+            decay = lo[1] + f*(hi[1] - lo[1]);
+            d_decay = (hi[1] - lo[1])*{1.0 / V_STEP!r};
+        }}
+        else
+        {{
+            decay = exp(-h_s*(lo[2] + f*(hi[2] - lo[2])));
+            d_decay = -h_s*decay*(hi[2] - lo[2])*{1.0 / V_STEP!r};
+        }}
+        return d_inf*(1.0 - decay) + (x - inf)*d_decay;
+    }}
+    """
     value_cpp = row_cpp.replace("_gate_table_row", "_table_value_row") + f"""
     static inline double table_value(const double v_mV, const int col, const double on)
     {{
@@ -212,6 +239,21 @@ def table_functions(table: b2.TimedArray, dt: b2.Quantity) -> dict[str, b2.Funct
         decay = np.where(h_s == dt_s, column(1), np.exp(-h_s * column(2)))
         return np.where(on == 0, x, inf + (x - inf) * decay)
 
+    def gate_slope(v_mV, x, k, on, h_s):
+        v_mV, x, k, on, h_s = np.broadcast_arrays(np.asarray(v_mV, float), np.asarray(x, float),
+                                                  np.asarray(k, int), np.asarray(on, float),
+                                                  np.asarray(h_s, float))
+        row, f = _row(v_mV)
+        tab = np.asarray(values)
+        lo = lambda c: tab[row, COLUMNS * k + c]  # noqa: E731
+        hi = lambda c: tab[row + 1, COLUMNS * k + c]  # noqa: E731
+        inf = lo(0) + f * (hi(0) - lo(0))
+        d_inf = (hi(0) - lo(0)) / V_STEP
+        table_step = h_s == dt_s
+        decay = np.where(table_step, lo(1) + f * (hi(1) - lo(1)), np.exp(-h_s * (lo(2) + f * (hi(2) - lo(2)))))
+        d_decay = np.where(table_step, (hi(1) - lo(1)) / V_STEP, -h_s * decay * (hi(2) - lo(2)) / V_STEP)
+        return np.where(on == 0, 0.0, d_inf * (1 - decay) + (x - inf) * d_decay)
+
     def table_value(v_mV, col, on):
         v_mV, col, on = np.broadcast_arrays(np.asarray(v_mV, float), np.asarray(col, int), np.asarray(on, float))
         row, f = _row(v_mV)
@@ -223,10 +265,13 @@ def table_functions(table: b2.TimedArray, dt: b2.Quantity) -> dict[str, b2.Funct
         "gate_step": b2.Function(gate_step, arg_units=[1, 1, 1, 1, 1], return_unit=1,
                                  arg_types=["float", "float", "integer", "float", "float"],
                                  return_type="float", stateless=True),
+        "gate_slope": b2.Function(gate_slope, arg_units=[1, 1, 1, 1, 1], return_unit=1,
+                                  arg_types=["float", "float", "integer", "float", "float"],
+                                  return_type="float", stateless=True),
         "table_value": b2.Function(table_value, arg_units=[1, 1, 1], return_unit=1,
                                    arg_types=["float", "integer", "float"], return_type="float",
                                    stateless=True),
     }
-    for name, code in (("gate_step", gate_cpp), ("table_value", value_cpp)):
+    for name, code in (("gate_step", gate_cpp), ("gate_slope", slope_cpp), ("table_value", value_cpp)):
         funcs[name].implementations.add_implementation("cpp", code, name=name, dependencies={TABLE_NAME: table})
     return funcs

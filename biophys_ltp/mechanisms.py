@@ -52,6 +52,10 @@ class Gate:
     beta: str = ""
     inf: str = ""
     tau: str = ""
+    # also give the cable solver the gate's dependence on the step's potential: the engine
+    # sets d<name>_dv (the slope of the advanced gate against the potential at the middle
+    # of the step), and the mechanism's currents use <name>_lin (biophys_ltp.gates)
+    implicit: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,10 +95,12 @@ MEMBRANE = Mechanism(
     "neuron",
     "Leak and Hodgkin-Huxley Na+/K+ channels (soma and dendrite; none in spines)",
     """
-    Im = gL*(EL - v) + gNa*m**3*h*(ENa - v) + gK*n**4*(EK - v) + neck_keep*i_vdcc : amp/meter**2
+    Im = gL*(EL - v) + gNa*m_lin**3*h*(ENa - v) + gK*n**4*(EK - v) + neck_keep*i_vdcc : amp/meter**2
+    m_lin = m + dm_dv*(0.5*(v + v_step) - v_gate) : 1
     gNa = gNa_soma*is_soma + gNa_dend*is_dend : siemens/meter**2
     gK = gK_soma*is_soma + gK_dend*is_dend : siemens/meter**2
     m : 1
+    dm_dv : 1/volt
     h : 1
     n : 1
     is_soma : 1 (constant)
@@ -111,7 +117,7 @@ MEMBRANE = Mechanism(
     alphan = phi_hh*0.1/exprel((10 - u_hh)/10)/ms
     betan = phi_hh*0.125*exp(-u_hh/80)/ms
     """,
-    gates=(Gate("m", "is_soma + is_dend", alpha="alpham", beta="betam"),
+    gates=(Gate("m", "is_soma + is_dend", alpha="alpham", beta="betam", implicit=True),
            Gate("h", "is_soma + is_dend", alpha="alphah", beta="betah"),
            Gate("n", "is_soma + is_dend", alpha="alphan", beta="betan")),
 )

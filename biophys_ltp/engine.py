@@ -405,6 +405,8 @@ class Network:
         self.neuron.run_regularly(CONTROL, when="start", order=-10, name="control")
         # values held over the step and voltage-gated channels, once per step before the cable equation
         self.neuron.run_regularly(gates.statements(), when="before_groups", name="neuron_step")
+        if gates.corrections():
+            self.neuron.run_regularly(gates.corrections(), when="after_groups", order=-1, name="neuron_gates_after")
 
         self.cell = b2.NeuronGroup(
             1, b2.Equations(CELL_EQS) + model.brian_equations("cell"),

@@ -134,6 +134,13 @@ def statements() -> str:
     return "\n".join(lines)
 
 
+def corrections() -> str:
+    """The run_regularly code run once per step after the cable equation is solved: each
+    implicit gate takes the value the solver used, at the step's actual midpoint potential."""
+    return "\n".join(f"{g.name} = clip({g.name} + d{g.name}_dv*(0.5*(v + v_step) - v_gate), 0, 1)"
+                     for _, g in gates() if g.implicit)
+
+
 def table_timedarray() -> b2.TimedArray:
     """The TimedArray holding the table (values set when the program starts)."""
     return b2.TimedArray(np.zeros((ROWS, _width())), dt=1 * b2.second, name=TABLE_NAME)

@@ -22,12 +22,10 @@ from .simulation import compartment_labels, simulate, trunk_distances
 
 def mg_block(v: b2.Quantity, model: Model | None = None) -> np.ndarray:
     """Fraction of NMDA conductance left unblocked at membrane potential(s) ``v``."""
+    from .gates import rate_values
     model = model or load_model()
-    eqs = model.brian_equations("neuron")
-    code = eqs["B_mg"].expr.code
-    names = {name: float(model[name]) for name in ("Mg", "mg_k", "mg_slope")}
-    v_si = np.asarray(v / b2.volt, dtype=float)
-    return np.asarray(eval(code, {"exp": np.exp, "__builtins__": {}}, {**names, "v": v_si}))
+    # the model's own expression (synaptic_current's rates), the one tabulated for the program
+    return np.asarray(rate_values(model, v)["mg_unblocked"], dtype=float)
 
 
 # Spike-timing of the biophysics protocol (biological time).  The EPSP alone is a

@@ -62,7 +62,7 @@ def _width() -> int:
     return COLUMNS * len(gates()) + len(tabulated())
 
 
-def _rate_values(model: "Model", v: b2.Quantity) -> dict[str, b2.Quantity]:
+def rate_values(model: "Model", v: b2.Quantity) -> dict[str, b2.Quantity]:
     """Every quantity the gating mechanisms' ``rates`` define, at membrane potentials ``v``."""
     namespace = {name: value for name, value in vars(b2).items() if not name.startswith("_")}
     namespace["exprel"] = b2.DEFAULT_FUNCTIONS["exprel"].pyfunc
@@ -79,7 +79,7 @@ COLUMNS = 3  # per gate: x_inf, exp(-dt/tau_x), 1/tau_x (in 1/s)
 
 
 def _columns(model: "Model", v_mV: np.ndarray) -> np.ndarray:
-    values = _rate_values(model, v_mV * b2.mV)
+    values = rate_values(model, v_mV * b2.mV)
     dt = model.dt
     ones = np.ones_like(v_mV)
     cols = []

@@ -95,14 +95,18 @@ MEMBRANE = Mechanism(
     "neuron",
     "Leak and Hodgkin-Huxley Na+/K+ channels (soma and dendrite; none in spines)",
     """
-    Im = gL*(EL - v) + gNa*m_lin**3*h*(ENa - v) + gK*n**4*(EK - v) + neck_keep*i_vdcc : amp/meter**2
+    Im = gL*(EL - v) + gNa*m_lin**3*h_lin*(ENa - v) + gK*n_lin**4*(EK - v) + neck_keep*i_vdcc : amp/meter**2
     m_lin = m + dm_dv*(0.5*(v + v_step) - v_gate) : 1
+    h_lin = h + dh_dv*(0.5*(v + v_step) - v_gate) : 1
+    n_lin = n + dn_dv*(0.5*(v + v_step) - v_gate) : 1
     gNa = gNa_soma*is_soma + gNa_dend*is_dend : siemens/meter**2
     gK = gK_soma*is_soma + gK_dend*is_dend : siemens/meter**2
     m : 1
     dm_dv : 1/volt
     h : 1
+    dh_dv : 1/volt
     n : 1
+    dn_dv : 1/volt
     is_soma : 1 (constant)
     is_dend : 1 (constant)
     is_head : 1 (constant)
@@ -118,8 +122,8 @@ MEMBRANE = Mechanism(
     betan = phi_hh*0.125*exp(-u_hh/80)/ms
     """,
     gates=(Gate("m", "is_soma + is_dend", alpha="alpham", beta="betam", implicit=True),
-           Gate("h", "is_soma + is_dend", alpha="alphah", beta="betah"),
-           Gate("n", "is_soma + is_dend", alpha="alphan", beta="betan")),
+           Gate("h", "is_soma + is_dend", alpha="alphah", beta="betah", implicit=True),
+           Gate("n", "is_soma + is_dend", alpha="alphan", beta="betan", implicit=True)),
 )
 
 VDCC = Mechanism(

@@ -19,17 +19,17 @@ quiet stretches the fast variables sit at rest and the engine compresses the
 stretch by a large ``warp``.  The slow dynamics only see calcium through
 thresholds, which calcium at rest never crosses, so the compressed and the
 reference (``warp`` = 1 throughout) integrations describe the same
-biological time course.  ``biophys_ltp.engine`` builds the schedule.
+biological time course.  ``biophys_ltp.schedule`` builds the schedule.
 
 What is left of a pulse when a gap begins (the tail of the NMDA conductance,
-calcium a little above rest) decays in biological time too: the decay of the
-synaptic conductances and of calcium is multiplied by ``fast`` = max(``warp``,
-1), so the next pulse finds them at rest as it would in real time, and the
-active stretch after an isolated pulse can end as soon as calcium is below the
-plasticity thresholds (``ScheduleSettings.isolated_tail``).  Voltages and
-channel gates relax in simulation time (the cable equation is not warped);
-the membrane time constant is short enough that they are at rest before the
-next pulse.
+calcium a little above rest, the membrane's return to rest) relaxes in
+biological time too: every fast rate is multiplied by ``fast`` = max(``warp``,
+1).  The cable solver takes steps of ``dt*fast`` (backward Euler, with the
+Hodgkin-Huxley gates implicit in it: stable for any step length), the gates
+and calcium influx and extrusion carry the same factor, so the next pulse
+finds the cell at rest as it would in real time.  In a gap the warp grows
+from 1 by a constant factor per step (``ScheduleSettings.growth``), so the
+steps stay short while the response dies away and lengthen as it settles.
 """
 
 from __future__ import annotations

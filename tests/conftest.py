@@ -22,6 +22,23 @@ def load_figure(name: str):
 
 
 @pytest.fixture(scope="session")
+def runs_once():
+    """``get(jobs)``: the results of ``simulate_many(jobs)``, each job run at most once per
+    session (keys name what is run: the reference comparison and the fine-step convergence
+    share their warped runs)."""
+    from biophys_ltp import simulate_many
+    done = {}
+
+    def get(jobs):
+        missing = {key: job for key, job in jobs.items() if key not in done}
+        if missing:
+            done.update(simulate_many(missing))
+        return {key: done[key] for key in jobs}
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def biophysics():
     from biophys_ltp.experiments import biophysics as run
     return run()

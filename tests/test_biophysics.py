@@ -6,9 +6,8 @@ import brian2 as b2
 import numpy as np
 import pytest
 
-from biophys_ltp.experiments import EPSP_AT, bap_amplitude_at, mg_block
+from biophys_ltp.experiments import bap_amplitude_at, mg_block
 from biophys_ltp.model import load_model
-from biophys_ltp.schedule import ScheduleSettings
 from biophys_ltp.targets import BANDS
 
 
@@ -65,14 +64,3 @@ def test_pairing_is_supralinear_only_when_the_spike_follows(biophysics_figure):
     # depolarisation: less than the sum of the two alone
     assert (pairing.loc[[-20.0, -10.0, -5.0], "ratio_to_sum"] < 1.0).all()
     assert pairing.loc[10.0, "ca_peak_increase_uM"] > 1.5 * pairing.loc[-10.0, "ca_peak_increase_uM"]
-
-
-@pytest.mark.standalone
-def test_calcium_of_an_isolated_epsp_is_below_the_thresholds_when_its_tail_ends(biophysics):
-    """The warped schedule stops real-time integration ``isolated_tail`` after an isolated
-    pulse; what calcium would still do above theta_pho after that would be lost."""
-    tail = float(ScheduleSettings().isolated_tail / b2.second)
-    spine = biophysics.traces[biophysics.traces.compartment == "S1_spine"]
-    after = spine[(spine.time_s >= EPSP_AT + tail) & (spine.time_s < EPSP_AT + tail + 0.05)]
-    theta_pho = float(load_model().parameters["theta_pho"].value / b2.umolar)
-    assert len(after) and after.ca_uM.max() < 0.75 * theta_pho, (after.ca_uM.max(), theta_pho)

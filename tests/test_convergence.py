@@ -1,0 +1,81 @@
+"""Is the fine step adequate?  The protocols of tests/test_reference.py at dt = 0.025 ms
+against the model's 0.05 ms (both warped, which agrees with the fixed step: test_reference).
+
+The slow variables (early and late weight, tag, proteins) must agree within
+``step_convergence.state``.  Every test pulse's fEPSP should agree within
+``step_convergence.fepsp_pct`` (0.5 percentage point); it does after a weak tetanus and
+strong LFS, not yet after a strong tetanus, 1-Hz trains and spike-timing pairings, where the
+initial slope of the somatic test EPSP, which dendritic Na+ channels boost near their
+threshold, moves by 0.6-1.0 point between the two steps while the synaptic weights agree
+(README, "The fine step").  Those cases are marked as expected failures (strict: they must
+fail, so that a change that mends them is noticed).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from biophys_ltp.model import load_model
+from biophys_ltp.regression import tolerances
+from test_reference import FAST, SLOW, _jobs
+
+pytestmark = [pytest.mark.standalone, pytest.mark.slow]
+
+FEPSP = tolerances("step_convergence")["fepsp_pct"]
+STATE = tolerances("step_convergence")["state"]
+STATE_COLUMNS = ("early_weight", "late_weight", "tag", "proteins")
+PROTOCOLS = {**FAST, **SLOW}
+# fEPSP apart by more than FEPSP between the two steps (measured: README, "The fine step")
+NOT_YET = {"strong tetanus, first hour", "900 pulses at 1 Hz", "60 pairings at +10 ms", "60 pairings at -10 ms"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, runs_once):
+    """Each protocol at dt 0.05 ms (the warped runs of test_reference, shared) and 0.025 ms."""
+    model = load_model()
+    text = open(model.source).read()
+    fine, n = re.subn(r'^dt = \{ value = "[^"]*"', 'dt = { value = "0.025 ms"', text, flags=re.M)
+    assert n == 1
+    path = tmp_path_factory.mktemp("model") / "ca1_spine_dt025.toml"
+    path.write_text(fine)
+    jobs = {(name, "0.025 ms"): {"protocol": proto, "model": str(path)} for name, (proto, _) in PROTOCOLS.items()}
+    jobs.update({key: job for key, job in _jobs(PROTOCOLS).items() if key[1] == "warped"})
+    got = runs_once(jobs)
+    return {(name, "0.05 ms" if step == "warped" else step): res for (name, step), res in got.items()}
+
+
+def _state_agrees(runs, name):
+    a, b = runs[(name, "0.05 ms")], runs[(name, "0.025 ms")]
+    assert b.metadata["schedule"]["dt_ms"] == pytest.approx(0.025)
+    for pathway, fine in b.state.groupby("pathway"):
+        coarse = a.state[a.state.pathway == pathway]
+        for column in STATE_COLUMNS:
+            got = np.interp(fine.time_min, coarse.time_min, coarse[column])
+            want = fine[column].to_numpy()
+            off = np.abs(got - want) > STATE.rel * np.abs(want) + STATE.abs
+            assert not off.any(), (pathway, column, got[off][:5], want[off][:5])
+
+
+def _fepsp_agrees(runs, name):
+    a, b = runs[(name, "0.05 ms")], runs[(name, "0.025 ms")]
+    m = a.fepsp.merge(b.fepsp, on=["time_min", "pathway"], suffixes=("_coarse", "_fine"))
+    assert len(m) == len(a.fepsp)
+    off = (m.fepsp_pct_coarse - m.fepsp_pct_fine).abs()
+    assert off.max() <= FEPSP.abs, m.loc[off.idxmax(), ["time_min", "pathway", "fepsp_pct_coarse", "fepsp_pct_fine"]].to_dict()
+
+
+@pytest.mark.parametrize("name", list(PROTOCOLS))
+def test_synaptic_state_does_not_depend_on_the_fine_step(runs, name):
+    _state_agrees(runs, name)
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="the boosted test EPSP's initial slope moves "
+                                                                   "0.6-1.0 point between dt 0.05 and 0.025 ms"))
+    if name in NOT_YET else name
+    for name in PROTOCOLS])
+def test_fepsp_does_not_depend_on_the_fine_step(runs, name):
+    _fepsp_agrees(runs, name)

@@ -286,12 +286,26 @@ next_sample : second
 sample_interval : second (shared, constant)
 """
 
+@b2.implementation("cpp", """
+static inline double ramp_power(const double growth, const double n)
+{
+    return growth == 1.0 ? 1.0 : pow(growth, n);
+}
+""")
+@b2.check_units(growth=1, n=1, result=1)
+def ramp_power(growth, n):
+    """growth**n, the warp's growth over n steps of a segment; without the C library's pow()
+    where the warp is constant (growth 1: the active stretches, the whole reference run)."""
+    growth, n = np.broadcast_arrays(np.asarray(growth, float), np.asarray(n, float))
+    return np.where(growth == 1.0, 1.0, growth ** n)
+
+
 # The schedule, run once per step on the neuron's shared control variables
 CONTROL = """
 seg += int(t >= seg_sim((seg + 1)*second) - 0.5*dt)
 seg_steps = floor((t - seg_sim(seg*second))/dt + 0.5)
 growth = seg_growth(seg*second)
-growth_now = growth**seg_steps
+growth_now = ramp_power(growth, seg_steps)
 warp = seg_warp(seg*second)*growth_now
 fast_prev = fast
 fast = clip(warp, 1, 1e12)
@@ -396,6 +410,7 @@ class Network:
         ns.update(gates.table_functions(self.ta[gates.TABLE_NAME], model.dt))
         ns["faraday_constant"] = faraday_constant
         ns["stop_run_at"] = stop_run_at
+        ns["ramp_power"] = ramp_power
 
         self.neuron = b2.SpatialNeuron(
             morpho, model.brian_equations("neuron") + b2.Equations(_neuron_extra()),

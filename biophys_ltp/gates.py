@@ -163,6 +163,9 @@ def table_functions(table: b2.TimedArray, dt: b2.Quantity) -> dict[str, b2.Funct
     """
     cols = _width()
     dt_s = float(dt / b2.second)
+    # one copy of the row lookup and of the gate's interpolated steady state and decay,
+    # shared by gate_step and gate_slope (a dependency of both): called with the same
+    # arguments in one step's code, the compiler evaluates them once
     row_cpp = f"""
     // the table's row below v_mV (clamped to the grid; NaN -> the first row) and the
     // fraction of the way to the next
@@ -179,54 +182,57 @@ def table_functions(table: b2.TimedArray, dt: b2.Quantity) -> dict[str, b2.Funct
         f = r - row;
         return _namespace{TABLE_NAME}_values + row*{cols};
     }}
+    // gate k at v_mV: steady state, and decay over a step of h_s seconds (tabulated for
+    // the fine step), with their derivatives against v_mV
+    struct _gate_interp {{ double inf, d_inf, decay, d_decay; }};
+    static inline _gate_interp _gate_at(const double v_mV, const int k, const double h_s)
+    {{
+        double f;
+        const double* lo = _gate_table_row(v_mV, f) + {COLUMNS}*k;
+        const double* hi = lo + {cols};
+        _gate_interp g;
+        g.inf = lo[0] + f*(hi[0] - lo[0]);
+        g.d_inf = (hi[0] - lo[0])*{1.0 / V_STEP!r};
+        if (h_s == {dt_s!r})
+        {{
+            g.decay = lo[1] + f*(hi[1] - lo[1]);
+            g.d_decay = (hi[1] - lo[1])*{1.0 / V_STEP!r};
+        }}
+        else
+        {{
+            g.decay = exp(-h_s*(lo[2] + f*(hi[2] - lo[2])));
+            g.d_decay = -h_s*g.decay*(hi[2] - lo[2])*{1.0 / V_STEP!r};
+        }}
+        return g;
+    }}
     """
-    gate_cpp = row_cpp + f"""
+    gate_cpp = f"""
     static inline double gate_step(const double v_mV, const double x, const int k, const double on,
                                    const double h_s)
     {{
         if (on == 0.0)
             return x;
-        double f;
-        const double* lo = _gate_table_row(v_mV, f) + {COLUMNS}*k;
-        const double* hi = lo + {cols};
-        const double inf = lo[0] + f*(hi[0] - lo[0]);
-        const double decay = h_s == {dt_s!r} ? lo[1] + f*(hi[1] - lo[1])
-                                             : exp(-h_s*(lo[2] + f*(hi[2] - lo[2])));
-        return inf + (x - inf)*decay;
+        const _gate_interp g = _gate_at(v_mV, k, h_s);
+        return g.inf + (x - g.inf)*g.decay;
     }}
     """
-    slope_cpp = row_cpp.replace("_gate_table_row", "_gate_slope_row") + f"""
+    slope_cpp = f"""
     static inline double gate_slope(const double v_mV, const double x, const int k, const double on,
                                     const double h_s)
     {{
         if (on == 0.0)
             return 0.0;
-        double f;
-        const double* lo = _gate_slope_row(v_mV, f) + {COLUMNS}*k;
-        const double* hi = lo + {cols};
-        const double inf = lo[0] + f*(hi[0] - lo[0]);
-        const double d_inf = (hi[0] - lo[0])*{1.0 / V_STEP!r};
-        double decay, d_decay;
-        if (h_s == {dt_s!r})
-        {{
-            decay = lo[1] + f*(hi[1] - lo[1]);
-            d_decay = (hi[1] - lo[1])*{1.0 / V_STEP!r};
-        }}
-        else
-        {{
-            decay = exp(-h_s*(lo[2] + f*(hi[2] - lo[2])));
-            d_decay = -h_s*decay*(hi[2] - lo[2])*{1.0 / V_STEP!r};
-        }}
-        return d_inf*(1.0 - decay) + (x - inf)*d_decay;
+        const _gate_interp g = _gate_at(v_mV, k, h_s);
+        return g.d_inf*(1.0 - g.decay) + (x - g.inf)*g.d_decay;
     }}
     """
-    value_cpp = row_cpp.replace("_gate_table_row", "_table_value_row") + f"""
+    value_cpp = f"""
     static inline double table_value(const double v_mV, const int col, const double on)
     {{
         if (on == 0.0)
             return 0.0;
         double f;
-        const double* lo = _table_value_row(v_mV, f) + col;
+        const double* lo = _gate_table_row(v_mV, f) + col;
         return lo[0] + f*(lo[{cols}] - lo[0]);
     }}
     """
@@ -279,6 +285,11 @@ def table_functions(table: b2.TimedArray, dt: b2.Quantity) -> dict[str, b2.Funct
                                    arg_types=["float", "integer", "float"], return_type="float",
                                    stateless=True),
     }
+    # the shared C++ helpers, as a function the others depend on (Brian2 includes it once)
+    helpers = b2.Function(lambda v_mV: v_mV, arg_units=[1], return_unit=1, stateless=True)
+    helpers.implementations.add_implementation("cpp", row_cpp, name="_gate_table_row",
+                                               dependencies={TABLE_NAME: table})
     for name, code in (("gate_step", gate_cpp), ("gate_slope", slope_cpp), ("table_value", value_cpp)):
-        funcs[name].implementations.add_implementation("cpp", code, name=name, dependencies={TABLE_NAME: table})
+        funcs[name].implementations.add_implementation("cpp", code, name=name,
+                                                       dependencies={TABLE_NAME: table, "_gate_table_row": helpers})
     return funcs

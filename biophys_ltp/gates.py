@@ -238,21 +238,9 @@ def table_functions(table: b2.TimedArray, dt: b2.Quantity) -> dict[str, b2.Funct
     """
     values = table.values  # the numpy target reads the TimedArray's current values
 
-    def gate_step(v_mV, x, k, on, h_s):
-        v_mV, x, k, on, h_s = np.broadcast_arrays(np.asarray(v_mV, float), np.asarray(x, float),
-                                                  np.asarray(k, int), np.asarray(on, float),
-                                                  np.asarray(h_s, float))
-        row, f = _row(v_mV)
-        tab = np.asarray(values)
-
-        def column(c):
-            lo, hi = tab[row, COLUMNS * k + c], tab[row + 1, COLUMNS * k + c]
-            return lo + f * (hi - lo)
-        inf = column(0)
-        decay = np.where(h_s == dt_s, column(1), np.exp(-h_s * column(2)))
-        return np.where(on == 0, x, inf + (x - inf) * decay)
-
-    def gate_slope(v_mV, x, k, on, h_s):
+    def gate_at(v_mV, x, k, on, h_s):
+        """The arguments broadcast, and gate k's steady state and decay over h_s with their
+        derivatives against v_mV (the C++ _gate_at)."""
         v_mV, x, k, on, h_s = np.broadcast_arrays(np.asarray(v_mV, float), np.asarray(x, float),
                                                   np.asarray(k, int), np.asarray(on, float),
                                                   np.asarray(h_s, float))
@@ -265,6 +253,14 @@ def table_functions(table: b2.TimedArray, dt: b2.Quantity) -> dict[str, b2.Funct
         table_step = h_s == dt_s
         decay = np.where(table_step, lo(1) + f * (hi(1) - lo(1)), np.exp(-h_s * (lo(2) + f * (hi(2) - lo(2)))))
         d_decay = np.where(table_step, (hi(1) - lo(1)) / V_STEP, -h_s * decay * (hi(2) - lo(2)) / V_STEP)
+        return x, on, inf, d_inf, decay, d_decay
+
+    def gate_step(v_mV, x, k, on, h_s):
+        x, on, inf, _, decay, _ = gate_at(v_mV, x, k, on, h_s)
+        return np.where(on == 0, x, inf + (x - inf) * decay)
+
+    def gate_slope(v_mV, x, k, on, h_s):
+        x, on, inf, d_inf, decay, d_decay = gate_at(v_mV, x, k, on, h_s)
         return np.where(on == 0, 0.0, d_inf * (1 - decay) + (x - inf) * d_decay)
 
     def table_value(v_mV, col, on):

@@ -107,7 +107,8 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
     reference
         Integrate every variable at the fine step all the time (no time warping).
     target
-        ``"cpp_standalone"`` (compiled, default) or ``"runtime"`` (numpy; for debugging).
+        ``"cpp_standalone"`` (compiled, default) or ``"runtime"`` (numpy; for debugging; with
+        ``reference=True`` only).
     trace_windows
         (start, stop) pairs of biological times (quantities or strings with units) in
         which fast traces are recorded: soma, trunk, and the first spine head of each
@@ -118,6 +119,11 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
         Show progress on stderr (default: when stderr is a terminal).
     """
     t_start = time.perf_counter()
+    if target == "runtime" and not reference:
+        raise ValueError("the runtime target (numpy) runs only the fixed-step reference (reference=True, "
+                         "--reference): its cable solver is Brian2's own, which steps the clock's dt, while "
+                         "the warped schedule's gaps step the membrane by dt times the warp factor "
+                         "(templates/spatialstateupdate.cpp)")
     proto = load_protocol(protocol)
     mdl = model if isinstance(model, Model) else load_model(model)
     mdl = mdl.with_overrides(params)

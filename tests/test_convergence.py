@@ -3,10 +3,10 @@ against the model's 0.05 ms (both warped, which agrees with the fixed step: test
 
 The slow variables (early and late weight, tag, proteins) must agree within
 ``step_convergence.state``.  Every test pulse's fEPSP should agree within
-``step_convergence.fepsp_pct`` (0.5 percentage point); it does after a weak tetanus and
-strong LFS, not yet after a strong tetanus, 1-Hz trains and spike-timing pairings, where the
-initial slope of the somatic test EPSP, which dendritic Na+ channels boost near their
-threshold, moves by 0.6-1.0 point between the two steps while the synaptic weights agree
+``step_convergence.fepsp_pct`` (0.5 percentage point); it does after strong LFS, 1-Hz
+trains and a weak tetanus, not yet after a strong tetanus and spike-timing pairings, where
+the initial slope of the somatic test EPSP, which dendritic Na+ channels boost near their
+threshold, moves by 0.7-0.8 point between the two steps while the synaptic weights agree
 (README, "The fine step").  Those cases are marked as expected failures (strict: they must
 fail, so that a change that mends them is noticed).
 """
@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
 
 from biophys_ltp.model import load_model
 from biophys_ltp.regression import tolerances
-from test_reference import FAST, SLOW, _jobs
+from test_reference import FAST, SLOW, _jobs, states_agree
 
 pytestmark = [pytest.mark.standalone, pytest.mark.slow]
 
@@ -29,7 +28,7 @@ STATE = tolerances("step_convergence")["state"]
 STATE_COLUMNS = ("early_weight", "late_weight", "tag", "proteins")
 PROTOCOLS = {**FAST, **SLOW}
 # fEPSP apart by more than FEPSP between the two steps (measured: README, "The fine step")
-NOT_YET = {"strong tetanus, first hour", "900 pulses at 1 Hz", "60 pairings at +10 ms", "60 pairings at -10 ms"}
+NOT_YET = {"strong tetanus, first hour", "60 pairings, +10 ms on S1 and -10 ms on S2"}
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +49,7 @@ def runs(tmp_path_factory, runs_once):
 def _state_agrees(runs, name):
     a, b = runs[(name, "0.05 ms")], runs[(name, "0.025 ms")]
     assert b.metadata["schedule"]["dt_ms"] == pytest.approx(0.025)
-    for pathway, fine in b.state.groupby("pathway"):
-        coarse = a.state[a.state.pathway == pathway]
-        for column in STATE_COLUMNS:
-            got = np.interp(fine.time_min, coarse.time_min, coarse[column])
-            want = fine[column].to_numpy()
-            off = np.abs(got - want) > STATE.rel * np.abs(want) + STATE.abs
-            assert not off.any(), (pathway, column, got[off][:5], want[off][:5])
+    states_agree(a, b, STATE_COLUMNS, STATE)
 
 
 def _fepsp_agrees(runs, name):
@@ -74,7 +67,7 @@ def test_synaptic_state_does_not_depend_on_the_fine_step(runs, name):
 
 @pytest.mark.parametrize("name", [
     pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="the boosted test EPSP's initial slope moves "
-                                                                   "0.6-1.0 point between dt 0.05 and 0.025 ms"))
+                                                                   "0.7-0.8 point between dt 0.05 and 0.025 ms"))
     if name in NOT_YET else name
     for name in PROTOCOLS])
 def test_fepsp_does_not_depend_on_the_fine_step(runs, name):

@@ -131,13 +131,23 @@ def test_unknown_parameter_fails_before_simulating():
 
 @pytest.mark.slow
 def test_runtime_target_agrees_with_standalone():
-    """The numpy runtime target (for debugging) runs the same equations."""
-    tiny = {"name": "tiny", "duration": "1 s", "baseline": "0 s", "test_interval": "10 min",
+    """The numpy runtime target (for debugging) runs the same equations (on the fixed-step
+    reference schedule, the only one it runs)."""
+    # one test pulse per pathway (100 ms apart, each measured over 30 ms), after a short
+    # settling: numpy takes ~15 ms per step
+    tiny = {"name": "tiny", "duration": "300 ms", "baseline": "0 s", "test_interval": "10 min",
             "pathways": ["S1", "S2", "S3"]}
-    rt = bl.simulate(protocol_from_dict(tiny), target="runtime", progress=False)
-    cpp = bl.simulate(protocol_from_dict(tiny), progress=False)
+    settings = ScheduleSettings(settle=50 * b2.ms)
+    rt = bl.simulate(protocol_from_dict(tiny), target="runtime", reference=True, settings=settings, progress=False)
+    cpp = bl.simulate(protocol_from_dict(tiny), reference=True, settings=settings, progress=False)
+    assert len(cpp.fepsp) == 3
     assert rt.fepsp.epsp_slope_mV_per_ms.to_numpy() == pytest.approx(
         cpp.fepsp.epsp_slope_mV_per_ms.to_numpy(), rel=1e-4)
+
+
+def test_runtime_target_refuses_the_warped_schedule():
+    with pytest.raises(ValueError, match="reference"):
+        bl.simulate("smoke", target="runtime", progress=False)
 
 
 @pytest.mark.standalone

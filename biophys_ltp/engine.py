@@ -741,10 +741,37 @@ def _scratch_dir(build_dir: Path) -> Path:
     return build_dir / "results"
 
 
+RUN_DIR_PREFIX = "biophys-ltp-run-"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
+def _clear_stale_runs(scratch: Path) -> None:
+    """Remove run folders whose Python process is gone: a run's folder is removed when it
+    ends, but not when its process is killed, and /dev/shm is memory."""
+    for d in scratch.glob(f"{RUN_DIR_PREFIX}*"):
+        try:
+            pid = int(d.name[len(RUN_DIR_PREFIX):].split("-")[0])
+        except ValueError:
+            continue
+        if not _process_alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def _run_direct(build_dir: Path, record: dict, inputs: dict[str, Any], t0: float) -> RawResults:
     """Start the compiled program with ``inputs`` as Brian2 would (same command line: scalars
     as text, arrays as binary files) and read its results files."""
-    results_dir = _scratch_dir(build_dir) / f"biophys-ltp-run-{uuid.uuid4().hex}"
+    scratch = _scratch_dir(build_dir)
+    _clear_stale_runs(scratch)
+    results_dir = scratch / f"{RUN_DIR_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
     inputs_dir = results_dir / "inputs"
     inputs_dir.mkdir(parents=True)
     try:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import biophys_ltp as bl
-from biophys_ltp.engine import MAX_SIM_DURATION, SLOPE_WINDOW
+from biophys_ltp.engine import MAX_SIM_DURATION, RUN_DIR_PREFIX, SLOPE_WINDOW, _scratch_dir
 from biophys_ltp.model import load_model
 from biophys_ltp.protocol import protocol_from_dict
 from biophys_ltp.schedule import ScheduleSettings
@@ -182,14 +182,16 @@ def _children(pid: int) -> list[tuple[int, str]]:
                     reason="needs Linux and util-linux's setpriv")
 def test_compiled_program_dies_with_the_python_process():
     """A killed run (a test run stopped, a worker killed) must not leave the compiled
-    program running on."""
+    program running on, nor, after the next run, its files."""
     script = ("import biophys_ltp as bl\n"
               "from biophys_ltp.experiments import frequency_protocol\n"
               "from biophys_ltp.protocol import protocol_from_dict\n"
               "bl.simulate(protocol_from_dict(frequency_protocol(1)), progress=False)\n")
+    tiny = {"name": "tiny", "duration": "2 s", "baseline": "1 s", "test_interval": "1 s", "pathways": ["S1"]}
+    bl.simulate(tiny, progress=False)  # the build and its launch record: the run below starts directly
     proc = subprocess.Popen([sys.executable, "-c", script])
     try:
-        deadline = time.monotonic() + 300  # a cold build may come first
+        deadline = time.monotonic() + 300
         program = None
         while program is None and time.monotonic() < deadline and proc.poll() is None:
             program = next((pid for pid, comm in _children(proc.pid) if comm == "main"), None)
@@ -203,6 +205,12 @@ def test_compiled_program_dies_with_the_python_process():
                 break
             time.sleep(0.1)
         assert not Path(f"/proc/{program}").exists() or "Z" in _state(program), "the program outlived its parent"
+        # the killed run's folder (in /dev/shm, which is memory) goes with the next run
+        scratch = Path("/dev/shm")
+        if _scratch_dir(Path("no build")) == scratch:
+            left = list(scratch.glob(f"{RUN_DIR_PREFIX}{proc.pid}-*"))
+            bl.simulate(tiny, progress=False)
+            assert left and not any(d.exists() for d in left), left
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -209,7 +209,8 @@ def _fepsp_frame(proto: Protocol, schedule: Schedule, raw: RawResults,
         if not ref > 0:
             raise SimulationError(f"pathway {name}: no baseline response (mean slope {ref})")
         for t, s, a in zip(test_real, slope, amp):
-            rows.append((t * dt_s / 60.0, name, 100.0 * s / ref, s * 1e-3, a * 1e3))
+            # slope in V/s, which is mV/ms; amplitude in V
+            rows.append((t * dt_s / 60.0, name, 100.0 * s / ref, s, a * 1e3))
     return pd.DataFrame(rows, columns=["time_min", "pathway", "fepsp_pct", "epsp_slope_mV_per_ms",
                                        "epsp_amplitude_mV"])
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import brian2 as b2
 import numpy as np
 import pytest
 
+from biophys_ltp.engine import MEASURE_WINDOW
 from biophys_ltp.targets import BANDS
 
 pytestmark = pytest.mark.standalone
@@ -66,6 +68,13 @@ def test_fepsp_comes_from_the_simulated_response(ltp_phases):
     base = f[f.time_min < TET].epsp_slope_mV_per_ms.mean()
     assert np.allclose(100 * f.epsp_slope_mV_per_ms / base, f.fepsp_pct)
     assert (f.epsp_amplitude_mV > 0.5).all()
+    # units: a somatic EPSP rises at most at its steepest slope, and does so within the
+    # measurement window (a slope reported in the wrong unit fails one of the two bounds)
+    # (the steepest rise over one fine step is part of the amplitude)
+    window_ms = float(MEASURE_WINDOW / b2.ms)
+    dt_ms = res.metadata["schedule"]["dt_ms"]
+    assert (f.epsp_amplitude_mV <= f.epsp_slope_mV_per_ms * window_ms).all()
+    assert (f.epsp_amplitude_mV >= f.epsp_slope_mV_per_ms * dt_ms).all()
 
 
 def test_apv_blocks_induction():

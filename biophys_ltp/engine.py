@@ -50,7 +50,9 @@ from .units import format_quantity
 PULSE_CAPACITY = 4096  # pulses per pathway (SLFS: 2700 + test pulses)
 SPIKE_CAPACITY = 1024  # somatic current steps
 SEGMENT_CAPACITY = 32768  # schedule segments (SLFS: ~9 per burst)
-MEASURE_WINDOW = 30 * b2.ms  # EPSP amplitude measured over this window after each pulse
+# EPSP amplitude: the peak within this window after each pulse (a test EPSP peaks 3-4 ms
+# after the pulse at the soma, its initial slope is steepest at 1-2 ms)
+MEASURE_WINDOW = 10 * b2.ms
 SLOPE_WINDOW = 5 * b2.ms  # initial slope: steepest rise within this window (before any spike)
 # A test pulse on a strongly potentiated pathway can fire the cell.  As the population
 # spike is left out of a field EPSP's slope (taken on the initial rise), the slope is taken

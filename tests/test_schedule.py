@@ -61,6 +61,21 @@ def test_train_keeps_the_long_tail_after_its_last_pulse():
     assert _stretch_of(sched, last)[0][1] == last + _steps(S.tail)
 
 
+def test_pulses_of_a_strong_lfs_burst_are_isolated_with_a_compressed_gap_between():
+    # 20-Hz bursts: pulses 50 ms apart, more than train_window; each runs in real time for
+    # an isolated pulse's tail (not a train's), and the gap between them is compressed, by at most short_gap_max_warp
+    sched = build_schedule(_protocol([{"kind": "slfs", "pathway": "S1", "at": "90 s", "pulses": 2}],
+                                     pathways=("S1",)), DT)
+    first = _steps(90 * b2.second)
+    second = first + _steps(50 * b2.ms)
+    assert second in set(sched.pulse_real["S1"].tolist())
+    assert _stretch_of(sched, first) == [(first - _steps(S.pre), first + _steps(S.isolated_tail))]
+    assert _stretch_of(sched, second) == [(second - _steps(S.pre), second + _steps(S.isolated_tail))]
+    k = np.searchsorted(sched.pulse_real["S1"], first)
+    between = sched.warp_of_sim(np.arange(sched.pulse_sim["S1"][k], sched.pulse_sim["S1"][k + 1]))
+    assert 1 < between.max() <= S.short_gap_max_warp * (1 + 1e-12)
+
+
 def test_staggered_test_pulses_each_run_in_real_time_with_a_slow_gap_between():
     # test pulses of S1-S3 are 100 ms apart: each has its own real-time stretch, and the
     # short gap between them is compressed by at most short_gap_max_warp

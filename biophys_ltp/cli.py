@@ -66,11 +66,13 @@ from .protocol import ProtocolError, list_protocols, load_protocol
 
 PROG = "biophys-ltp"
 
-#: Top level of the repository (the folder holding ``models/``, ``protocols/``, ``figures/``).
+#: Top level of the repository (the folder holding ``models/``, ``protocols/``, ``figures/``)
+#: when the package runs from a source checkout (an editable install).
 REPO_DIR = Path(__file__).resolve().parent.parent
 
-#: Folder searched for figure scripts ``fig_*.py``.
-FIGURES_DIR = REPO_DIR / "figures"
+#: Folder searched for figure scripts ``fig_*.py`` by default: the checkout's ``figures/``;
+#: an installed package (which carries no figures) looks in ``figures/`` of the current folder.
+FIGURES_DIR = REPO_DIR / "figures" if (REPO_DIR / "figures").is_dir() else Path("figures")
 
 #: Times after a pathway's first induction reported by ``run`` (minutes, label).
 SUMMARY_OFFSETS: tuple[tuple[float, str], ...] = (
@@ -370,15 +372,16 @@ def _read_tables(paths: list[Path]) -> dict[str, Any]:
     return out
 
 
-def _what_moved(figure: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+def _what_moved(figure: str, before: dict[str, Any], after: dict[str, Any], folder: Path) -> list[str]:
     """One line per data file: how far each numeric column moved from the stored data
-    (largest change, and how many rows moved by more than the figure's tolerance)."""
+    (largest change, and how many rows moved by more than the figure's tolerance, from
+    ``folder``'s tolerances.toml)."""
     from pandas.api.types import is_numeric_dtype
 
     from .regression import tolerances
     try:
-        tol = tolerances(figure)
-    except KeyError:
+        tol = tolerances(figure, folder / "tolerances.toml")
+    except (KeyError, FileNotFoundError):
         tol = {}
     lines = []
     for name, new in after.items():
@@ -407,10 +410,12 @@ def _what_moved(figure: str, before: dict[str, Any], after: dict[str, Any]) -> l
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    folder = FIGURES_DIR
+    folder = Path(args.figures) if args.figures else FIGURES_DIR
     figures = discover_figures(folder)
     if not figures and not args.names:
-        print(f"no figure scripts found (looked for fig_*.py in {folder}); nothing to reproduce")
+        print(f"no figure scripts found (looked for fig_*.py in {folder.resolve()}); nothing to reproduce. "
+              f"The figure scripts and their stored data are in the repository's figures/ folder: "
+              f"run from a clone's top folder or pass --figures DIR")
         return 0
     selected = _select(figures, args.names, folder)
     if args.list:
@@ -449,7 +454,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                 print(f"warning: {fig.name}: compute() did not write {', '.join(missing)}",
                       file=sys.stderr)
             print(f"computed {fig.name} in {time.perf_counter() - t0:.0f} s")
-            for line in _what_moved(fig.name, before, _read_tables(fig.data_files(data_dir))):
+            for line in _what_moved(fig.name, before, _read_tables(fig.data_files(data_dir)), folder):
                 print(f"  {line}")
         written = fig.module.plot(data_dir, out_dir) or []
         for path in written:
@@ -527,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for the figure files (default figures/)")
     p.add_argument("--data", default=None, metavar="DIR",
                    help="folder for the figure data (default figures/data/)")
+    p.add_argument("--figures", default=None, metavar="DIR",
+                   help="folder of the figure scripts fig_*.py (default: the repository's figures/ "
+                        "when running from a clone, else figures/ in the current folder)")
     p.set_defaults(func=cmd_reproduce)
     return parser
 

@@ -29,9 +29,10 @@ import brian2 as b2
 import numpy as np
 
 from . import mechanisms as mech
+from ._paths import shipped
 from .units import UnitParseError, format_quantity, parse_quantity
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = shipped("models")
 # the Brian2 objects that carry equations (biophys_ltp.mechanisms: Mechanism.group)
 GROUPS = ("neuron", "neck", "synapse", "population", "cell")
 DEFAULT_MODEL = "ca1_spine"

@@ -69,6 +69,7 @@ from typing import Any, Mapping
 import numpy as np
 from brian2 import Hz, Quantity, ms, second
 
+from ._paths import shipped
 from .units import UnitParseError, format_quantity, parse_quantity
 
 __all__ = [
@@ -87,7 +88,7 @@ __all__ = [
 ]
 
 #: Folder holding the protocol files shipped with the package.
-PROTOCOLS_DIR = Path(__file__).resolve().parent.parent / "protocols"
+PROTOCOLS_DIR = shipped("protocols")
 
 #: Offset of the test pulse of pathway *k* (0-based) within each test interval.
 TEST_STAGGER = 100 * ms

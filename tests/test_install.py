@@ -1,0 +1,68 @@
+"""The package installed like any other (a wheel, not the source checkout): it finds its
+shipped model and protocols from any folder, runs a protocol, and says where the figure
+scripts are."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.standalone
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """The package built as a wheel and unpacked into a folder of its own (its
+    dependencies are this environment's); the folder to put first on the import path."""
+    tmp = tmp_path_factory.mktemp("install")
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp / "wheel"),
+                            str(ROOT)], capture_output=True, text=True)
+    if build.returncode:
+        pytest.fail(f"building the wheel failed:\n{build.stdout}\n{build.stderr}")
+    (wheel,) = (tmp / "wheel").glob("biophys_ltp-*.whl")
+    site = tmp / "site"
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(site)
+    return site
+
+
+def _cli(site, cwd, *argv):
+    env = dict(os.environ, PYTHONPATH=str(site), MPLBACKEND="Agg")
+    code = ("import sys, biophys_ltp, biophys_ltp.cli as c; "
+            f"assert biophys_ltp.__file__.startswith({str(site)!r}), biophys_ltp.__file__; "
+            "sys.exit(c.main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *argv], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_wheel_carries_the_shipped_model_and_protocols(installed):
+    assert (installed / "biophys_ltp" / "models" / "ca1_spine.toml").is_file()
+    shipped = sorted(p.name for p in (ROOT / "protocols").glob("*.toml"))
+    assert sorted(p.name for p in (installed / "biophys_ltp" / "protocols").glob("*.toml")) == shipped
+
+
+def test_installed_package_lists_protocols_and_shows_the_model_from_any_folder(installed, tmp_path):
+    got = _cli(installed, tmp_path, "protocols")
+    assert got.returncode == 0, got.stderr
+    assert "stet" in got.stdout and "wtet" in got.stdout
+    got = _cli(installed, tmp_path, "model", "show")
+    assert got.returncode == 0, got.stderr
+    assert "g_ampa" in got.stdout and "tau_ca" in got.stdout
+
+
+def test_installed_package_runs_a_shipped_protocol(installed, tmp_path):
+    got = _cli(installed, tmp_path, "run", "smoke", "--out", "out", "--quiet")
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "out" / "fepsp.csv").stat().st_size > 0
+
+
+def test_installed_package_says_where_the_figure_scripts_are(installed, tmp_path):
+    got = _cli(installed, tmp_path, "reproduce", "--list")
+    assert got.returncode == 0, got.stderr
+    assert "no figure scripts" in got.stdout and "--figures" in got.stdout

@@ -9,6 +9,7 @@ Subcommands::
     biophys-ltp protocols
     biophys-ltp protocol check FILE...
     biophys-ltp reproduce [NAME ...] [--list] [--recompute] [--check] [--out DIR] [--data DIR]
+                          [--figures DIR]
     biophys-ltp sweep PROTOCOL --grid NAME=V1,V2,... [--grid ...] --out DIR [--workers N]
                       [--scheduler ADDRESS] [--model NAME] [--set NAME=VALUE ...]
                       [--outcome-times T1,T2,...] [--retry-failed] [--max-points N] [--quiet]
@@ -529,9 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only say whether each figure's stored data are current (exit status 1 if any "
                         "are not); nothing is computed or drawn")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="folder for the figure files (default figures/)")
+                   help="folder for the figure files (default: the figure scripts' folder)")
     p.add_argument("--data", default=None, metavar="DIR",
-                   help="folder for the figure data (default figures/data/)")
+                   help="folder for the figure data (default: data/ in the figure scripts' folder)")
     p.add_argument("--figures", default=None, metavar="DIR",
                    help="folder of the figure scripts fig_*.py (default: the repository's figures/ "
                         "when running from a clone, else figures/ in the current folder)")

@@ -133,8 +133,8 @@ def test_unknown_parameter_fails_before_simulating():
 def test_runtime_target_agrees_with_standalone():
     """The numpy runtime target (for debugging) runs the same equations (on the fixed-step
     reference schedule, the only one it runs)."""
-    # one test pulse per pathway (100 ms apart, each measured over 30 ms), after a short
-    # settling: numpy takes ~15 ms per step
+    # one test pulse per pathway (100 ms apart, each measured over the engine's
+    # MEASURE_WINDOW), after a short settling: numpy takes ~15 ms per step
     tiny = {"name": "tiny", "duration": "300 ms", "baseline": "0 s", "test_interval": "10 min",
             "pathways": ["S1", "S2", "S3"]}
     settings = ScheduleSettings(settle=50 * b2.ms)

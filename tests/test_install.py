@@ -5,6 +5,7 @@ scripts are."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -22,8 +23,16 @@ def installed(tmp_path_factory):
     """The package built as a wheel and unpacked into a folder of its own (its
     dependencies are this environment's); the folder to put first on the import path."""
     tmp = tmp_path_factory.mktemp("install")
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp / "wheel"),
-                            str(ROOT)], capture_output=True, text=True)
+    # built from a copy of what a wheel is made of (setuptools leaves build/ in the source
+    # folder and reuses it), with this environment's setuptools (no download)
+    src = tmp / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    for name in ("biophys_ltp", "models", "protocols"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(tmp / "wheel"), str(src)], capture_output=True, text=True)
     if build.returncode:
         pytest.fail(f"building the wheel failed:\n{build.stdout}\n{build.stderr}")
     (wheel,) = (tmp / "wheel").glob("biophys_ltp-*.whl")
@@ -66,3 +75,7 @@ def test_installed_package_says_where_the_figure_scripts_are(installed, tmp_path
     got = _cli(installed, tmp_path, "reproduce", "--list")
     assert got.returncode == 0, got.stderr
     assert "no figure scripts" in got.stdout and "--figures" in got.stdout
+    # pointed at the repository's figures, it finds them
+    got = _cli(installed, tmp_path, "reproduce", "--list", "--figures", str(ROOT / "figures"))
+    assert got.returncode == 0, got.stderr
+    assert "ltp_phases" in got.stdout and "Frey & Morris 1997" in got.stdout

@@ -1,15 +1,14 @@
 """``biophys-ltp sweep``: the command-line side of :mod:`biophys_ltp.sweep`.
 
 Kept apart from :mod:`biophys_ltp.cli` so that the command only costs one
-``add_sweep_parser(sub)`` call there.
+``add_sweep_parser(sub)`` call there; it imports nothing of that module (what both need
+is in :mod:`biophys_ltp._cliargs`).  Run it as ``biophys-ltp sweep``.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
-from typing import Sequence
 
 SWEEP_HELP = "run one protocol over a grid of parameter values (resumable)"
 
@@ -65,7 +64,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .cli import parse_sets
+    from ._cliargs import parse_sets
     from .sweep import DEFAULT_OUTCOME_TIMES, parse_grid, sweep
 
     grid = parse_grid(args.grid)
@@ -121,41 +120,3 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return "-" if math.isnan(value) else f"{value:.6g}"
     return str(value)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``biophys-ltp sweep ARGS`` (also ``python -m biophys_ltp._sweep_cli ARGS``); returns
-    the exit status.  Goes through :func:`biophys_ltp.cli.main` when that has the
-    subcommand, else through a parser of its own with the same error handling."""
-    from . import cli
-    from .model import ModelError
-    from .protocol import ProtocolError
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "sweep" in _commands(cli.build_parser()):
-        return cli.main(["sweep", *argv])
-    parser = argparse.ArgumentParser(prog=cli.PROG)
-    add_sweep_parser(parser.add_subparsers(dest="command", required=True))
-    try:
-        args = parser.parse_args(["sweep", *argv])
-    except SystemExit as exc:  # --help, usage errors
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    try:
-        return cmd_sweep(args)
-    except (ModelError, ProtocolError, ValueError) as err:
-        cli._error(err)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{cli.PROG}: interrupted", file=sys.stderr)
-        return 130
-
-
-def _commands(parser: argparse.ArgumentParser) -> set[str]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return set(action.choices)
-    return set()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -62,10 +62,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import __version__
+from ._cliargs import PROG, parse_sets
+from ._cliargs import error as _error
 from .model import DEFAULT_MODEL, ModelError, list_models, load_model
 from .protocol import ProtocolError, list_protocols, load_protocol
 
-PROG = "biophys-ltp"
 
 #: Top level of the repository (the folder holding ``models/``, ``protocols/``, ``figures/``)
 #: when the package runs from a source checkout (an editable install).
@@ -87,32 +88,6 @@ SUMMARY_OFFSETS: tuple[tuple[float, str], ...] = (
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-def _error(message: Any) -> None:
-    text = " ".join(str(message).split("\n")).strip()
-    print(f"{PROG}: error: {text}", file=sys.stderr)
-
-
-def _strip_quotes(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1].strip()
-    return text
-
-
-def parse_sets(items: Sequence[str] | None) -> dict[str, str]:
-    """``["g_ampa=0.6 nS", ...]`` -> ``{"g_ampa": "0.6 nS", ...}`` (later ones win)."""
-    out: dict[str, str] = {}
-    for item in items or ():
-        name, sep, value = item.partition("=")
-        name, value = name.strip(), _strip_quotes(value)
-        if not sep or not name or not value:
-            raise ValueError(
-                f"--set expects NAME=VALUE (e.g. --set g_ampa=\"0.6 nS\"), got {item!r}"
-            )
-        out[name] = value
-    return out
-
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

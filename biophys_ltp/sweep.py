@@ -135,6 +135,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from ._cliargs import strip_quotes
 from .model import MODELS_DIR, Model, ModelError, load_model
 from .protocol import Protocol, ProtocolError, load_protocol, protocol_from_dict
 from .units import UnitParseError, format_quantity, parse_quantity
@@ -191,18 +192,11 @@ def parse_grid(items: Iterable[str]) -> dict[str, list[str]]:
             raise SweepError(f"--grid expects NAME=V1,V2,... (e.g. --grid tau_z=15min,30min), got {item!r}")
         if name in grid:
             raise SweepError(f"--grid {name}: given twice (list all its values in one --grid)")
-        parts = [_strip_quotes(v) for v in values.split(",")]
+        parts = [strip_quotes(v) for v in values.split(",")]
         if any(not p for p in parts):
             raise SweepError(f"--grid {name}: empty value in {values!r}")
         grid[name] = parts
     return grid
-
-
-def _strip_quotes(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1].strip()
-    return text
 
 
 @dataclass
@@ -232,7 +226,7 @@ def _unit_suffix(unit: str) -> str:
 
 def _as_list(values: Any) -> list[Any]:
     if isinstance(values, str):
-        return [_strip_quotes(v) for v in values.split(",")]
+        return [strip_quotes(v) for v in values.split(",")]
     if isinstance(values, b2.Quantity) and np.ndim(values) == 0:
         return [values]
     if isinstance(values, Iterable):

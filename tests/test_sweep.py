@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from biophys_ltp import ModelError
-from biophys_ltp._sweep_cli import main as sweep_cli
+from biophys_ltp import cli
 from biophys_ltp.protocol import protocol_from_dict
 from biophys_ltp.sweep import SweepError, load_sweep, parse_grid, sweep
 
@@ -27,6 +27,11 @@ GRID = {"events[0].at": ["5 min", "7 min", "13 min"]}
 TIMES = ("2 min", "5 min")
 FEPSP = ["S1_fepsp_pct_2min", "S1_fepsp_pct_5min", "S1_fepsp_pct_last", "S2_fepsp_pct_2min",
          "S2_fepsp_pct_last", "S3_fepsp_pct_last"]
+
+
+def sweep_cli(argv):
+    """``biophys-ltp sweep ARGV``; the exit status."""
+    return cli.main(["sweep", *argv])
 
 
 def fake_runner(spec):

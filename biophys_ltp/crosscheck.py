@@ -59,15 +59,14 @@ simulators.  NEURON is an optional dependency (``pip install -e '.[neuron]'``).
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 from typing import Any
 
 import brian2 as b2
 import numpy as np
-from brian2.devices.device import reset_device, runtime_device
 
+from .engine import runtime_numpy
 from .model import Model, load_model
 
 INSTALL_HINT = "pip install -e '.[neuron]'  (or: pip install neuron)"
@@ -164,21 +163,10 @@ def _run_brian(g: dict[str, float], n_dend: int, n_neck: int, duration_ms: float
 
 
 def _brian_experiment(g, n_dend, n_neck, duration_ms, stim):
-    """Run one Brian2 simulation on the runtime device with the numpy target, then
-    put back the device and code-generation target that were active before."""
-    previous_target = b2.prefs.codegen.target
-    switched = b2.get_device() is not runtime_device
-    if switched:
-        b2.set_device("runtime")
-    b2.prefs.codegen.target = "numpy"
-    try:
-        b2.start_scope()
+    """Run one Brian2 simulation on the runtime device with the numpy target (the engine
+    switches the device, and puts back the one that was active before)."""
+    with runtime_numpy():
         return _run_brian(g, n_dend, n_neck, duration_ms, stim)
-    finally:
-        b2.prefs.codegen.target = previous_target
-        if switched:
-            reset_device()
-        gc.collect()
 
 
 # ---------------------------------------------------------------------------- NEURON

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -42,7 +43,7 @@ from brian2.units.constants import faraday_constant
 
 from . import gates
 from . import mechanisms as mech
-from .device import DEVICE_NAME
+from .device import DEVICE_NAME, templates_digest
 from .model import Model
 from .schedule import Schedule, ScheduleSettings
 from .units import format_quantity
@@ -69,6 +70,34 @@ FAR_FUTURE = 1e9  # seconds: padding for unused capacity
 MAX_SIM_DURATION = 131072 * b2.second
 
 log = logging.getLogger("biophys_ltp")
+
+
+# the modules whose code goes into the compiled program besides the model's equations
+_ENGINE_SOURCES = ("engine.py", "device.py", "gates.py")
+
+
+def _engine_source_digest() -> str:
+    """The engine's own equations, its C++ functions and the code templates."""
+    h = hashlib.sha256(templates_digest().encode())
+    for name in _ENGINE_SOURCES:
+        h.update((Path(__file__).resolve().parent / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _toolchain() -> dict[str, str]:
+    """What else goes into the generated code and its compiler flags: the Brian2 and numpy
+    versions and the interpreter (its include paths), so that two environments sharing a
+    cache folder do not rebuild each other's programs."""
+    return {"brian2": b2.__version__, "numpy": np.__version__, "python": sys.version,
+            "prefix": sys.prefix}
+
+
+def build_key(model: Model) -> str:
+    """Key of ``model``'s compiled program (its folder in the build cache): the model's
+    structure and equations (not parameter values), the engine source that turns them into
+    a network, and the toolchain."""
+    payload = {"structure": model.structure_key(), "engine": _engine_source_digest(), "toolchain": _toolchain()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def measurement_settings() -> dict[str, str]:
@@ -629,7 +658,7 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
         return _run_runtime(model, schedule, settings, float(schedule.sim_duration) + float(model.dt))
     if target != "cpp_standalone":
         raise ValueError(f"unknown target {target!r} (use 'cpp_standalone' or 'runtime')")
-    key = model.structure_key()
+    key = build_key(model)
     base = cache_dir() / "builds" / key
     build_dir = base / "program"
     inputs = program_inputs(model, schedule, settings)
@@ -815,6 +844,28 @@ def _run_direct(build_dir: Path, record: dict, inputs: dict[str, Any], t0: float
         return raw
     finally:
         shutil.rmtree(results_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def runtime_numpy():
+    """Brian2's runtime device with the numpy target, in a fresh scope, for the code inside
+    (small networks outside the model, e.g. biophys_ltp.crosscheck); the device and target
+    that were active before are put back after it."""
+    from brian2.devices.device import reset_device, runtime_device
+
+    previous_target = b2.prefs.codegen.target
+    switched = b2.get_device() is not runtime_device
+    if switched:
+        b2.set_device("runtime")
+    b2.prefs.codegen.target = "numpy"
+    try:
+        b2.start_scope()
+        yield
+    finally:
+        b2.prefs.codegen.target = previous_target
+        if switched:
+            reset_device()
+        gc.collect()
 
 
 def _run_runtime(model, schedule, settings, duration_s) -> RawResults:

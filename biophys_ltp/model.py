@@ -173,10 +173,9 @@ class Model:
         }
 
     def structure_key(self) -> str:
-        """Key of the compiled program: the model's structure and equations (not parameter
-        values) and the engine source that turns them into a network."""
-        return _digest({**self._structure_payload(), "engine": _engine_source_digest(),
-                        "toolchain": _toolchain()})
+        """Key of the model's structure and equations (not parameter values): what its
+        compiled program depends on besides the engine (``biophys_ltp.engine.build_key``)."""
+        return _digest(self._structure_payload())
 
     def model_hash(self) -> str:
         """Hash of the model itself: structure, equations and every parameter value.
@@ -387,30 +386,6 @@ def _si_unit_text(dim) -> str:
     """A unit expression for a dimension that Brian2's equation parser always reads."""
     parts = [f"{name}**{int(p) if float(p).is_integer() else p}" for name, p in zip(_SI_BASE, dim._dims) if p]
     return "*".join(parts) if parts else "1"
-
-
-# the modules whose code goes into the compiled program besides the model's equations
-_ENGINE_SOURCES = ("engine.py", "device.py", "gates.py")
-
-
-def _engine_source_digest() -> str:
-    """The engine's own equations, its C++ functions and the code templates are part of the
-    compiled structure too."""
-    from .device import templates_digest
-    here = Path(__file__).resolve().parent
-    h = hashlib.sha256(templates_digest().encode())
-    for name in _ENGINE_SOURCES:
-        h.update((here / name).read_bytes())
-    return h.hexdigest()[:16]
-
-
-def _toolchain() -> dict[str, str]:
-    """What else goes into the generated code and its compiler flags: the Brian2 and numpy
-    versions and the interpreter (its include paths), so that two environments sharing a
-    cache folder do not rebuild each other's programs."""
-    import sys
-    return {"brian2": b2.__version__, "numpy": np.__version__, "python": sys.version,
-            "prefix": sys.prefix}
 
 
 def _digest(payload: Any) -> str:

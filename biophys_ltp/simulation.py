@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .engine import RawResults, cache_dir, measurement_settings, run_compiled
+from .engine import RawResults, build_key, cache_dir, measurement_settings, run_compiled
 from .model import Model, load_model
 from .protocol import Protocol, load_protocol
 from .schedule import Schedule, ScheduleSettings, build_schedule
@@ -153,6 +153,7 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
         "model_file": mdl.source,
         "model_hash": mdl.model_hash(),
         "structure_hash": mdl.structure_key(),
+        "build_key": build_key(mdl),
         "parameters": {p["name"]: {k: p[k] for k in ("value", "unit", "source")} for p in mdl.parameter_records()},
         "overrides": dict(mdl.overrides),
         "protocol": proto.to_dict(),
@@ -296,7 +297,7 @@ class _Progress:
     def __init__(self, label: str, model: Model, schedule: Schedule, enabled: bool):
         self.label, self.enabled = label, enabled
         self.sim_s = float(schedule.sim_duration)
-        self.cost_path = cache_dir() / "builds" / model.structure_key() / _COST_FILE
+        self.cost_path = cache_dir() / "builds" / build_key(model) / _COST_FILE
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import biophys_ltp as bl
-from biophys_ltp.engine import MAX_SIM_DURATION, RUN_DIR_PREFIX, SLOPE_WINDOW, _scratch_dir
+from biophys_ltp.engine import MAX_SIM_DURATION, RUN_DIR_PREFIX, SLOPE_WINDOW, _scratch_dir, build_key
 from biophys_ltp.model import load_model
 from biophys_ltp.protocol import protocol_from_dict
 from biophys_ltp.schedule import ScheduleSettings
@@ -36,6 +36,16 @@ def test_structure_key_ignores_parameter_values():
     assert changed.model_hash() != base.model_hash()
     structural = load_model(overrides={"synapses_per_pathway": 6})
     assert structural.structure_key() != base.structure_key()
+    # the compiled program's key: the same for parameter changes, another for a structure
+    assert build_key(changed) == build_key(base) != build_key(structural)
+
+
+def test_build_key_follows_the_engine_source(monkeypatch):
+    import biophys_ltp.engine as engine
+    base = load_model()
+    before = build_key(base)
+    monkeypatch.setattr(engine, "_engine_source_digest", lambda: "another engine")
+    assert build_key(base) != before
 
 
 def _objects(build_dir: str) -> dict[str, int]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import gc
 import hashlib
 import json
@@ -76,8 +77,10 @@ log = logging.getLogger("biophys_ltp")
 _ENGINE_SOURCES = ("engine.py", "device.py", "gates.py")
 
 
+@functools.lru_cache(maxsize=None)
 def _engine_source_digest() -> str:
-    """The engine's own equations, its C++ functions and the code templates."""
+    """The engine's own equations, its C++ functions and the code templates (read once per
+    process: build_key is asked for at every run)."""
     h = hashlib.sha256(templates_digest().encode())
     for name in _ENGINE_SOURCES:
         h.update((Path(__file__).resolve().parent / name).read_bytes())

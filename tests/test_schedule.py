@@ -63,7 +63,8 @@ def test_train_keeps_the_long_tail_after_its_last_pulse():
 
 def test_pulses_of_a_strong_lfs_burst_are_isolated_with_a_compressed_gap_between():
     # 20-Hz bursts: pulses 50 ms apart, more than train_window; each runs in real time for
-    # an isolated pulse's tail (not a train's), and the gap between them is compressed, by at most short_gap_max_warp
+    # an isolated pulse's tail (not a train's), and the gap between them is compressed, by
+    # at most short_gap_max_warp
     sched = build_schedule(_protocol([{"kind": "slfs", "pathway": "S1", "at": "90 s", "pulses": 2}],
                                      pathways=("S1",)), DT)
     first = _steps(90 * b2.second)

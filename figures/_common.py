@@ -41,14 +41,17 @@ PALETTE = {
 def style() -> None:
     sns.set_theme(context="paper", style="ticks", font_scale=1.1)
     plt.rcParams.update({"axes.spines.top": False, "axes.spines.right": False,
-                         "figure.dpi": 110, "savefig.dpi": 150})
+                         "figure.dpi": 110, "savefig.dpi": 150,
+                         # the same SVG for the same figure: fixed ids instead of random ones
+                         "svg.hashsalt": "biophys-ltp"})
 
 
 def save(fig, out_dir: Path, name: str) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{name}.png", out_dir / f"{name}.svg"]
     for p in paths:
-        fig.savefig(p, bbox_inches="tight")
+        # no date in the files, so that redrawing an unchanged figure leaves them unchanged
+        fig.savefig(p, bbox_inches="tight", metadata={"Date": None} if p.suffix == ".svg" else None)
     plt.close(fig)
     return paths
 

@@ -171,3 +171,26 @@ def test_stored_data_go_stale_when_the_schedule_or_the_measurement_changes(monke
     monkeypatch.setattr(engine, "SLOPE_WINDOW", engine.SLOPE_WINDOW * 2)
     window_changed = common.inputs_hash(["smoke"])
     assert len({before, tail_changed, window_changed}) == 3
+
+
+def test_a_redrawn_figure_is_byte_for_byte_the_same(tmp_path):
+    """Redrawing an unchanged figure leaves its files, and so the git tree, unchanged (an
+    SVG carries no date and no random element ids)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from conftest import load_figure
+    load_figure("practice")  # puts figures/ on sys.path for _common
+    import _common as common
+
+    def draw(folder):
+        common.style()
+        fig, ax = plt.subplots()
+        ax.plot([0, 1, 2], [100, 150, 140], "o-")
+        ax.set_xlabel("time (min)")
+        return {p.name: p.read_bytes() for p in common.save(fig, tmp_path / folder, "demo")}
+
+    first, second = draw("a"), draw("b")
+    assert set(first) == {"demo.png", "demo.svg"}
+    assert first == second

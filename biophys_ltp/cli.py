@@ -51,6 +51,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import os
 import sys
 import time
@@ -61,7 +62,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import __version__
+from . import __version__, readout
 from ._cliargs import PROG, parse_sets
 from ._cliargs import error as _error
 from .model import DEFAULT_MODEL, ModelError, list_models, load_model
@@ -95,23 +96,6 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _minutes(q: Any) -> float:
-    from brian2 import second
-
-    return float(np.asarray(q / second)) / 60.0
-
-
-def _value_near(fepsp, pathway: str, target_min: float, tol_min: float) -> float | None:
-    f = fepsp[fepsp.pathway == pathway]
-    if f.empty:
-        return None
-    t = f.time_min.to_numpy()
-    k = int(np.argmin(np.abs(t - target_min)))
-    if abs(t[k] - target_min) > tol_min:
-        return None
-    return float(f.fepsp_pct.iloc[k])
-
-
 def summary_table(results) -> str:
     """fEPSP (% of baseline) per pathway at fixed times after its first induction.
 
@@ -122,30 +106,24 @@ def summary_table(results) -> str:
     """
     proto = results.protocol
     fepsp = results.fepsp
-    onsets = proto.induction_onsets()
     # a test pulse counts as "at" a time within half a test interval of it
-    tol = _minutes(proto.test_interval) / 2 + 1e-6
-    onset_min = {p: (None if t is None else _minutes(t)) for p, t in onsets.items()}
+    tol = readout.half_test_interval_min(proto)
     values = {
-        pathway: [None if start is None else _value_near(fepsp, pathway, start + off, tol)
+        pathway: [readout.fepsp_after(proto, fepsp, pathway, off, within_min=tol, without_induction="nan")
                   for off, _ in SUMMARY_OFFSETS]
-        for pathway, start in onset_min.items()
+        for pathway in proto.pathways
     }
     used = [k for k in range(len(SUMMARY_OFFSETS))
-            if any(v[k] is not None for v in values.values())]
+            if any(not math.isnan(v[k]) for v in values.values())]
     rows = [["pathway", "induction", *(SUMMARY_OFFSETS[k][1] for k in used), "last"]]
     for pathway in proto.pathways:
-        start = onset_min.get(pathway)
-        row = [pathway, "none" if start is None else f"{round(start, 2):g} min"]
+        pulses = readout.induction_min(proto, pathway)
+        row = [pathway, "none" if pulses is None else f"{round(pulses[0], 2):g} min"]
         for k in used:
             v = values[pathway][k]
-            row.append("-" if v is None else f"{v:.1f}")
-        f = fepsp[fepsp.pathway == pathway]
-        if f.empty:
-            row.append("-")
-        else:
-            last = f.loc[f.time_min.idxmax()]
-            row.append(f"{float(last.fepsp_pct):.1f} ({round(float(last.time_min), 1):g} min)")
+            row.append("-" if math.isnan(v) else f"{v:.1f}")
+        last_min, last = readout.fepsp_last(fepsp, pathway)
+        row.append("-" if math.isnan(last) else f"{last:.1f} ({round(last_min, 1):g} min)")
         rows.append(row)
     head = "fEPSP slope, % of baseline, after each pathway's first induction"
     return head + "\n" + _table(rows)

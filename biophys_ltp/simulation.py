@@ -22,7 +22,7 @@ import brian2 as b2
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import __version__, readout
 from .engine import RawResults, build_key, cache_dir, measurement_settings, run_compiled
 from .model import Model, load_model
 from .protocol import Protocol, load_protocol
@@ -49,20 +49,18 @@ class Results:
 
     def fepsp_at(self, pathway: str, time_min: float) -> float:
         """fEPSP (% of baseline) of ``pathway`` at the test pulse nearest ``time_min``."""
-        f = self.fepsp[self.fepsp.pathway == pathway]
-        if f.empty:
+        if not (self.fepsp.pathway == pathway).any():
             raise KeyError(f"no test pulses recorded on pathway {pathway!r}")
-        row = f.iloc[int(np.argmin(np.abs(f.time_min.to_numpy() - time_min)))]
-        return float(row.fepsp_pct)
+        return readout.fepsp_near(self.fepsp, pathway, time_min)
 
     def induction_min(self, pathway: str) -> tuple[float, float]:
         """(first, last) induction pulse of ``pathway``, in minutes from the protocol start."""
         if self.protocol is None:
             raise ValueError("these results carry no protocol")
-        pulses = np.asarray(self.protocol.induction_pulses().get(pathway, [])) / 60.0
-        if not len(pulses):
+        pulses = readout.induction_min(self.protocol, pathway)
+        if pulses is None:
             raise ValueError(f"{self.protocol.name}: no induction on pathway {pathway}")
-        return float(pulses[0]), float(pulses[-1])
+        return pulses
 
     def fepsp_after(self, pathway: str, minutes: float, *, from_end: bool = False) -> float:
         """fEPSP (% of baseline) of ``pathway`` at the test pulse nearest ``minutes`` after

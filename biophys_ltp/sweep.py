@@ -134,7 +134,7 @@ import brian2 as b2
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import __version__, readout
 from ._cliargs import strip_quotes
 from .model import MODELS_DIR, Model, ModelError, load_model
 from .protocol import Protocol, ProtocolError, load_protocol, protocol_from_dict
@@ -443,21 +443,14 @@ def _outcome_columns(pathways: Sequence[str], times: Sequence[tuple[str, float]]
 def outcomes(proto: Protocol, fepsp: pd.DataFrame, times: Sequence[tuple[str, float]]) -> dict[str, float]:
     """The summary outcomes of one point (see the module docstring for the convention)."""
     out: dict[str, float] = {}
-    tol = float(np.asarray(proto.test_interval)) / 60.0 / 2 + 1e-6
-    for p, onset in proto.induction_onsets().items():
-        ref = 0.0 if onset is None else float(np.asarray(onset)) / 60.0
-        out[f"{p}_induction_min"] = math.nan if onset is None else ref
-        f = fepsp[fepsp.pathway == p].sort_values("time_min", kind="stable")
-        t = f.time_min.to_numpy(float)
-        y = f.fepsp_pct.to_numpy(float)
+    tol = readout.half_test_interval_min(proto)
+    for p in proto.pathways:
+        pulses = readout.induction_min(proto, p)
+        out[f"{p}_induction_min"] = math.nan if pulses is None else pulses[0]
         for label, minutes in times:
-            value = math.nan
-            if len(t):
-                k = int(np.argmin(np.abs(t - (ref + minutes))))
-                if abs(t[k] - (ref + minutes)) <= tol:
-                    value = float(y[k])
-            out[f"{p}_fepsp_pct_{label}"] = value
-        out[f"{p}_fepsp_pct_last"] = float(y[-1]) if len(y) else math.nan
+            out[f"{p}_fepsp_pct_{label}"] = readout.fepsp_after(proto, fepsp, p, minutes, within_min=tol,
+                                                                without_induction="start")
+        out[f"{p}_fepsp_pct_last"] = readout.fepsp_last(fepsp, p)[1]
     return out
 
 

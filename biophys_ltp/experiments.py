@@ -22,7 +22,7 @@ from .simulation import compartment_labels, simulate, trunk_distances
 
 def mg_block(v: b2.Quantity, model: Model | None = None) -> np.ndarray:
     """Fraction of NMDA conductance left unblocked at membrane potential(s) ``v``."""
-    from .gates import rate_values
+    from .engine.gates import rate_values
     model = model or load_model()
     # the model's own expression (synaptic_current's rates), the one tabulated for the program
     return np.asarray(rate_values(model, v)["mg_unblocked"], dtype=float)

@@ -45,7 +45,7 @@ class Gate:
     mechanism's ``rates`` define (or a parameter).  It acts only in compartments where the
     expression ``where`` is 1.  The engine advances it once per step by exponential Euler,
     ``x <- x_inf + (x - x_inf)*exp(-dt/tau_x)``, with x_inf and exp(-dt/tau_x) interpolated in
-    a table over the membrane potential (biophys_ltp.gates)."""
+    a table over the membrane potential (biophys_ltp.engine.gates)."""
     name: str
     where: str
     alpha: str = ""
@@ -54,7 +54,7 @@ class Gate:
     tau: str = ""
     # also give the cable solver the gate's dependence on the step's potential: the engine
     # sets d<name>_dv (the slope of the advanced gate against the potential at the middle
-    # of the step), and the mechanism's currents use <name>_lin (biophys_ltp.gates)
+    # of the step), and the mechanism's currents use <name>_lin (biophys_ltp.engine.gates)
     implicit: bool = False
 
 
@@ -62,7 +62,7 @@ class Gate:
 class Tabulated:
     """A quantity of a ``neuron`` mechanism that is a function of the membrane potential
     alone (``expr``: the name of a quantity the mechanism's ``rates`` define), set once per
-    step by interpolation in the engine's table over v (biophys_ltp.gates), in compartments
+    step by interpolation in the engine's table over v (biophys_ltp.engine.gates), in compartments
     where ``where`` is 1 (0 elsewhere)."""
     name: str
     expr: str

@@ -145,7 +145,7 @@ class Model:
                     f"#   d{g.name}/dt = " + (f"{g.alpha}*(1 - {g.name}) - {g.beta}*{g.name}" if g.alpha
                                             else f"({g.inf} - {g.name})/{g.tau}") + f"  where {g.where}"
                     for g in m.gates)
-                blocks.append("# gates (biophys_ltp.gates: exponential Euler once per step, rates tabulated"
+                blocks.append("# gates (biophys_ltp.engine.gates: exponential Euler once per step, rates tabulated"
                               f" over v):\n{gates}\n# with\n{rates}")
         return "\n".join(blocks)
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import biophys_ltp as bl
-from biophys_ltp.engine import MAX_SIM_DURATION, RUN_DIR_PREFIX, SLOPE_WINDOW, _scratch_dir, build_key
+from biophys_ltp.engine import MAX_SIM_DURATION, RUN_DIR_PREFIX, SLOPE_WINDOW, build_key, scratch_dir
 from biophys_ltp.model import load_model
 from biophys_ltp.protocol import protocol_from_dict
 from biophys_ltp.schedule import ScheduleSettings
@@ -41,10 +41,10 @@ def test_structure_key_ignores_parameter_values():
 
 
 def test_build_key_follows_the_engine_source(monkeypatch):
-    import biophys_ltp.engine as engine
+    from biophys_ltp.engine import runner
     base = load_model()
     before = build_key(base)
-    monkeypatch.setattr(engine, "_engine_source_digest", lambda: "another engine")
+    monkeypatch.setattr(runner, "engine_source_digest", lambda: "another engine")
     assert build_key(base) != before
 
 
@@ -217,7 +217,7 @@ def test_compiled_program_dies_with_the_python_process():
         assert not Path(f"/proc/{program}").exists() or "Z" in _state(program), "the program outlived its parent"
         # the killed run's folder (in /dev/shm, which is memory) goes with the next run
         scratch = Path("/dev/shm")
-        if _scratch_dir(Path("no build")) == scratch:
+        if scratch_dir(Path("no build")) == scratch:
             left = list(scratch.glob(f"{RUN_DIR_PREFIX}{proc.pid}-*"))
             bl.simulate(tiny, progress=False)
             assert left and not any(d.exists() for d in left), left

@@ -168,7 +168,7 @@ def test_stored_data_go_stale_when_the_schedule_or_the_measurement_changes(monke
                         lambda: settings(isolated_tail=settings().isolated_tail + 10 * b2.ms))
     tail_changed = common.inputs_hash(["smoke"])
     monkeypatch.setattr(schedule, "ScheduleSettings", settings)
-    monkeypatch.setattr(engine, "SLOPE_WINDOW", engine.SLOPE_WINDOW * 2)
+    monkeypatch.setattr(engine.network, "SLOPE_WINDOW", engine.SLOPE_WINDOW * 2)
     window_changed = common.inputs_hash(["smoke"])
     assert len({before, tail_changed, window_changed}) == 3
 

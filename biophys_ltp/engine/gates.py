@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING
 import brian2 as b2
 import numpy as np
 
-from . import mechanisms as mech
+from .. import mechanisms as mech
 
 if TYPE_CHECKING:
-    from .model import Model
+    from ..model import Model
 
 V_MIN = -150.0  # mV
 V_MAX = 150.0  # mV

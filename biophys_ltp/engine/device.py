@@ -1,6 +1,6 @@
 """Brian2's C++ standalone device with this package's code object templates.
 
-``biophys_ltp/templates/`` holds templates that replace Brian2's own of the same name
+``biophys_ltp/engine/templates/`` holds templates that replace Brian2's own of the same name
 (Brian2 looks there first and falls back on its own for every other template).  Each
 template says at its top what it changes and why.  Only :mod:`biophys_ltp.engine` sets
 this device.
@@ -31,7 +31,7 @@ class LTPCodeObject(CPPStandaloneCodeObject):
     """Brian2's standalone code object, templates looked up here first."""
 
     templater = CPPStandaloneCodeObject.templater.derive(
-        "biophys_ltp", templates_dir="templates", env_globals={"clock_class": _clock_class()})
+        "biophys_ltp.engine", templates_dir="templates", env_globals={"clock_class": _clock_class()})
 
 
 class LTPStandaloneDevice(CPPStandaloneDevice):

@@ -1,53 +1,23 @@
-"""The runner: owns the Brian2 device, builds (or reuses) the compiled model, runs it.
-
-Only this module calls ``set_device``.  One compiled program serves every
-protocol and every parameter value of a model structure:
-
-* parameters are ``(shared, constant)`` variables set through ``run_args``;
-* the protocol (segments with warp factors and drug states, pulse times,
-  somatic current steps) lives in TimedArrays of fixed capacity, also set
-  through ``run_args``;
-* the compiled run is long enough for any protocol (``MAX_SIM_DURATION``);
-  the program stops itself at the end of the protocol's simulated time, which
-  is also set through ``run_args`` (``stop_run_at``: a C++ function that sets
-  Brian2's own stop flag), so no step is spent after the protocol.
-
-Build directories live under the cache (``$BIOPHYS_LTP_CACHE`` or
-``~/.cache/biophys-ltp``), keyed by the model's structure hash;
-a file lock serialises building, and every run writes its results into a
-directory of its own, so parallel runs never collide.
-"""
+"""The compiled network: the Brian2 objects of one model structure (assembled from the model's
+mechanisms and the engine's control and measurement equations), what the program
+records, and the measurement settings."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import functools
-import gc
-import hashlib
-import json
 import logging
-import os
-import shutil
-import subprocess
-import sys
-import time
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import brian2 as b2
 import numpy as np
-
 from brian2.units.constants import faraday_constant
 
+from .. import mechanisms as mech
+from ..model import Model
+from ..units import format_quantity
 from . import gates
-from . import mechanisms as mech
-from .device import DEVICE_NAME, templates_digest
-from .model import Model
-from .schedule import Schedule, ScheduleSettings
-from .units import format_quantity
+
+log = logging.getLogger("biophys_ltp")
 
 PULSE_CAPACITY = 4096  # pulses per pathway (SLFS: 2700 + test pulses)
 SPIKE_CAPACITY = 1024  # somatic current steps
@@ -70,50 +40,12 @@ FAR_FUTURE = 1e9  # seconds: padding for unused capacity
 # fixed-step reference of a 10-h protocol fits.
 MAX_SIM_DURATION = 131072 * b2.second
 
-log = logging.getLogger("biophys_ltp")
-
-
-# the modules whose code goes into the compiled program besides the model's equations
-_ENGINE_SOURCES = ("engine.py", "device.py", "gates.py")
-
-
-@functools.lru_cache(maxsize=None)
-def _engine_source_digest() -> str:
-    """The engine's own equations, its C++ functions and the code templates (read once per
-    process: build_key is asked for at every run)."""
-    h = hashlib.sha256(templates_digest().encode())
-    for name in _ENGINE_SOURCES:
-        h.update((Path(__file__).resolve().parent / name).read_bytes())
-    return h.hexdigest()[:16]
-
-
-def _toolchain() -> dict[str, str]:
-    """What else goes into the generated code and its compiler flags: the Brian2 and numpy
-    versions and the interpreter (its include paths), so that two environments sharing a
-    cache folder do not rebuild each other's programs."""
-    return {"brian2": b2.__version__, "numpy": np.__version__, "python": sys.version,
-            "prefix": sys.prefix}
-
-
-def build_key(model: Model) -> str:
-    """Key of ``model``'s compiled program (its folder in the build cache): the model's
-    structure and equations (not parameter values), the engine source that turns them into
-    a network, and the toolchain."""
-    payload = {"structure": model.structure_key(), "engine": _engine_source_digest(), "toolchain": _toolchain()}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def measurement_settings() -> dict[str, str]:
     """How the program measures EPSPs and samples slow variables (strings with units): for
     results' metadata and for the hashes of stored figure data."""
     return {name: format_quantity(value) for name, value in
             (("measure_window", MEASURE_WINDOW), ("slope_window", SLOPE_WINDOW),
              ("slope_ceiling", SLOPE_CEILING), ("sample_interval", SAMPLE_INTERVAL))}
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("BIOPHYS_LTP_CACHE")
-    return Path(root) if root else Path.home() / ".cache" / "biophys-ltp"
 
 
 @b2.implementation("cpp", """
@@ -145,71 +77,6 @@ class RawResults:
     # how the program was started: "brian2" (through Brian2's code generation and build),
     # "direct" (from the build's launch record) or "runtime" (numpy target, no program)
     launch: str = ""
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _install_atomic_static_arrays() -> None:
-    """Make Brian2's rewrite of a build's ``static_arrays`` atomic.
-
-    Every ``device.build()`` rewrites the files in ``static_arrays/`` in place (truncate,
-    then write), even when nothing changed.  Worker processes share one build directory:
-    a worker that builds while another worker's program starts and reads those files
-    could hand it a half-written array.  Here Brian2 writes them into a private folder
-    and each file then replaces the shared one with one rename, so a starting program
-    reads either the old or the new file, both complete and identical.
-    """
-    from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
-    original = getattr(CPPStandaloneDevice, "write_static_arrays", None)
-    if original is None:  # another Brian2 layout: nothing to make atomic here
-        return
-    if getattr(original, "_biophys_ltp_atomic", False):
-        return
-
-    def write_static_arrays(self, directory):
-        staging = Path(directory) / f".static_arrays-{os.getpid()}-{uuid.uuid4().hex}"
-        (staging / "static_arrays").mkdir(parents=True)
-        try:
-            original(self, str(staging))
-            target = Path(directory) / "static_arrays"
-            target.mkdir(exist_ok=True)
-            for f in (staging / "static_arrays").iterdir():
-                os.replace(f, target / f.name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-    write_static_arrays._biophys_ltp_atomic = True
-    CPPStandaloneDevice.write_static_arrays = write_static_arrays
-
-
-def _run_command() -> list[str]:
-    """The command that starts the compiled program: under ``setpriv --pdeathsig KILL``
-    where util-linux has it (Linux), so that the program dies with the Python process that
-    waits for it (a killed test run or worker no longer leaves it running for minutes)."""
-    setpriv = shutil.which("setpriv")
-    if setpriv and sys.platform.startswith("linux"):
-        return [setpriv, "--pdeathsig", "KILL", "./main"]
-    return ["./main"]
-
-
-def _quiet_brian() -> None:
-    b2.prefs.logging.console_log_level = "WARNING"
-    b2.prefs.logging.file_log = False
-    b2.prefs.logging.delete_log_on_exit = True
-    b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{max(os.cpu_count() or 1, 1)}"]
-    b2.prefs.devices.cpp_standalone.run_cmd_unix = _run_command()
-    for name in ("brian2", "brian2.devices", "brian2.codegen"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
 
 def _neuron_extra() -> str:
     # The run's control state, one value for the whole cell (shared, so that everything
@@ -353,69 +220,6 @@ kspk += spike_now
 step_on = int(t < step_until - 0.5*dt)
 stopping = stop_run_at(t, sim_end)
 """
-
-
-# The Brian2 objects' names (fixed in Network) that parameters of each model group go to.
-GROUP_OBJECTS = {"neuron": "neuron", "neck": "neck", "synapse": "synapses", "cell": "cell",
-                 "population": "population"}
-
-
-def program_inputs(model: Model, schedule: Schedule, settings: ScheduleSettings) -> dict[str, Any]:
-    """Every value the compiled program takes when it starts (parameters, protocol data), by
-    its Brian2 command-line name (``object.variable``, or ``timedarray.values``)."""
-    dt = schedule.dt
-    n_path = len(model.pathways)
-    args: dict[str, Any] = {}
-    for name, p in model.parameters.items():
-        args[f"{GROUP_OBJECTS[p.group]}.{name}"] = p.value
-    args["population.n_syn"] = float(model.n_syn)
-    if settings.test_tail <= MEASURE_WINDOW:
-        raise ValueError(f"test_tail ({settings.test_tail}) must outlast the EPSP measurement window "
-                         f"({MEASURE_WINDOW}), which must lie in real time")
-    args["pathway.measure_window"] = MEASURE_WINDOW
-    args["pathway.slope_window"] = SLOPE_WINDOW
-    args["pathway.slope_ceiling"] = SLOPE_CEILING
-    args["pathway.sample_interval"] = SAMPLE_INTERVAL
-    args["cell.sample_interval"] = SAMPLE_INTERVAL
-    args["neuron.step_duration"] = settings.step_duration
-    if schedule.sim_duration > MAX_SIM_DURATION:
-        raise ValueError(f"protocol needs {schedule.sim_duration} of simulated time; the compiled run "
-                         f"holds {MAX_SIM_DURATION}")
-    # the last step of the protocol's simulated time (the runtime target stops there too)
-    args["neuron.sim_end"] = schedule.sim_duration + model.dt
-
-    nseg = schedule.n_segments
-    if nseg + 1 > SEGMENT_CAPACITY:
-        raise ValueError(f"protocol needs {nseg} schedule segments; capacity is {SEGMENT_CAPACITY - 1}")
-
-    def padded(values, fill):
-        out = np.full(SEGMENT_CAPACITY, fill, dtype=float)
-        out[:len(values)] = values
-        return out
-
-    dt_s = float(dt)
-    args["seg_sim.values"] = padded(schedule.seg_sim_start * dt_s, FAR_FUTURE) * b2.second
-    args["seg_real.values"] = padded(schedule.seg_real_start * dt_s, 0.0) * b2.second
-    args["seg_warp.values"] = padded(schedule.seg_warp, 0.0)
-    args["seg_growth.values"] = padded(schedule.seg_growth, 1.0)
-    args["seg_apv.values"] = padded(schedule.seg_apv, 0.0)
-    args["seg_aniso.values"] = padded(schedule.seg_anisomycin, 0.0)
-    args["seg_trace.values"] = padded(schedule.seg_trace, 0.0)
-    spikes = np.full(SPIKE_CAPACITY, FAR_FUTURE)
-    if len(schedule.spike_sim) > SPIKE_CAPACITY - 1:
-        raise ValueError(f"protocol has {len(schedule.spike_sim)} somatic steps; capacity is {SPIKE_CAPACITY - 1}")
-    spikes[:len(schedule.spike_sim)] = schedule.spike_sim * dt_s
-    args["spike_time.values"] = spikes * b2.second
-    pulses = np.full((PULSE_CAPACITY, n_path), FAR_FUTURE)
-    for p, name in enumerate(model.pathways):
-        # a protocol may leave some of the model's pathways unstimulated
-        times = schedule.pulse_sim.get(name, np.zeros(0, dtype=np.int64))
-        if len(times) > PULSE_CAPACITY - 1:
-            raise ValueError(f"pathway {name} has {len(times)} pulses; capacity is {PULSE_CAPACITY - 1}")
-        pulses[:len(times), p] = times * dt_s
-    args["pulse_time.values"] = pulses * b2.second
-    args[f"{gates.TABLE_NAME}.values"] = gates.gate_table(model)
-    return args
 
 
 class Network:
@@ -644,252 +448,9 @@ def raw_results(get) -> RawResults:
     parts = {part: {key: get(*source) for key, source in keys.items()} for part, keys in RESULTS.items()}
     return RawResults(**parts)
 
-
-def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *,
-                 target: str = "cpp_standalone") -> RawResults:
-    """Build (or reuse) the compiled program for ``model`` and run ``schedule`` on it.
-
-    The first run of a build goes through Brian2 (code generation, ``make``, launch) and
-    leaves a launch record beside the program (``launch.json``: the program's command-line
-    inputs and where it writes its results).  Later runs of the same build start the
-    program directly from that record: no Brian2 objects, no code generation, the same
-    program with the same inputs (``$BIOPHYS_LTP_LAUNCH=brian2`` always goes through Brian2).
-    """
-    _quiet_brian()
-    t0 = time.perf_counter()
-    if target == "runtime":
-        return _run_runtime(model, schedule, settings, float(schedule.sim_duration) + float(model.dt))
-    if target != "cpp_standalone":
-        raise ValueError(f"unknown target {target!r} (use 'cpp_standalone' or 'runtime')")
-    key = build_key(model)
-    base = cache_dir() / "builds" / key
-    build_dir = base / "program"
-    inputs = program_inputs(model, schedule, settings)
-    launch = os.environ.get("BIOPHYS_LTP_LAUNCH", "auto")
-    if launch not in ("auto", "brian2"):
-        raise ValueError(f"BIOPHYS_LTP_LAUNCH must be 'auto' or 'brian2', not {launch!r}")
-    if launch == "auto":
-        record = _launch_record(base, key, inputs)
-        if record is not None:
-            return _run_direct(build_dir, record, inputs, t0)
-    return _run_through_brian(model, inputs, base, key, t0)
-
-
-def _run_through_brian(model, inputs, base, key, t0) -> RawResults:
-    _install_atomic_static_arrays()
-    # Brian2 suffixes the names of automatically named objects (state updaters, spike
-    # queues, ...) while objects of an earlier network are still alive; different names
-    # mean different generated code and a full recompile.  Collect them first.
-    gc.collect()
-    build_dir = base / "program"
-    b2.set_device(DEVICE_NAME, build_on_run=False)
-    b2.device.reinit()
-    b2.device.activate(build_on_run=False)
-    try:
-        b2.defaultclock.dt = model.dt
-        net = Network(model)
-        net.net.run(MAX_SIM_DURATION, report=None)
-        with _file_lock(base / "program.lock"):
-            t1 = time.perf_counter()
-            b2.device.build(directory=str(build_dir), compile=True, run=False, with_output=False)
-            t2 = time.perf_counter()
-            _write_launch_record(base, key, net, inputs)
-        run_args = net.run_args(inputs)
-        results_rel = os.path.join("results", uuid.uuid4().hex)
-        b2.device.run(directory=str(build_dir), results_directory=results_rel, run_args=run_args,
-                      with_output=False)
-        t3 = time.perf_counter()
-        raw = net.read()
-        raw.timings = {"setup_s": t1 - t0, "build_s": t2 - t1, "run_s": t3 - t2,
-                       "read_s": time.perf_counter() - t3}
-        # simulated time the program ran (it stops itself at the protocol's end)
-        raw.sim_run_s = float(b2.device._last_run_completed_fraction) * float(MAX_SIM_DURATION)
-        raw.build_dir = str(build_dir)
-        raw.launch = "brian2"
-        shutil.rmtree(build_dir / results_rel, ignore_errors=True)
-        return raw
-    finally:
-        net = None
-        b2.device.reinit()
-        b2.set_device("runtime")
-        gc.collect()
-
-
-LAUNCH_RECORD = "launch.json"
-
-
-def _program_stamp(program: Path) -> dict[str, int]:
-    st = program.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def _input_spec(var) -> dict[str, Any]:
-    if isinstance(var, b2.TimedArray):
-        return {"dtype": np.dtype(var.values.dtype).str, "size": int(var.values.size)}
-    return {"dtype": np.dtype(var.variable.dtype).str, "size": int(var.variable.size)}
-
-
-def _write_launch_record(base: Path, key: str, net: Network, inputs: dict[str, Any]) -> None:
-    """Record, beside a program just built, what starting it takes (under the build lock)."""
-    env = {**b2.prefs["devices.cpp_standalone.run_environment_variables"],
-           **getattr(b2.device, "run_environment_variables", {})}
-    record = {"key": key, "brian2": b2.__version__, "program": _program_stamp(base / "program" / "main"),
-              "inputs": {name: _input_spec(net.variable(name)) for name in inputs},
-              "results": net.result_files(), "environment": {k: str(v) for k, v in env.items()}}
-    tmp = base / f".{LAUNCH_RECORD}.{os.getpid()}.{uuid.uuid4().hex}"
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-    os.replace(tmp, base / LAUNCH_RECORD)
-
-
-def _launch_record(base: Path, key: str, inputs: dict[str, Any]) -> dict | None:
-    """The launch record of the build, if it belongs to the program there now and takes
-    exactly these inputs; None otherwise (then Brian2 builds and launches)."""
-    try:
-        record = json.loads((base / LAUNCH_RECORD).read_text())
-        stamp = _program_stamp(base / "program" / "main")
-    except (OSError, ValueError):
-        return None
-    if record.get("key") != key or record.get("brian2") != b2.__version__ or record.get("program") != stamp:
-        return None
-    if set(record.get("inputs", {})) != set(inputs) or set(record.get("results", {})) != {
-            f"{mon}.{var}" for mon, var in RESULT_VARIABLES}:
-        return None
-    return record
-
-
-def _warn_invalid(raw: RawResults) -> None:
+def warn_invalid(raw: RawResults) -> None:
     """As Brian2 does after a run it launched: a warning for NaN or huge recorded values."""
     for part in ("measure", "path_samples", "cell_samples", "traces"):
         for name, values in getattr(raw, part).items():
             if values.dtype.kind == "f" and (np.isnan(values).any() or (np.abs(values) > 1e50).any()):
                 log.warning("%s %r has NaN or very large values: the integration failed", part, name)
-
-
-def _scratch_dir(build_dir: Path) -> Path:
-    """Where a run's input and results files go: a memory file system (/dev/shm) where there
-    is one, else the build's results folder.  The program writes one file per variable of
-    the network at its end (hundreds); on a disk that took ~0.4 s per run here."""
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
-        return shm
-    return build_dir / "results"
-
-
-RUN_DIR_PREFIX = "biophys-ltp-run-"
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        return True
-    return True
-
-
-def _clear_stale_runs(scratch: Path) -> None:
-    """Remove run folders whose Python process is gone: a run's folder is removed when it
-    ends, but not when its process is killed, and /dev/shm is memory."""
-    for d in scratch.glob(f"{RUN_DIR_PREFIX}*"):
-        try:
-            pid = int(d.name[len(RUN_DIR_PREFIX):].split("-")[0])
-        except ValueError:
-            continue
-        if not _process_alive(pid):
-            shutil.rmtree(d, ignore_errors=True)
-
-
-def _run_direct(build_dir: Path, record: dict, inputs: dict[str, Any], t0: float) -> RawResults:
-    """Start the compiled program with ``inputs`` as Brian2 would (same command line: scalars
-    as text, arrays as binary files) and read its results files."""
-    scratch = _scratch_dir(build_dir)
-    _clear_stale_runs(scratch)
-    results_dir = scratch / f"{RUN_DIR_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
-    inputs_dir = results_dir / "inputs"
-    inputs_dir.mkdir(parents=True)
-    try:
-        argv = ["--results_dir", f"{results_dir}{os.sep}"]
-        for name, value in inputs.items():
-            spec = record["inputs"][name]
-            values = np.asarray(value, dtype=np.dtype(spec["dtype"]))  # quantities: SI values
-            if values.size == 1:
-                argv.append(f"{name}={values.item()!r}")
-                continue
-            if values.size != spec["size"]:
-                raise ValueError(f"{name}: {values.size} values for a program input of {spec['size']}")
-            fname = inputs_dir / f"{name}.dat"
-            values.ravel().tofile(fname)
-            argv.append(f"{name}={fname}")
-        env = {**os.environ, **record["environment"]}
-        t1 = time.perf_counter()
-        with open(results_dir / "stdout.txt", "w") as out:
-            rc = subprocess.call(_run_command() + argv, cwd=build_dir, stdout=out, env=env)
-        t2 = time.perf_counter()
-        if rc:
-            text = (results_dir / "stdout.txt").read_text(errors="replace")
-            raise RuntimeError(f"the compiled program failed (exit status {rc}; program directory "
-                               f"{build_dir}):\n{text}")
-        files = record["results"]
-
-        def get(mon, var):
-            spec = files[f"{mon}.{var}"]
-            return np.fromfile(results_dir / spec["file"], dtype=np.dtype(spec["dtype"]))
-
-        raw = raw_results(get)
-        _warn_invalid(raw)
-        _, completed = (results_dir / "last_run_info.txt").read_text().split()
-        raw.sim_run_s = float(completed) * float(MAX_SIM_DURATION)
-        raw.timings = {"setup_s": t1 - t0, "build_s": 0.0, "run_s": t2 - t1,
-                       "read_s": time.perf_counter() - t2}
-        raw.build_dir = str(build_dir)
-        raw.launch = "direct"
-        return raw
-    finally:
-        shutil.rmtree(results_dir, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def runtime_numpy():
-    """Brian2's runtime device with the numpy target, in a fresh scope, for the code inside
-    (small networks outside the model, e.g. biophys_ltp.crosscheck); the device and target
-    that were active before are put back after it."""
-    from brian2.devices.device import reset_device, runtime_device
-
-    previous_target = b2.prefs.codegen.target
-    switched = b2.get_device() is not runtime_device
-    if switched:
-        b2.set_device("runtime")
-    b2.prefs.codegen.target = "numpy"
-    try:
-        b2.start_scope()
-        yield
-    finally:
-        b2.prefs.codegen.target = previous_target
-        if switched:
-            reset_device()
-        gc.collect()
-
-
-def _run_runtime(model, schedule, settings, duration_s) -> RawResults:
-    """Runtime (numpy) target for debugging: slow, no compiler involved; runs only the
-    protocol's simulated time."""
-    b2.set_device("runtime")
-    b2.prefs.codegen.target = "numpy"
-    gc.collect()
-    b2.defaultclock.dt = model.dt
-    net = Network(model)
-    for var, value in net.run_args(program_inputs(model, schedule, settings)).items():
-        if isinstance(var, b2.TimedArray):
-            var.values[:] = np.asarray(value).reshape(var.values.shape)
-        else:
-            var.set_item(slice(None), value)
-    net.initialise()
-    t0 = time.perf_counter()
-    net.net.run(duration_s * b2.second, report=None)
-    raw = net.read()
-    raw.timings = {"run_s": time.perf_counter() - t0}
-    raw.sim_run_s = duration_s
-    raw.build_dir = "(runtime)"
-    raw.launch = "runtime"
-    return raw

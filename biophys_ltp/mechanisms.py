@@ -1,11 +1,26 @@
-"""The model's mechanisms, one small set of Brian2 equations each.
+"""The model's mechanisms: one object each, owning all of its parts.
 
-Each :class:`Mechanism` names the Brian2 object it lives in (``group``), its
-equations, and the parameters it reads.  Parameters are declared in the
-model file (``models/<name>.toml``) with a unit and a source; here they only
-appear by name.  The engine declares every parameter as a ``(shared,
-constant)`` variable of its group, so that its value is set when the compiled
-program starts (Brian2 ``run_args``) and never compiled into the code.
+A :class:`Mechanism` (NMDA receptors, AMPA receptors, release, spine calcium, the tag, ...)
+holds everything of it, whichever Brian2 objects the parts live in:
+
+* its equations in each Brian2 object (``equations``: ``"neuron"``, the compartments of the
+  ``SpatialNeuron``; ``"synapse"``, one row per spine synapse, from the pathway's fibres
+  onto the spine head; ``"neck"``, one row per spine, head -> the compartment its neck
+  leaves from; ``"population"``, the rest of the pathway's synapses on the trunk;
+  ``"cell"``, one row for the nucleus);
+* the parameters it reads (``parameters``, by object: each is declared there as a shared
+  constant and set when the compiled program starts); the model file lists them under the
+  mechanism's own table, ``[parameters.<name>]``, with a unit and a source;
+* the currents it adds to the membrane (:class:`Current`), from which the engine composes
+  the cable equation's ``Im`` and ``I_point`` and the spine head's current ``I_head``;
+* voltage-gated variables (:class:`Gate`) and quantities tabulated over the membrane
+  potential (:class:`Tabulated`), from ``rates``; statements evaluated once per step
+  (``every_step``);
+* what it does on each presynaptic pulse (``on_pre``), its initial values (``initial``) and
+  what is recorded of it (:class:`Record`).
+
+The engine (:mod:`biophys_ltp.engine.network`) assembles the network from
+:data:`ALL_MECHANISMS`; adding a recorded variable is one :class:`Record` in its mechanism.
 
 Time warping
 ------------
@@ -34,12 +49,17 @@ steps stay short while the response dies away and lengthen as it settles.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
+from typing import Mapping
+
+#: The Brian2 objects that carry a mechanism's equations.
+GROUPS = ("neuron", "neck", "synapse", "population", "cell")
 
 
 @dataclass(frozen=True)
 class Gate:
-    """A voltage-gated variable of a ``neuron`` mechanism, ``dx/dt = (x_inf(v) - x)/tau_x(v)``,
+    """A voltage-gated variable of a mechanism's neuron part, ``dx/dt = (x_inf(v) - x)/tau_x(v)``,
     given either by opening and closing rates (``alpha``, ``beta``: x_inf = alpha/(alpha +
     beta), 1/tau_x = alpha + beta) or by ``inf`` and ``tau``, each the name of a quantity the
     mechanism's ``rates`` define (or a parameter).  It acts only in compartments where the
@@ -60,7 +80,7 @@ class Gate:
 
 @dataclass(frozen=True)
 class Tabulated:
-    """A quantity of a ``neuron`` mechanism that is a function of the membrane potential
+    """A quantity of a mechanism's neuron part that is a function of the membrane potential
     alone (``expr``: the name of a quantity the mechanism's ``rates`` define), set once per
     step by interpolation in the engine's table over v (biophys_ltp.engine.gates), in compartments
     where ``where`` is 1 (0 elsewhere)."""
@@ -70,32 +90,89 @@ class Tabulated:
 
 
 @dataclass(frozen=True)
+class Current:
+    """A current a mechanism adds to each compartment: ``expr`` is a density (A/m^2) for
+    ``kind="membrane"`` or a current (A) for ``kind="point"``, inward positive.
+
+    ``through_neck``: a spine-head current.  The compiled neck carries ``neck_keep`` of it
+    (the rest enters the neck's parent compartment through ``I_neck``: spine_neck), and
+    ``at_step_start`` is its value at the start of the step (in A), the part of the head's
+    current ``I_head`` that the wider neck of a grown spine carries."""
+    expr: str
+    kind: str = "membrane"
+    through_neck: bool = False
+    at_step_start: str = ""
+
+
+@dataclass(frozen=True)
+class Record:
+    """A quantity recorded of a mechanism, written as the output column ``column`` (its unit
+    in the name: ``v_mV``; ``unit`` is that unit, a Brian2 unit name, "1" for none).
+
+    * a ``neuron`` variable is recorded per compartment in trace windows (``traces.csv``);
+    * a ``synapse`` variable is recorded per pathway every biological minute (``state.csv``)
+      as the mean over the pathway's original spines (``reduce="mean"``) or the sum over its
+      spines present (``"sum"``), and also in trace windows where ``traced``;
+    * a ``cell`` variable is recorded every biological minute (``state.csv``, interpolated
+      to the pathways' sample times)."""
+    column: str
+    var: str
+    group: str
+    description: str
+    unit: str = "1"
+    reduce: str = "mean"
+    traced: bool = False
+
+
+@dataclass(frozen=True)
 class Mechanism:
     name: str
-    group: str  # "neuron", "neck", "synapse", "population" or "cell"
     summary: str
-    equations: str
-    parameters: tuple[str, ...] = field(default_factory=tuple)
+    equations: Mapping[str, str]  # Brian2 object -> equations
+    parameters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # Brian2 object -> names
+    currents: tuple[Current, ...] = ()
     # statements defining the voltage-dependent rates of the mechanism's gates as functions
     # of v (membrane potential) and parameters; they are tabulated over v, not compiled
     rates: str = ""
     gates: tuple[Gate, ...] = ()
     tabulated: tuple[Tabulated, ...] = ()
-    # statements evaluated once per step in every row before anything is integrated
+    # statements evaluated once per step in every compartment before anything is integrated
     # (values that then hold over the step)
     every_step: str = ""
+    # statements of the synapse on each presynaptic pulse (in mechanism order)
+    on_pre: str = ""
+    # initial values by Brian2 object: a number, or an expression of parameters and constants
+    initial: Mapping[str, Mapping[str, str | float]] = field(default_factory=dict)
+    records: tuple[Record, ...] = ()
+
+    def groups(self) -> tuple[str, ...]:
+        """The Brian2 objects this mechanism has a part in."""
+        used = set(self.equations) | set(self.parameters) | set(self.initial) | {r.group for r in self.records}
+        if self.currents or self.gates or self.tabulated or self.every_step or self.rates:
+            used.add("neuron")
+        if self.on_pre:
+            used.add("synapse")
+        return tuple(g for g in GROUPS if g in used)
+
+    def equations_in(self, group: str) -> str:
+        return textwrap.dedent(self.equations.get(group, "")).strip("\n")
+
+    def parameters_in(self, group: str) -> tuple[str, ...]:
+        return tuple(self.parameters.get(group, ()))
+
+    def all_parameters(self) -> tuple[str, ...]:
+        return tuple(p for g in GROUPS for p in self.parameters_in(g))
 
 
 # --------------------------------------------------------------------------
-# Neuron (Brian2 SpatialNeuron): one row per compartment
+# The membrane and its channels
 # --------------------------------------------------------------------------
 
 MEMBRANE = Mechanism(
     "membrane",
-    "neuron",
-    "Leak and Hodgkin-Huxley Na+/K+ channels (soma and dendrite; none in spines)",
-    """
-    Im = gL*(EL - v) + gNa*m_lin**3*h_lin*(ENa - v) + gK*n_lin**4*(EK - v) + neck_keep*i_vdcc : amp/meter**2
+    "Leak and Hodgkin-Huxley Na+/K+ channels (soma and dendrite; none in spines); the"
+    " potential each step starts from (v_step) and the kinds of compartment",
+    {"neuron": """
     m_lin = m + dm_dv*(0.5*(v + v_step) - v_gate) : 1
     h_lin = h + dh_dv*(0.5*(v + v_step) - v_gate) : 1
     n_lin = n + dn_dv*(0.5*(v + v_step) - v_gate) : 1
@@ -107,11 +184,13 @@ MEMBRANE = Mechanism(
     dh_dv : 1/volt
     n : 1
     dn_dv : 1/volt
+    v_step : volt
     is_soma : 1 (constant)
     is_dend : 1 (constant)
     is_head : 1 (constant)
-    """,
-    ("gL", "EL", "ENa", "EK", "gNa_soma", "gNa_dend", "gK_soma", "gK_dend", "phi_hh", "V_hh"),
+    """},
+    {"neuron": ("gL", "EL", "ENa", "EK", "gNa_soma", "gNa_dend", "gK_soma", "gK_dend", "phi_hh", "V_hh")},
+    currents=(Current("gL*(EL - v)"), Current("gNa*m_lin**3*h_lin*(ENa - v)"), Current("gK*n_lin**4*(EK - v)")),
     rates="""
     u_hh = (v - V_hh)/mV
     alpham = phi_hh/exprel((25 - u_hh)/10)/ms
@@ -124,42 +203,119 @@ MEMBRANE = Mechanism(
     gates=(Gate("m", "is_soma + is_dend", alpha="alpham", beta="betam", implicit=True),
            Gate("h", "is_soma + is_dend", alpha="alphah", beta="betah", implicit=True),
            Gate("n", "is_soma + is_dend", alpha="alphan", beta="betan", implicit=True)),
+    every_step="""
+    v_step = v
+    """,
+    # gates start near their resting values and settle during the frozen-time start
+    initial={"neuron": {"v": "V_hh", "v_step": "V_hh", "m": 0.053, "h": 0.6, "n": 0.32}},
+    records=(Record("v_mV", "v", "neuron", "membrane potential", unit="mV"),),
 )
 
 VDCC = Mechanism(
     "vdcc",
-    "neuron",
     "High-voltage-activated Ca2+ channels in the spine head (m^2 gating)",
-    """
+    {"neuron": """
     i_vdcc = g_vdcc*is_head*m_ca**2*(E_ca - v) : amp/meter**2
     m_ca : 1
-    """,
-    ("g_vdcc", "E_ca", "V_half_ca", "k_ca", "tau_m_ca"),
+    """},
+    {"neuron": ("g_vdcc", "E_ca", "V_half_ca", "k_ca", "tau_m_ca")},
+    currents=(Current("i_vdcc", through_neck=True, at_step_start="i_vdcc*area"),),
     rates="""
     m_ca_inf = 1/(1 + exp(-(v - V_half_ca)/k_ca))
     """,
     gates=(Gate("m_ca", "is_head", inf="m_ca_inf", tau="tau_m_ca"),),
 )
 
-SYNAPTIC_CURRENT = Mechanism(
-    "synaptic_current",
-    "neuron",
-    "AMPA and NMDA currents in the spine head; NMDA with the Jahr-Stevens Mg2+ block;"
-    " a brief somatic current step for postsynaptic spikes",
-    """
-    I_point = neck_keep*((g_ampa_tot + g_pop_ampa)*(E_ampa - v) + (g_nmda_tot + g_pop_nmda)*mg_unblock*(E_nmda - v)) + I_neck + I_step*is_soma*step_on : amp (point current)
+SOMATIC_STEP = Mechanism(
+    "somatic_step",
+    "A brief somatic current step for each postsynaptic spike of a protocol (the engine's"
+    " schedule switches step_on)",
+    {},
+    {"neuron": ("I_step",)},
+    currents=(Current("I_step*is_soma*step_on", kind="point"),),
+)
+
+# --------------------------------------------------------------------------
+# Synaptic transmission
+# --------------------------------------------------------------------------
+
+RELEASE = Mechanism(
+    "release",
+    "Presynaptic release from a depleting vesicle store with facilitation (Tsodyks-Markram"
+    " with facilitation, Markram et al. 1998); the store recovers and facilitation decays in"
+    " real time",
+    {"synapse": """
+    dx_res/dt = warp_post*(1 - x_res)/tau_rec : 1 (clock-driven)
+    du_fac/dt = -warp_post*u_fac/tau_fac : 1 (clock-driven)
+    """},
+    {"synapse": ("U_rel", "tau_rec", "tau_fac")},
+    # the fraction of the store released by this pulse (released/U_rel: 1 for the first
+    # pulse of a rested synapse), which the receptors' on_pre read
+    on_pre="""
+    u_fac += U_rel*(1 - u_fac)
+    released = u_fac*x_res
+    x_res -= released
+    """,
+    initial={"synapse": {"x_res": 1}},
+)
+
+AMPA = Mechanism(
+    "ampa",
+    "AMPA receptor conductance (dual exponential), proportional to the receptor count, in"
+    " the spine head and in the pathway's population on the trunk",
+    {"synapse": """
+    dA_r/dt = -fast_post*A_r/tau_ampa_r : 1 (clock-driven)
+    dA_d/dt = -fast_post*A_d/tau_ampa_d : 1 (clock-driven)
+    g_ampa_syn = g_ampa*present*ampar*(A_d - A_r)/peak_ampa : siemens
+    g_ampa_tot_post = g_ampa_syn : siemens (summed)
+    peak_ampa = (tau_ampa_r/tau_ampa_d)**(tau_ampa_r/(tau_ampa_d - tau_ampa_r)) - (tau_ampa_r/tau_ampa_d)**(tau_ampa_d/(tau_ampa_d - tau_ampa_r)) : 1
+    """,
+     "neuron": """
+    g_ampa_tot : siemens
+    g_pop_ampa : siemens
+    """,
+     "population": """
+    g_pop_ampa_post = n_clones*g_ampa_path_pre/n_syn : siemens (summed)
+    """},
+    {"synapse": ("g_ampa", "tau_ampa_r", "tau_ampa_d"), "neuron": ("E_ampa",)},
+    currents=(Current("(g_ampa_tot + g_pop_ampa)*(E_ampa - v)", kind="point", through_neck=True,
+                      at_step_start="g_ampa_tot*(E_ampa - v)"),),
+    on_pre="""
+    A_r += released/U_rel
+    A_d += released/U_rel
+    """,
+    records=(Record("g_ampa_nS", "g_ampa_tot", "neuron", "AMPA receptor conductance of the spine synapses",
+                    unit="nS"),),
+)
+
+NMDA = Mechanism(
+    "nmda",
+    "NMDA receptor conductance (dual exponential) with the Jahr-Stevens Mg2+ block, in the"
+    " spine head and in the pathway's population on the trunk; a fraction f_ca_nmda of its"
+    " current is carried by Ca2+; blocked by APV (the schedule's apv)",
+    {"synapse": """
+    dN_r/dt = -fast_post*N_r/tau_nmda_r : 1 (clock-driven)
+    dN_d/dt = -fast_post*N_d/tau_nmda_d : 1 (clock-driven)
+    g_nmda_syn = g_nmda*present*base*(1 - apv_post)*(N_d - N_r)/peak_nmda : siemens
+    g_nmda_tot_post = g_nmda_syn : siemens (summed)
+    peak_nmda = (tau_nmda_r/tau_nmda_d)**(tau_nmda_r/(tau_nmda_d - tau_nmda_r)) - (tau_nmda_r/tau_nmda_d)**(tau_nmda_d/(tau_nmda_d - tau_nmda_r)) : 1
+    """,
+     "neuron": """
     mg_unblock = B_mg + dB_mg*(v - v_step) : 1
     i_nmda = g_nmda_tot*B_mg*(E_nmda - v) : amp
+    i_nmda_ca = f_ca_nmda*g_nmda_tot*B_mg*(E_ca - v) : amp
     B_mg : 1
     dB_mg : 1/volt
-    v_step : volt
     nmda_here : 1 (constant)
-    g_ampa_tot : siemens
     g_nmda_tot : siemens
-    g_pop_ampa : siemens
     g_pop_nmda : siemens
     """,
-    ("E_ampa", "E_nmda", "Mg", "mg_k", "mg_slope", "I_step"),
+     "population": """
+    g_pop_nmda_post = n_clones*g_nmda_path_pre/n_syn : siemens (summed)
+    """},
+    {"synapse": ("g_nmda", "tau_nmda_r", "tau_nmda_d"), "neuron": ("E_nmda", "Mg", "mg_k", "mg_slope", "f_ca_nmda")},
+    currents=(Current("(g_nmda_tot + g_pop_nmda)*mg_unblock*(E_nmda - v)", kind="point", through_neck=True,
+                      at_step_start="g_nmda_tot*B_mg*(E_nmda - v)"),),
     # the unblocked fraction B_mg and its slope at the potential the step starts from: the
     # cable solver linearises the NMDA current there (mg_unblock equals B_mg at v_step and
     # has its slope), so the block is evaluated once per step, in the compartments that have
@@ -169,130 +325,139 @@ SYNAPTIC_CURRENT = Mechanism(
     """,
     tabulated=(Tabulated("B_mg", "mg_unblocked", "nmda_here"),),
     every_step="""
-    v_step = v
     dB_mg = mg_slope*B_mg*(1 - B_mg)
     """,
+    on_pre="""
+    N_r += released/U_rel
+    N_d += released/U_rel
+    """,
+    records=(Record("i_nmda_pA", "i_nmda", "neuron", "NMDA receptor current of the spine synapses, inward positive",
+                    unit="pA"),
+             Record("i_nmda_ca_pA", "i_nmda_ca", "neuron", "its Ca2+ part, inward positive", unit="pA")),
 )
+
+POPULATION = Mechanism(
+    "pathway_population",
+    "The rest of the stimulated fibre bundle: each modelled spine synapse stands for n_clones"
+    " synapses of the same pathway spread along the apical trunk, with the pathway's mean"
+    " release, receptor and plasticity state (a mean-field population, whose conductances"
+    " are the AMPA and NMDA mechanisms' population parts); they carry the dendritic"
+    " depolarisation during trains and most of the field response",
+    {},
+    {"population": ("n_clones",)},
+)
+
+# --------------------------------------------------------------------------
+# The spine: calcium, neck, structure, new spines
+# --------------------------------------------------------------------------
 
 SPINE_CALCIUM = Mechanism(
     "spine_calcium",
-    "neuron",
-    "Free Ca2+ in each compartment: NMDA receptor Ca2+ influx (a fraction f_ca_nmda of the"
-    " NMDA conductance, driven towards E_ca) and VDCC influx,"
+    "Free Ca2+ in each compartment: NMDA receptor Ca2+ influx (i_nmda_ca) and VDCC influx,"
     " fast buffering (kappa_B), first-order extrusion to the resting level; a grown spine"
     " head (head_growth, from the synapse's spine volume) dilutes the same influx",
-    """
+    {"neuron": """
     dCa/dt = fast*((Ca_rest - Ca)/tau_ca + (i_nmda_ca + i_vdcc*area)/(2*faraday_constant*volume*(1 + head_growth)*(1 + kappa_B))) : mmolar
-    head_growth : 1
-    i_nmda_ca = f_ca_nmda*g_nmda_tot*B_mg*(E_ca - v) : amp
-    """,
-    ("Ca_rest", "tau_ca", "f_ca_nmda", "kappa_B"),
+    """},
+    {"neuron": ("Ca_rest", "tau_ca", "kappa_B")},
+    initial={"neuron": {"Ca": "Ca_rest"}},
+    records=(Record("ca_uM", "Ca", "neuron", "free Ca2+ concentration", unit="uM"),),
 )
 
 SPINE_NECK = Mechanism(
     "spine_neck",
-    "neuron",
     "The neck follows the head: an enlarged head (head_growth > 0) gets a wider, shorter neck"
     " whose conductance grows in proportion, by a factor 1 + neck_scaling*head_growth; a head"
     " at or below its initial size keeps the compiled neck.  The head's capacitance is tiny"
     " (time constant through the neck ~2 us, far below dt), so its voltage is set by the"
     " balance of its currents and the neck: a neck (1 + x) times more conductive is exactly"
-    " a head whose synaptic and Ca2+-channel currents drive the compiled neck with 1/(1 + x)"
-    " of their value (neck_keep) while the rest (I_neck, through a head -> parent row) enters"
-    " the compartment the neck leaves from.  The head's Ca2+ influx is the full current",
-    """
+    " a head whose synaptic and Ca2+-channel currents (the mechanisms' head currents) drive"
+    " the compiled neck with 1/(1 + x) of their value (neck_keep) while the rest (I_neck,"
+    " through a head -> parent row) enters the compartment the neck leaves from.  The head's"
+    " Ca2+ influx is the full current",
+    {"neuron": """
     neck_keep : 1
-    I_head = is_head*(g_ampa_tot*(E_ampa - v) + g_nmda_tot*B_mg*(E_nmda - v) + i_vdcc*area) : amp
     I_neck : amp
     """,
-    ("neck_scaling",),
+     "neck": """
+    I_neck_post = (1 - neck_keep_pre)*I_head_pre : amp (summed)
+    """},
+    {"neuron": ("neck_scaling",)},
+    currents=(Current("I_neck", kind="point"),),
     every_step="""
     neck_keep = 1/(1 + neck_scaling*is_head*clip(head_growth, 0, 100))
     """,
+    records=(Record("i_head_pA", "I_head", "neuron",
+                    "spine heads only: the head's synaptic and Ca2+-channel current, inward positive",
+                    unit="pA"),),
 )
 
-NEURON_MECHANISMS = (MEMBRANE, VDCC, SYNAPTIC_CURRENT, SPINE_CALCIUM, SPINE_NECK)
+SPINE_STRUCTURE = Mechanism(
+    "spine_structure",
+    "Spine-head volume (relative to the initial head) follows the synapse's potentiation,"
+    " early plus late, with a lag: a spine enlarges with LTP and keeps the larger head only"
+    " while the potentiation lasts, so it shrinks back after early LTP alone and stays"
+    " enlarged after consolidation; the head's receptor capacity (e_max) and its calcium"
+    " volume scale with it (head_growth), and its neck widens with it (spine_neck)",
+    {"synapse": """
+    dspine_volume/dt = warp_post*(base + vol_per_ampar*clip(e_early + z_late, 0, 100) - spine_volume)/tau_volume : 1 (clock-driven)
+    head_growth_post = spine_volume - 1 : 1 (summed)
+    """,
+     "neuron": """
+    head_growth : 1
+    """},
+    {"synapse": ("vol_per_ampar", "tau_volume")},
+    initial={"synapse": {"spine_volume": "base"}},
+    records=(Record("spine_volume", "spine_volume", "synapse", "spine-head volume relative to the initial head"),),
+)
+
+SPINE_GROWTH = Mechanism(
+    "spine_growth",
+    "New spines: each pathway has places on its branch (``slot`` = 1) where a spine can grow;"
+    " one appears, with rate 1/tau_sprout, once the pathway's mean late weight (over its"
+    " original spines: z_mean) exceeds theta_sprout, which one consolidation does not reach and"
+    " a repeated one does.  A new spine starts small (receptor content and head volume"
+    " new_spine_size of an original spine) and follows the same plasticity; ``present`` scales"
+    " its receptors and its plasticity while it grows (0 before it appears, 1 for the original"
+    " spines)",
+    {"synapse": """
+    dpresent/dt = warp_post*slot*int(z_mean_pre > theta_sprout)*(1 - present)/tau_sprout : 1 (clock-driven)
+    base = 1 - slot*(1 - new_spine_size) : 1
+    slot : 1 (constant)
+    """},
+    {"synapse": ("theta_sprout", "tau_sprout", "new_spine_size")},
+    initial={"synapse": {"present": "1 - slot"}},
+    records=(Record("spine_count", "present", "synapse",
+                    "spines with a synapse on the pathway's branch (a growing new spine counts by its progress)",
+                    reduce="sum"),),
+)
 
 # --------------------------------------------------------------------------
-# Spine necks (Brian2 Synapses): one row per spine, head -> the compartment its neck
-# leaves from
+# Early phase: kinase and phosphatase, spike timing, receptor trafficking
 # --------------------------------------------------------------------------
-
-NECK_SHARE = Mechanism(
-    "neck_share",
-    "neck",
-    "The part of a grown spine's head current that its wider neck carries beyond the"
-    " compiled one (see spine_neck), into the neck's parent compartment",
-    """
-    I_neck_post = (1 - neck_keep_pre)*I_head_pre : amp (summed)
-    """,
-)
-
-# --------------------------------------------------------------------------
-# Synapses (Brian2 Synapses from the pathway group onto spine heads)
-# --------------------------------------------------------------------------
-
-RELEASE = Mechanism(
-    "release",
-    "synapse",
-    "Presynaptic release from a depleting vesicle store with facilitation (Tsodyks-Markram"
-    " with facilitation, Markram et al. 1998); the store recovers and facilitation decays in"
-    " real time",
-    """
-    dx_res/dt = warp_post*(1 - x_res)/tau_rec : 1 (clock-driven)
-    du_fac/dt = -warp_post*u_fac/tau_fac : 1 (clock-driven)
-    """,
-    ("U_rel", "tau_rec", "tau_fac"),
-)
-
-AMPA = Mechanism(
-    "ampa",
-    "synapse",
-    "AMPA receptor conductance (dual exponential), proportional to the receptor count",
-    """
-    dA_r/dt = -fast_post*A_r/tau_ampa_r : 1 (clock-driven)
-    dA_d/dt = -fast_post*A_d/tau_ampa_d : 1 (clock-driven)
-    g_ampa_syn = g_ampa*present*ampar*(A_d - A_r)/peak_ampa : siemens
-    g_ampa_tot_post = g_ampa_syn : siemens (summed)
-    peak_ampa = (tau_ampa_r/tau_ampa_d)**(tau_ampa_r/(tau_ampa_d - tau_ampa_r)) - (tau_ampa_r/tau_ampa_d)**(tau_ampa_d/(tau_ampa_d - tau_ampa_r)) : 1
-    """,
-    ("g_ampa", "tau_ampa_r", "tau_ampa_d"),
-)
-
-NMDA = Mechanism(
-    "nmda",
-    "synapse",
-    "NMDA receptor conductance (dual exponential); blocked by APV",
-    """
-    dN_r/dt = -fast_post*N_r/tau_nmda_r : 1 (clock-driven)
-    dN_d/dt = -fast_post*N_d/tau_nmda_d : 1 (clock-driven)
-    g_nmda_syn = g_nmda*present*base*(1 - apv_post)*(N_d - N_r)/peak_nmda : siemens
-    g_nmda_tot_post = g_nmda_syn : siemens (summed)
-    peak_nmda = (tau_nmda_r/tau_nmda_d)**(tau_nmda_r/(tau_nmda_d - tau_nmda_r)) - (tau_nmda_r/tau_nmda_d)**(tau_nmda_d/(tau_nmda_d - tau_nmda_r)) : 1
-    """,
-    ("g_nmda", "tau_nmda_r", "tau_nmda_d"),
-)
 
 KINASE_PHOSPHATASE = Mechanism(
     "kinase_phosphatase",
-    "synapse",
     "Ca2+-activated kinase activity and phosphatase (calcineurin/PP1-like, lower threshold)"
     " activity.  The kinase has two routes: a fast one (CaMKII-like) above a high spine Ca2+"
     " level, and a slow one (Ca2+/calmodulin-stimulated adenylyl cyclase, cAMP, PKA) that"
     " follows the spine Ca2+ averaged over tens of seconds (ca_slow) and opens when a sustained"
     " moderate level is kept up, as in minutes-long stimulation at 20 Hz and above; the"
     " spike-coincidence route (kin_spike, see spike_coincidence) adds to the fast one",
-    """
+    {"synapse": """
     dkin/dt = warp_post*((k_kin*int(Ca_post > theta_kin) + k_pka*int(ca_slow > theta_camp) + kin_spike)*present*(1 - kin) - kin/tau_kin) : 1 (clock-driven)
     dpho/dt = warp_post*(k_pho*present*int(Ca_post > theta_pho)*(1 - pho) - pho/tau_pho) : 1 (clock-driven)
     dca_slow/dt = warp_post*(Ca_post - ca_slow)/tau_camp : mmolar (clock-driven)
-    """,
-    ("k_kin", "theta_kin", "tau_kin", "k_pho", "theta_pho", "tau_pho", "k_pka", "theta_camp", "tau_camp"),
+    """},
+    {"synapse": ("k_kin", "theta_kin", "tau_kin", "k_pho", "theta_pho", "tau_pho", "k_pka", "theta_camp",
+                 "tau_camp")},
+    initial={"synapse": {"ca_slow": "Ca_rest"}},
+    records=(Record("kinase", "kin", "synapse", "kinase activity", traced=True),
+             Record("phosphatase", "pho", "synapse", "phosphatase activity", traced=True)),
 )
 
 SPIKE_COINCIDENCE = Mechanism(
     "spike_coincidence",
-    "synapse",
     "Spike timing: two routes that need a backpropagating action potential, seen where the"
     " pathway's branch leaves the apical trunk (v_branch above theta_bap; a local NMDA plateau"
     " on the branch does not reach there).  Kinase: NMDA receptor Ca2+ entry above"
@@ -302,121 +467,63 @@ SPIKE_COINCIDENCE = Mechanism(
     " phosphatase's tau_pho) that removes AMPA receptors; it follows the spike in both"
     " orders, so a spike after glutamate nets potentiation and one before it depression."
     "  Both need NMDA receptors (APV blocks them)",
-    """
+    {"synapse": """
     kin_spike = k_bap*int(i_nmda_ca_post > theta_nmda_ca)*int(v_branch_pre > theta_bap) : Hz
     dbap/dt = fast_post*(int(v_branch_pre > theta_bap)*(1 - bap)/tau_bap_on - bap/tau_bap) : 1 (clock-driven)
     ddep/dt = warp_post*(k_dep*present*bap*int(i_nmda_ca_post > theta_dep)*(1 - dep) - dep/tau_pho) : 1 (clock-driven)
-    """,
-    ("k_bap", "theta_nmda_ca", "theta_bap", "tau_bap_on", "tau_bap", "k_dep", "theta_dep"),
+    """},
+    {"synapse": ("k_bap", "theta_nmda_ca", "theta_bap", "tau_bap_on", "tau_bap", "k_dep", "theta_dep")},
 )
 
 TRAFFICKING = Mechanism(
     "ampar_trafficking",
-    "synapse",
     "Early phase: kinase activity above kin_min inserts AMPA receptors from a reserve pool,"
     " phosphatase activity above pho_min and the spike-timing depression activity (dep) remove"
     " them (isolated test pulses stay below both thresholds);"
     " the early change relaxes to baseline unless it is captured (consolidation)",
-    """
+    {"synapse": """
     de_early/dt = warp_post*(k_ins*kin_active*(e_max*spine_volume - e_early) - (k_rem*pho_active + k_rem_dep*dep)*(e_early - e_min) - e_early/tau_early - capture*e_early) : 1 (clock-driven)
     kin_active = clip(kin - kin_min, 0, 1) : 1
     pho_active = clip(pho - pho_min, 0, 1) : 1
     ampar = base + e_early + z_late : 1
-    """,
-    ("k_ins", "e_max", "k_rem", "k_rem_dep", "e_min", "tau_early", "kin_min", "pho_min"),
+    """},
+    {"synapse": ("k_ins", "e_max", "k_rem", "k_rem_dep", "e_min", "tau_early", "kin_min", "pho_min")},
+    records=(Record("early_weight", "e_early", "synapse", "early change of the AMPA receptor content",
+                    traced=True),
+             Record("ampar_rel", "ampar", "synapse", "AMPA receptor content relative to an initial spine",
+                    traced=True)),
 )
+
+# --------------------------------------------------------------------------
+# Late phase: tag, capture, nuclear signal and proteins
+# --------------------------------------------------------------------------
 
 TAG = Mechanism(
     "tag",
-    "synapse",
     "Synaptic tag: set while the early change exceeds theta_tag, then lost",
-    """
+    {"synapse": """
     dtag/dt = warp_post*(int(abs(e_early) > theta_tag)*(1 - tag)/tau_tag_on - int(abs(e_early) <= theta_tag)*tag/tau_tag_off) : 1 (clock-driven)
-    """,
-    ("theta_tag", "tau_tag_on", "tau_tag_off"),
+    """},
+    {"synapse": ("theta_tag", "tau_tag_on", "tau_tag_off")},
+    records=(Record("tag", "tag", "synapse", "synaptic tag"),),
 )
 
 CONSOLIDATION = Mechanism(
     "consolidation",
-    "synapse",
     "Capture: while a synapse is tagged and plasticity-related proteins are present, its early"
     " change (potentiation or depression) is converted into a lasting late weight; the late"
     " weight saturates (z_max: repeated consolidation adds less and less) and decays only"
     " over days",
-    """
+    {"synapse": """
     capture = tag*prp_pre/(prp_pre + K_prp)/tau_z : Hz
     dz_late/dt = warp_post*(capture*e_early*(1 - clip(z_late, 0, z_max)/z_max) - z_late/tau_late) : 1 (clock-driven)
-    """,
-    ("K_prp", "tau_z", "tau_late", "z_max"),
+    """},
+    {"synapse": ("K_prp", "tau_z", "tau_late", "z_max")},
+    records=(Record("late_weight", "z_late", "synapse", "late (consolidated) weight"),),
 )
-
-POPULATION = Mechanism(
-    "pathway_population",
-    "population",
-    "The rest of the stimulated fibre bundle: each modelled spine synapse stands for n_clones"
-    " synapses of the same pathway spread along the apical trunk, with the pathway's mean"
-    " release, receptor and plasticity state (a mean-field population); they carry the"
-    " dendritic depolarisation during trains and most of the field response",
-    """
-    g_pop_ampa_post = n_clones*g_ampa_path_pre/n_syn : siemens (summed)
-    g_pop_nmda_post = n_clones*g_nmda_path_pre/n_syn : siemens (summed)
-    """,
-    ("n_clones",),
-)
-
-SPINE_STRUCTURE = Mechanism(
-    "spine_structure",
-    "synapse",
-    "Spine-head volume (relative to the initial head) follows the synapse's potentiation,"
-    " early plus late, with a lag: a spine enlarges with LTP and keeps the larger head only"
-    " while the potentiation lasts, so it shrinks back after early LTP alone and stays"
-    " enlarged after consolidation; the head's receptor capacity (e_max) and its calcium"
-    " volume scale with it, and its neck widens with it (spine_neck)",
-    """
-    dspine_volume/dt = warp_post*(base + vol_per_ampar*clip(e_early + z_late, 0, 100) - spine_volume)/tau_volume : 1 (clock-driven)
-    head_growth_post = spine_volume - 1 : 1 (summed)
-    """,
-    ("vol_per_ampar", "tau_volume"),
-)
-
-SPINE_GROWTH = Mechanism(
-    "spine_growth",
-    "synapse",
-    "New spines: each pathway has places on its branch (``slot`` = 1) where a spine can grow;"
-    " one appears, with rate 1/tau_sprout, once the pathway's mean late weight (over its"
-    " original spines: z_mean) exceeds theta_sprout, which one consolidation does not reach and"
-    " a repeated one does.  A new spine starts small (receptor content and head volume"
-    " new_spine_size of an original spine) and follows the same plasticity; ``present`` scales"
-    " its receptors and its plasticity while it grows (0 before it appears, 1 for the original"
-    " spines)",
-    """
-    dpresent/dt = warp_post*slot*int(z_mean_pre > theta_sprout)*(1 - present)/tau_sprout : 1 (clock-driven)
-    base = 1 - slot*(1 - new_spine_size) : 1
-    slot : 1 (constant)
-    """,
-    ("theta_sprout", "tau_sprout", "new_spine_size"),
-)
-
-SYNAPSE_MECHANISMS = (RELEASE, AMPA, NMDA, KINASE_PHOSPHATASE, SPIKE_COINCIDENCE, TRAFFICKING, TAG,
-                      CONSOLIDATION, SPINE_STRUCTURE, SPINE_GROWTH)
-
-ON_PRE = """
-u_fac += U_rel*(1 - u_fac)
-released = u_fac*x_res
-x_res -= released
-A_r += released/U_rel
-A_d += released/U_rel
-N_r += released/U_rel
-N_d += released/U_rel
-"""
-
-# --------------------------------------------------------------------------
-# Cell: one row; gene expression and plasticity-related proteins
-# --------------------------------------------------------------------------
 
 GENE_EXPRESSION = Mechanism(
     "gene_expression",
-    "cell",
     "Late phase: a nuclear signal integrates the cell's summed kinase activity and its summed"
     " phosphatase activity above pho_min (strong LFS, for L-LTD); the kinase route"
     " desensitises with use and recovers over minutes (``ready``), so trains minutes apart"
@@ -424,7 +531,7 @@ GENE_EXPRESSION = Mechanism(
     " threshold it switches on transcription/translation, which makes plasticity-related"
     " proteins (PRPs) in the soma; anisomycin blocks translation; PRPs reach the"
     " dendrites with a first-order delay",
-    """
+    {"cell": """
     dsignal/dt = warp*(k_signal*kin_total*ready*(1 + g_mapk*mapk) + k_signal_pho*pho_total - signal/tau_signal) : 1
     dready/dt = warp*((1 - ready)/tau_ready - k_desens*kin_total*ready) : 1
     dexpression/dt = warp*(int(signal > theta_signal)*(1 - expression)/tau_expr_on - int(signal <= theta_signal)*expression/tau_expr_off) : 1
@@ -432,42 +539,119 @@ GENE_EXPRESSION = Mechanism(
     dprp/dt = warp*(prp_soma - prp)/tau_transport : 1
     kin_total : 1
     pho_total : 1
-    """,
-    ("k_signal", "k_signal_pho", "tau_signal", "tau_ready", "k_desens", "theta_signal", "tau_expr_on", "tau_expr_off", "tau_prp_syn", "tau_prp", "tau_transport"),
+    """},
+    {"cell": ("k_signal", "k_signal_pho", "tau_signal", "tau_ready", "k_desens", "theta_signal", "tau_expr_on",
+              "tau_expr_off", "tau_prp_syn", "tau_prp", "tau_transport")},
+    initial={"cell": {"ready": 1}},
+    records=(Record("signal", "signal", "cell", "nuclear signal"),
+             Record("signal_ready", "ready", "cell", "readiness of the kinase route to the nucleus"),
+             Record("expression", "expression", "cell", "gene expression"),
+             Record("prp_soma", "prp_soma", "cell", "plasticity-related proteins in the soma"),
+             Record("proteins", "prp", "cell", "plasticity-related proteins at the branches")),
 )
 
 DELAYED_PRIMING = Mechanism(
     "delayed_priming",
-    "cell",
     "A slow kinase cascade (MAPK/ERK-like, four first-order stages): kinase activity sets off"
     " its first stage, and its last stage (``mapk``) peaks about 3 tau_mapk later; while it is"
     " up, kinase activity adds more nuclear signal (gain g_mapk).  A second stimulus adds"
     " most when it comes near that peak, about an hour after the first, and little when it"
     " comes minutes after it (spaced versus massed theta bursts)",
-    """
+    {"cell": """
     dmapk_1/dt = warp*(k_mapk*kin_total*(1 - mapk_1) - mapk_1/tau_mapk) : 1
     dmapk_2/dt = warp*(mapk_1 - mapk_2)/tau_mapk : 1
     dmapk_3/dt = warp*(mapk_2 - mapk_3)/tau_mapk : 1
     dmapk/dt = warp*(mapk_3 - mapk)/tau_mapk : 1
-    """,
-    ("k_mapk", "tau_mapk", "g_mapk"),
+    """},
+    {"cell": ("k_mapk", "tau_mapk", "g_mapk")},
+    records=(Record("signal_priming", "mapk", "cell", "last stage of the slow kinase cascade"),),
 )
 
-CELL_MECHANISMS = (GENE_EXPRESSION, DELAYED_PRIMING)
-
-ALL_MECHANISMS = NEURON_MECHANISMS + (NECK_SHARE,) + SYNAPSE_MECHANISMS + (POPULATION,) + CELL_MECHANISMS
-
+#: Every mechanism, in the order their parts are assembled (gates, every-step statements and
+#: on_pre statements run in this order).
+ALL_MECHANISMS = (MEMBRANE, VDCC, SOMATIC_STEP, RELEASE, AMPA, NMDA, POPULATION, SPINE_CALCIUM, SPINE_NECK,
+                  TRAFFICKING, CONSOLIDATION, TAG, KINASE_PHOSPHATASE, SPIKE_COINCIDENCE, SPINE_STRUCTURE,
+                  SPINE_GROWTH, GENE_EXPRESSION, DELAYED_PRIMING)
 
 def mechanisms_for(group: str) -> tuple[Mechanism, ...]:
-    return tuple(m for m in ALL_MECHANISMS if m.group == group)
+    """The mechanisms with a part in the Brian2 object ``group``."""
+    return tuple(m for m in ALL_MECHANISMS if group in m.groups())
+
+
+def by_name() -> dict[str, Mechanism]:
+    return {m.name: m for m in ALL_MECHANISMS}
 
 
 def parameter_owner() -> dict[str, str]:
-    """Map each parameter name to the group whose equations declare it."""
+    """Map each parameter name to the Brian2 object whose equations declare it."""
     owner: dict[str, str] = {}
-    for mech in ALL_MECHANISMS:
-        for p in mech.parameters:
-            if p in owner and owner[p] != mech.group:
-                raise ValueError(f"parameter {p!r} is declared in two groups")
-            owner[p] = mech.group
+    for m in ALL_MECHANISMS:
+        for group in GROUPS:
+            for p in m.parameters_in(group):
+                if p in owner and owner[p] != group:
+                    raise ValueError(f"parameter {p!r} is declared in two groups")
+                owner[p] = group
     return owner
+
+
+def parameter_mechanism() -> dict[str, str]:
+    """Map each parameter name to the mechanism that owns it (its table in the model file)."""
+    out: dict[str, str] = {}
+    for m in ALL_MECHANISMS:
+        for p in m.all_parameters():
+            if p in out:
+                raise ValueError(f"parameter {p!r} is owned by two mechanisms: {out[p]} and {m.name}")
+            out[p] = m.name
+    return out
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in textwrap.dedent(text).strip().splitlines() if line.strip()]
+
+
+def on_pre() -> str:
+    """The synapse's statements on each presynaptic pulse, mechanism by mechanism."""
+    return "\n".join(line for m in ALL_MECHANISMS for line in _lines(m.on_pre))
+
+
+def composed_currents() -> str:
+    """The neuron's current equations composed from every mechanism's :class:`Current`:
+    ``Im`` (densities) and ``I_point`` (currents) for the cable equation, the spine-head
+    currents scaled by ``neck_keep`` (spine_neck); and ``I_head``, the head's current at the
+    start of the step."""
+    def parts(kind, neck):
+        return [c.expr for m in ALL_MECHANISMS for c in m.currents if c.kind == kind and c.through_neck == neck]
+
+    def total(kind):
+        terms = parts(kind, False)
+        head = parts(kind, True)
+        if head:
+            terms.append(f"neck_keep*({' + '.join(head)})" if len(head) > 1 else f"neck_keep*{head[0]}")
+        return " + ".join(terms) or "0"
+
+    head_now = [c.at_step_start for m in ALL_MECHANISMS for c in m.currents if c.through_neck]
+    return "\n".join([
+        f"Im = {total('membrane')} : amp/meter**2",
+        f"I_point = {total('point')} : amp (point current)",
+        f"I_head = is_head*({' + '.join(head_now) or '0'}) : amp",
+    ])
+
+
+def initial_values(group: str) -> dict[str, str | float]:
+    """Initial values of the variables of the Brian2 object ``group``, by name."""
+    out: dict[str, str | float] = {}
+    for m in ALL_MECHANISMS:
+        for var, value in m.initial.get(group, {}).items():
+            if var in out:
+                raise ValueError(f"initial value of {group}.{var} given by two mechanisms")
+            out[var] = value
+    return out
+
+
+def records(group: str | None = None) -> tuple[Record, ...]:
+    """What is recorded (of the Brian2 object ``group``, or of all), in mechanism order."""
+    found = tuple(r for m in ALL_MECHANISMS for r in m.records if group is None or r.group == group)
+    columns = [r.column for r in found]
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"two records write the same column: {sorted(c for c in columns if columns.count(c) > 1)}")
+    return found

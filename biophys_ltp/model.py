@@ -5,9 +5,10 @@ description}``:
 
 * ``[structure]``: morphology, number of synapses, integration step.  These
   shape the compiled program; changing one means a new build.
-* ``[parameters]``: everything the equations read.  These are set when the
-  compiled program starts (Brian2 ``run_args``), so changing one never
-  recompiles.
+* ``[parameters.<mechanism>]``: everything the equations read, one table per
+  mechanism (``biophys_ltp.mechanisms``), each parameter in the table of the
+  mechanism that owns it (the loader checks).  These are set when the compiled
+  program starts (Brian2 ``run_args``), so changing one never recompiles.
 
 ``load_model(name)`` returns a :class:`Model`; ``Model.with_overrides`` returns
 a copy with some values replaced (unknown names and wrong units are errors that
@@ -33,8 +34,8 @@ from ._paths import shipped
 from .units import UnitParseError, format_quantity, parse_quantity
 
 MODELS_DIR = shipped("models")
-# the Brian2 objects that carry equations (biophys_ltp.mechanisms: Mechanism.group)
-GROUPS = ("neuron", "neck", "synapse", "population", "cell")
+# the Brian2 objects that carry equations (biophys_ltp.mechanisms)
+GROUPS = mech.GROUPS
 DEFAULT_MODEL = "ca1_spine"
 
 # Structure entries that are plain values rather than quantities.
@@ -53,6 +54,7 @@ class Parameter:
     source: str
     description: str
     group: str  # "structure" or the Brian2 object the parameter belongs to
+    mechanism: str = ""  # the mechanism that owns it ("" for structure entries)
 
     @property
     def text(self) -> str:
@@ -133,9 +135,14 @@ class Model:
     def equations(self, group: str) -> str:
         """The composed equation block of one Brian2 object (without parameter declarations)."""
         blocks = []
+        if group == "neuron":
+            blocks.append("# currents: the sum of the mechanisms' currents (spine-head currents scaled by"
+                          " neck_keep: spine_neck)\n" + mech.composed_currents())
         for m in mech.mechanisms_for(group):
-            body = textwrap.dedent(m.equations).strip("\n")
-            blocks.append(f"# {m.name}: {m.summary}\n{body}")
+            body = m.equations_in(group)
+            blocks.append(f"# {m.name}: {m.summary}" + (f"\n{body}" if body else ""))
+            if group != "neuron":
+                continue
             if m.every_step:
                 stmts = textwrap.indent(textwrap.dedent(m.every_step).strip("\n"), "#   ")
                 blocks.append(f"# once per step, before integration:\n{stmts}")
@@ -165,7 +172,7 @@ class Model:
         return {
             "structure": {k: _stable(p.value) for k, p in self.structure.items()},
             "equations": {g: self.equations(g) for g in GROUPS},
-            "on_pre": mech.ON_PRE,
+            "on_pre": mech.on_pre(),
             "rates": {m.name: m.rates for m in mech.ALL_MECHANISMS if m.rates},
             "every_step": {m.name: m.every_step for m in mech.ALL_MECHANISMS if m.every_step},
             "parameters": sorted((k, p.group, _si_unit_text(b2.get_dimensions(p.value)))
@@ -187,7 +194,7 @@ class Model:
 
     def parameter_records(self) -> list[dict[str, str]]:
         return [
-            {"name": p.name, "value": p.text, "unit": p.unit, "group": p.group,
+            {"name": p.name, "value": p.text, "unit": p.unit, "group": p.group, "mechanism": p.mechanism,
              "source": p.source, "description": p.description,
              "overridden": p.name in self.overrides}
             for p in self.all_parameters().values()
@@ -204,13 +211,13 @@ class Model:
         for group, title in titles.items():
             out += [title, "-" * len(title), self.equations(group), ""]
         out += ["On each presynaptic pulse", "-------------------------",
-                textwrap.dedent(mech.ON_PRE).strip(), ""]
+                mech.on_pre(), ""]
         out += ["Time warping: slow variables are multiplied by warp = d(real time)/d(simulation time);",
                 "see biophys_ltp.mechanisms.", ""]
-        rows = [("name", "value", "group", "source")]
+        rows = [("name", "value", "mechanism", "source")]
         for p in self.all_parameters().values():
             mark = " *" if p.name in self.overrides else ""
-            rows.append((p.name, p.text + mark, p.group, p.source))
+            rows.append((p.name, p.text + mark, p.mechanism or p.group, p.source))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         out.append("Parameters (* = overridden)")
         out.append("---------------------------")
@@ -308,11 +315,28 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
         value = _parse_entry(where, name, entry, plain=_PLAIN_STRUCTURE.get(name))
         structure[name] = Parameter(name, value, entry["source"], entry.get("description", ""), "structure")
     parameters = {}
-    for name, entry in data.get("parameters", {}).items():
-        if name not in owner:
-            raise ModelError(f"{where}: parameter {name!r} is not used by any mechanism")
-        value = _parse_entry(where, name, entry)
-        parameters[name] = Parameter(name, value, entry["source"], entry.get("description", ""), owner[name])
+    owning = mech.parameter_mechanism()
+    known = mech.by_name()
+    for table, entries in data.get("parameters", {}).items():
+        if isinstance(entries, dict) and "value" in entries:
+            hint = f" (it belongs in [parameters.{owning[table]}])" if table in owning else ""
+            raise ModelError(f"{where}: parameter {table!r} is not in a mechanism's table: parameters are "
+                             f"grouped by mechanism, [parameters.<mechanism>]{hint}")
+        if table not in known:
+            close = _close_names(table, list(known))
+            hint = f" (did you mean {', '.join(close)}?)" if close else f" (mechanisms: {', '.join(known)})"
+            raise ModelError(f"{where}: [parameters.{table}]: no mechanism {table!r}{hint}")
+        for name, entry in entries.items():
+            if name not in owner:
+                raise ModelError(f"{where}: parameter {name!r} is not used by any mechanism")
+            if owning[name] != table:
+                raise ModelError(f"{where}: parameter {name!r} is in [parameters.{table}] but belongs to the "
+                                 f"mechanism {owning[name]!r}: move it to [parameters.{owning[name]}]")
+            if name in parameters:
+                raise ModelError(f"{where}: parameter {name!r} is given twice")
+            value = _parse_entry(where, name, entry)
+            parameters[name] = Parameter(name, value, entry["source"], entry.get("description", ""), owner[name],
+                                         table)
     missing = sorted(set(owner) - set(parameters))
     if missing:
         raise ModelError(f"{where}: no value for {', '.join(missing)}")

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, readout
+from . import mechanisms as mech
 from .engine import RawResults, build_key, cache_dir, measurement_settings, run_compiled
 from .model import Model, load_model
 from .protocol import Protocol, load_protocol
@@ -220,24 +221,11 @@ def _state_frame(proto: Protocol, model: Model, schedule: Schedule, raw: RawResu
     # samples hold the values at the end of the step they were taken in
     t_real = schedule.real_time_of_sim(np.round(ps["t_sim"] / dt_s) + 1) * dt_s
     cell_t = schedule.real_time_of_sim(np.round(cs["t_sim"] / dt_s) + 1) * dt_s
-    frame = pd.DataFrame({
-        "time_min": t_real / 60.0,
-        "pathway": np.asarray(model.pathways)[ps["i"]],
-        "early_weight": ps["e_mean"],
-        "late_weight": ps["z_mean"],
-        "tag": ps["tag_mean"],
-        "ampar_rel": ps["ampar_mean"],
-        "kinase": ps["kin_mean"],
-        "phosphatase": ps["pho_mean"],
-        "spine_volume": ps["vol_mean"],
-        # spines with a synapse on the pathway's branch (a growing new spine counts by its progress)
-        "spine_count": ps["spines"],
-    })
-    for col, src in (("signal", "signal"), ("signal_ready", "ready"), ("signal_priming", "mapk"),
-                     ("expression", "expression"),
-                     ("prp_soma", "prp_soma"),
-                     ("proteins", "prp")):
-        frame[col] = np.interp(t_real, cell_t, cs[src])
+    frame = pd.DataFrame({"time_min": t_real / 60.0, "pathway": np.asarray(model.pathways)[ps["i"]]})
+    for r in mech.records("synapse"):
+        frame[r.column] = ps[r.column] * _scale(r)
+    for r in mech.records("cell"):
+        frame[r.column] = np.interp(t_real, cell_t, cs[r.column] * _scale(r))
     frame = frame[frame.pathway.isin(proto.pathways)]
     return frame.sort_values(["pathway", "time_min"], kind="stable").reset_index(drop=True)
 
@@ -262,6 +250,11 @@ def trunk_distances(model: Model) -> np.ndarray:
     return np.concatenate([np.asarray(trunk.distance / b2.um), np.asarray(trunk.distal.distance / b2.um)])
 
 
+def _scale(record) -> float:
+    """Factor from a recorded variable's SI value to its column's unit."""
+    return 1.0 if record.unit == "1" else float(1 / getattr(b2, record.unit))
+
+
 def _trace_frame(model: Model, schedule: Schedule, raw: RawResults) -> pd.DataFrame:
     tr = raw.traces
     dt_s = float(schedule.dt)
@@ -269,18 +262,11 @@ def _trace_frame(model: Model, schedule: Schedule, raw: RawResults) -> pd.DataFr
     t_real = schedule.real_time_of_sim(np.round(tr["neuron_t_sim"] / dt_s)) * dt_s
     neuron = pd.DataFrame({
         "time_s": t_real, "compartment": [labels.get(int(i), f"c{int(i)}") for i in tr["neuron_i"]],
-        "v_mV": tr["v"] * 1e3, "ca_uM": tr["Ca"] * 1e3, "i_nmda_pA": tr["i_nmda"] * 1e12,
-        "i_nmda_ca_pA": tr["i_nmda_ca"] * 1e12,  # its Ca2+ part (spine_calcium), inward positive
-        "g_ampa_nS": tr["g_ampa"] * 1e9,
-        # spine heads only: the head's synaptic and Ca2+-channel current (inward positive)
-        "i_head_pA": tr["i_head"] * 1e12,
-    })
+        **{r.column: tr[r.column] * _scale(r) for r in mech.records("neuron")}})
     pt = schedule.real_time_of_sim(np.round(tr["path_t_sim"] / dt_s)) * dt_s
     path = pd.DataFrame({
         "time_s": pt, "compartment": [f"{model.pathways[int(i)]}_synapses" for i in tr["path_i"]],
-        "kinase": tr["kin_mean"], "phosphatase": tr["pho_mean"], "ampar_rel": tr["ampar_mean"],
-        "early_weight": tr["e_mean"],
-    })
+        **{r.column: tr[r.column] * _scale(r) for r in mech.records("synapse") if r.traced}})
     return pd.concat([neuron, path], ignore_index=True)
 
 

@@ -123,18 +123,24 @@ def _synapse_extra(n_syn: int) -> str:
     )
 
 
-# Pathway means only for the records (state samples every biological minute, traces): each
-# synapse adds its share on the pathway's "record" event (a pathway of the Synapses), the
-# monitors record after that, and the pathway resets them.  Means are over the pathway's
-# original spines (slot = 0); new spines count in its number of spines.
-MEANS = ("e_mean", "tag_mean", "ampar_mean", "vol_mean", "kin_mean", "pho_mean")
-MEAN_OF = {"e_mean": "e_early", "tag_mean": "tag", "ampar_mean": "ampar", "vol_mean": "spine_volume",
-           "kin_mean": "kin", "pho_mean": "pho"}
+# What the mechanisms record (biophys_ltp.mechanisms.Record).  A synapse variable is
+# recorded per pathway: each synapse adds its share to the pathway's variable rec_<column>
+# on the pathway's "record" event (a pathway of the Synapses), the monitors record after
+# that, and the pathway resets them.  Means are over the pathway's original spines
+# (slot = 0); sums over all its spines.
+mech.records()  # raises if two records write the same column
+SYNAPSE_RECORDS = mech.records("synapse")
+NEURON_RECORDS = mech.records("neuron")
+CELL_RECORDS = mech.records("cell")
 
 
-def _record_means(n_syn: int) -> str:
-    lines = [f"{mean}_pre += {MEAN_OF[mean]}*(1 - slot)/{n_syn}" for mean in MEANS]
-    return "\n".join(lines + ["spines_pre += present"])
+def _pathway_var(record: mech.Record) -> str:
+    return f"rec_{record.column}"
+
+
+def _record_shares(n_syn: int) -> str:
+    return "\n".join(f"{_pathway_var(r)}_pre += {r.var}*(1 - slot)/{n_syn}" if r.reduce == "mean"
+                     else f"{_pathway_var(r)}_pre += {r.var}" for r in SYNAPSE_RECORDS)
 
 
 PATHWAY_EQS = """
@@ -156,19 +162,12 @@ kin_path : 1
 pho_path : 1
 g_ampa_path : siemens
 g_nmda_path : siemens
-e_mean : 1
-vol_mean : 1
 z_mean : 1
-tag_mean : 1
-ampar_mean : 1
-kin_mean : 1
-pho_mean : 1
-spines : 1
 measure_window : second (shared, constant)
 slope_window : second (shared, constant)
 slope_ceiling : volt (shared, constant)
 sample_interval : second (shared, constant)
-"""
+""" + "".join(f"{_pathway_var(r)} : 1\n" for r in SYNAPSE_RECORDS)
 
 PATHWAY_TRACK = """
 slope_now = (v_soma - v_prev)/dt
@@ -286,11 +285,11 @@ class Network:
         self.pathway.run_regularly(PATHWAY_TRACK, when="after_groups", name="pathway_track")
         self.pathway.run_on_event("measure", "pending = 0")
         self.pathway.run_on_event("sample", "next_sample += sample_interval")
-        self.pathway.run_on_event("record", "\n".join(f"{v} = 0" for v in MEANS + ("spines",)))
+        self.pathway.run_on_event("record", "\n".join(f"{_pathway_var(r)} = 0" for r in SYNAPSE_RECORDS))
 
         syn_eqs = model.brian_equations("synapse") + b2.Equations(_synapse_extra(n_syn))
         self.syn = b2.Synapses(self.pathway, self.neuron, model=syn_eqs,
-                               on_pre={"pre": mech.ON_PRE, "record": _record_means(n_syn)},
+                               on_pre={"pre": mech.on_pre(), "record": _record_shares(n_syn)},
                                on_event={"pre": "spike", "record": "record"},
                                method="exponential_euler", namespace=ns, name="synapses")
         heads, slot_heads = self.idx["head"], self.idx["slot_head"]
@@ -352,28 +351,21 @@ class Network:
         if hasattr(b2.get_device(), "apply_run_args"):
             b2.device.apply_run_args()
             self.initialise()
-        self.syn.x_res = 1
-        self.cell.ready = 1
-        self.syn.present = 1 - is_slot
         self.pathway.v_prev = -65 * b2.mV
 
         self.monitors = {
             "measure": b2.EventMonitor(self.pathway, "measure", variables=["t_last", "amp_max", "slope_max"],
                                        name="measure_mon"),
             "path_sample": b2.EventMonitor(
-                self.pathway, "sample",
-                variables=["e_mean", "z_mean", "tag_mean", "ampar_mean", "kin_mean", "pho_mean", "vol_mean",
-                           "spines"],
+                self.pathway, "sample", variables=[_pathway_var(r) for r in SYNAPSE_RECORDS],
                 when="synapses", order=10, name="path_sample_mon"),  # after the record pathway
             "cell_sample": b2.EventMonitor(
-                self.cell, "sample", variables=["t_real", "signal", "ready", "mapk", "expression", "prp_soma", "prp"],
-                name="cell_sample_mon"),
+                self.cell, "sample", variables=["t_real"] + [r.var for r in CELL_RECORDS], name="cell_sample_mon"),
         }
         self.monitors["trace_neuron"] = b2.EventMonitor(
-            self.neuron, "trace", variables=["v", "Ca", "i_nmda", "i_nmda_ca", "g_ampa_tot", "I_head"],
-            name="trace_neuron")
+            self.neuron, "trace", variables=[r.var for r in NEURON_RECORDS], name="trace_neuron")
         self.monitors["trace_path"] = b2.EventMonitor(
-            self.pathway, "trace", variables=["kin_mean", "pho_mean", "ampar_mean", "e_mean"],
+            self.pathway, "trace", variables=[_pathway_var(r) for r in SYNAPSE_RECORDS if r.traced],
             when="synapses", order=10, name="trace_path")
         objects = [self.cell, self.neuron, self.pathway, self.syn, self.population, self.neck, self.to_cell,
                    self.to_pathway,
@@ -382,18 +374,13 @@ class Network:
         self.objects = {o.name: o for o in objects}
 
     def initialise(self) -> None:
-        """Initial values that depend on parameters (after the parameters are set)."""
-        self.neuron.v = "V_hh"
-        self.neuron.v_step = "V_hh"
+        """Initial values (after the parameters are set: some are expressions of them): the
+        mechanisms' (biophys_ltp.mechanisms), and the engine's own."""
+        for group, obj in (("neuron", self.neuron), ("synapse", self.syn), ("cell", self.cell)):
+            for var, value in mech.initial_values(group).items():
+                setattr(obj, var, value)
         self.neuron.fast = 1
         self.neuron.fast_prev = 1
-        # gates start near their resting values and settle during the frozen-time start
-        self.neuron.m = 0.053
-        self.neuron.h = 0.6
-        self.neuron.n = 0.32
-        self.neuron.Ca = "Ca_rest"
-        self.syn.spine_volume = "base"
-        self.syn.ca_slow = "Ca_rest"
 
     # ------------------------------------------------------------------
     def variable(self, name: str):
@@ -422,23 +409,19 @@ class Network:
 
 
 # What the compiled program records, by part of RawResults and key there: (monitor,
-# variable), names fixed in Network.  Values are plain numbers in SI units (Ca too: mmolar
-# is Brian2's name for mol/m^3).
+# variable), names fixed in Network; the mechanisms' records by their column.  Values are
+# plain numbers in SI units (Ca too: mmolar is Brian2's name for mol/m^3).
 RESULTS = {
     "measure": {"t_sim": ("measure_mon", "t_last"), "i": ("measure_mon", "i"),
                 "amp": ("measure_mon", "amp_max"), "slope": ("measure_mon", "slope_max")},
     "path_samples": {"i": ("path_sample_mon", "i"), "t_sim": ("path_sample_mon", "t"),
-                     **{v: ("path_sample_mon", v) for v in ("e_mean", "z_mean", "tag_mean", "ampar_mean",
-                                                             "kin_mean", "pho_mean", "vol_mean", "spines")}},
+                     **{r.column: ("path_sample_mon", _pathway_var(r)) for r in SYNAPSE_RECORDS}},
     "cell_samples": {"t_real": ("cell_sample_mon", "t_real"), "t_sim": ("cell_sample_mon", "t"),
-                     **{v: ("cell_sample_mon", v) for v in ("signal", "ready", "mapk", "expression",
-                                                             "prp_soma", "prp")}},
+                     **{r.column: ("cell_sample_mon", r.var) for r in CELL_RECORDS}},
     "traces": {"neuron_t_sim": ("trace_neuron", "t"), "neuron_i": ("trace_neuron", "i"),
-               "v": ("trace_neuron", "v"), "Ca": ("trace_neuron", "Ca"), "i_nmda": ("trace_neuron", "i_nmda"),
-               "i_nmda_ca": ("trace_neuron", "i_nmda_ca"),
-               "g_ampa": ("trace_neuron", "g_ampa_tot"), "i_head": ("trace_neuron", "I_head"),
+               **{r.column: ("trace_neuron", r.var) for r in NEURON_RECORDS},
                "path_t_sim": ("trace_path", "t"), "path_i": ("trace_path", "i"),
-               **{v: ("trace_path", v) for v in ("kin_mean", "pho_mean", "ampar_mean", "e_mean")}},
+               **{r.column: ("trace_path", _pathway_var(r)) for r in SYNAPSE_RECORDS if r.traced}},
 }
 RESULT_VARIABLES = sorted({source for part in RESULTS.values() for source in part.values()})
 

@@ -17,7 +17,7 @@ Grid names
 ----------
 ``NAME``
     A model parameter (``biophys-ltp model show`` lists them), e.g. ``tau_z``.
-    Entries under ``[parameters]`` never recompile; an entry under
+    Entries under ``[parameters.<mechanism>]`` never recompile; an entry under
     ``[structure]`` compiles one program per distinct value (each cached).
 ``events[i].KEY``
     Key ``KEY`` of event ``i`` of the protocol, counted from 0 as in the file's

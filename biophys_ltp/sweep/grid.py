@@ -156,7 +156,7 @@ def _count_axis(name: str, kind: str, key: str, index: int | None, values: list[
 def validate_grid(grid: Mapping[str, Any], proto: Protocol, model: Model) -> list[Axis]:
     if not isinstance(grid, Mapping) or not grid:
         raise SweepError("the grid is empty: give at least one NAME with values")
-    from ..protocol import KIND_KEYS
+    from ..events import KIND_KEYS
 
     axes: list[Axis] = []
     for name, raw_values in grid.items():

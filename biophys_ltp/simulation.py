@@ -7,13 +7,12 @@ The frames use plain numbers with the unit in the column name (``time_min``,
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import platform
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, readout
+from .executor import Progress, WorkersDied, one_line, run_pool
 from . import mechanisms as mech
 from .engine import RawResults, build_key, cache_dir, measurement_settings, run_compiled
 from .model import Model, load_model
@@ -74,15 +74,24 @@ class Results:
         return float(np.interp(time_min, s.time_min.to_numpy(), s[column].to_numpy()))
 
     def save(self, out_dir: str | Path) -> Path:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.fepsp.to_csv(out / "fepsp.csv", index=False)
-        self.state.to_csv(out / "state.csv", index=False)
-        if self.traces is not None:
-            self.traces.to_csv(out / "traces.csv", index=False)
-        with open(out / "metadata.json", "w") as f:
-            json.dump(self.metadata, f, indent=2, default=str)
-        return out
+        """Write ``fepsp.csv``, ``state.csv``, ``traces.csv`` (if recorded) and
+        ``metadata.json`` into ``out_dir``."""
+        return write_result_folder(out_dir, self.fepsp, self.state, self.metadata, self.traces)
+
+
+def write_result_folder(out_dir: str | Path, fepsp: pd.DataFrame, state: pd.DataFrame | None,
+                        metadata: Mapping[str, Any], traces: pd.DataFrame | None = None) -> Path:
+    """The one writer of a run's result folder (``Results.save`` and each point of a sweep):
+    ``fepsp.csv``, ``state.csv`` and ``traces.csv`` where given, ``metadata.json``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fepsp.to_csv(out / "fepsp.csv", index=False)
+    for name, table in (("state", state), ("traces", traces)):
+        if table is not None:
+            table.to_csv(out / f"{name}.csv", index=False)
+    with open(out / "metadata.json", "w") as f:
+        json.dump(dict(metadata), f, indent=2, default=str)
+    return out
 
 
 def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | None = None, *,
@@ -328,8 +337,23 @@ class _Progress:
         return False
 
 
-def _simulate_job(job: Mapping[str, Any]) -> Results:
-    return simulate(**job)
+def _simulate_job(job: Mapping[str, Any]) -> dict[str, Any]:
+    """One job of :func:`simulate_many` in a worker: its Results, or the exception it raised
+    (handed back to be raised in the calling process)."""
+    try:
+        return {"status": "ok", "results": simulate(**job)}
+    except Exception as err:
+        return {"status": "failed", "error": one_line(err), "exception": err, "traceback": traceback.format_exc()}
+
+
+@dataclass(frozen=True)
+class _Job:
+    key: Any
+    spec: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        return str(self.key)
 
 
 def default_workers() -> int:
@@ -365,37 +389,37 @@ def simulate_many(jobs: Mapping[str, Mapping[str, Any]], *, workers: int | None 
     if progress is None:
         progress = sys.stderr.isatty()
     done: dict[str, Results] = {}
-    bar = _Bar(len(jobs), enabled=progress)
     if n <= 1:
+        bar = Progress(len(jobs), len(jobs), 0, progress, "in this process", noun="simulations",
+                       title="simulate_many", resume="the results of this run are lost")
+        bar.start()
         for key, job in jobs.items():
             done[key] = simulate(**job)
-            bar.step(key)
+            bar.step(str(key), True, simulated=True)
+        bar.finish()
         return done
-    # "spawn": a clean interpreter per worker; Brian2's device state must not be forked
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        futures = {pool.submit(_simulate_job, job): key for key, job in jobs.items()}
-        for fut in as_completed(futures):
-            key = futures[fut]
-            done[key] = fut.result()
-            bar.step(key)
+    bar = Progress(len(jobs), len(jobs), 0, progress, f"in {n} worker processes", noun="simulations",
+                   title="simulate_many", resume="the results of this run are lost")
+
+    def on_result(job: _Job, result: Mapping[str, Any]) -> None:
+        if result.get("status") != "ok":
+            err = result.get("exception")
+            if isinstance(err, BaseException):
+                raise err
+            raise SimulationError(f"{job.label}: {result.get('error')}\n{result.get('traceback', '')}")
+        done[job.key] = result["results"]
+        bar.step(job.label, True, simulated=True)
+
+    bar.start()
+    interrupted = False
+    try:
+        # one executor for figures and sweeps: a worker that dies costs a rerun of its jobs
+        run_pool([_Job(key, job) for key, job in jobs.items()], n, _simulate_job, on_result)
+    except WorkersDied as err:
+        raise SimulationError(str(err)) from None
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        bar.finish(interrupted)
     return {key: done[key] for key in jobs}
-
-
-class _Bar:
-    """Progress over a number of simulations: bar, count, elapsed and estimated time left."""
-
-    def __init__(self, total: int, enabled: bool, width: int = 24):
-        self.total, self.enabled, self.width = total, enabled, width
-        self.done = 0
-        self.t0 = time.perf_counter()
-
-    def step(self, label: str) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.t0
-        left = elapsed / self.done * (self.total - self.done)
-        filled = int(round(self.width * self.done / self.total))
-        print(f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} simulations, "
-              f"{elapsed:.0f} s, ~{left:.0f} s left ({label} done)", file=sys.stderr, flush=True)

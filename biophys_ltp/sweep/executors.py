@@ -1,22 +1,18 @@
-"""Running a sweep's points: one point in a worker (:func:`run_point`), the progress
-display, and the executors (in this process, a local process pool that survives dead
-workers, a Dask cluster)."""
+"""Running a sweep's points: one point in a worker (:func:`run_point`), and the executors
+in this process and on a Dask cluster (the local process pool and the progress display
+are :mod:`biophys_ltp.executor`, shared with the figures' simulations)."""
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import socket
-import sys
 import threading
 import time
 import traceback
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Mapping, Sequence
 
+from ..executor import one_line
 from ..protocol import protocol_from_dict
 from .grid import Point, SweepError
 
@@ -72,229 +68,15 @@ def run_point(spec: Mapping[str, Any]) -> dict[str, Any]:
                         "run_s": timings.get("run_s"), "wall_s": time.perf_counter() - t0}}
 
 
-def one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
-# ---------------------------------------------------------------------------
-# Progress
-# ---------------------------------------------------------------------------
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-class Progress:
-    """Points done and failed, elapsed and estimated time left, on stderr."""
-
-    def __init__(self, total: int, to_run: int, skipped: int, enabled: bool, where: str,
-                 width: int = 24):
-        self.total, self.to_run, self.skipped = total, to_run, skipped
-        self.enabled, self.where, self.width = enabled, where, width
-        self.done = self.failed = self.simulated = 0
-        self.t0 = time.perf_counter()
-        self.tty = enabled and sys.stderr.isatty()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        if not self.enabled:
-            return
-        skip = f", {self.skipped} already done" if self.skipped else ""
-        if not self.to_run:
-            print(f"sweep: all {self.total} points already done" if self.skipped
-                  else "sweep: nothing to run", file=sys.stderr, flush=True)
-            return
-        print(f"sweep: {self.total} points{skip}; running {self.to_run} {self.where}",
-              file=sys.stderr, flush=True)
-        if self.tty:
-            self._thread = threading.Thread(target=self._tick, daemon=True)
-            self._thread.start()
-
-    def _line(self) -> str:
-        elapsed = time.perf_counter() - self.t0
-        frac = self.done / self.to_run if self.to_run else 1.0
-        filled = int(round(self.width * frac))
-        if self.done >= self.to_run:
-            left = "done"
-        elif self.simulated:
-            # remaining points at the rate of the points simulated so far
-            left = f"~{_duration(elapsed / self.simulated * (self.to_run - self.done))} left"
-        else:
-            left = "estimating time left"
-        failed = f", {self.failed} failed" if self.failed else ""
-        return (f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.to_run} points done"
-                f"{failed}, {_duration(elapsed)} elapsed, {left}")
-
-    def _tick(self) -> None:
-        while not self._stop.wait(1.0):
-            with self._lock:
-                sys.stderr.write("\r" + self._line() + "\x1b[K")
-                sys.stderr.flush()
-
-    def step(self, label: str, ok: bool, simulated: bool) -> None:
-        self.done += 1
-        self.failed += not ok
-        self.simulated += simulated
-        if not self.enabled:
-            return
-        with self._lock:
-            if self.tty:
-                if not ok:
-                    sys.stderr.write(f"\r\x1b[Kfailed: {label}\n")
-                sys.stderr.write("\r" + self._line() + "\x1b[K")
-            else:
-                sys.stderr.write(f"{self._line()} ({label}: {'ok' if ok else 'failed'})\n")
-            sys.stderr.flush()
-
-    def finish(self, interrupted: bool = False) -> None:
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._thread = None
-            sys.stderr.write("\r" + self._line() + "\x1b[K\n")
-        if self.enabled and interrupted:
-            sys.stderr.write(f"sweep interrupted: {self.done} of {self.to_run} points recorded in this "
-                             f"run; run the same sweep again to resume\n")
-        sys.stderr.flush()
-
-
 # ---------------------------------------------------------------------------
 # Executors
 # ---------------------------------------------------------------------------
-
-_WORKER_DIED = ("the worker process running this point died twice while it ran on its own "
-                "(killed, out of memory, or a crash)")
-
-
-def _terminate(pool: ProcessPoolExecutor | None) -> None:
-    if pool is None:
-        return
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in procs:
-        with contextlib.suppress(Exception):
-            if p.is_alive():
-                p.terminate()
-    for p in procs:
-        with contextlib.suppress(Exception):
-            p.join(timeout=5)
-
 
 def run_in_process(points: Sequence[Point], runner: Callable, on_result: Callable) -> None:
     for point in points:
         on_result(point, runner(point.spec))
         if _interrupt_flag():  # Ctrl-C reached this process only: the program finished the point
             raise KeyboardInterrupt
-
-
-def run_pool(points: Sequence[Point], workers: int, runner: Callable, on_result: Callable) -> None:
-    """Run points in worker processes, at most ``workers`` at a time.
-
-    When the pool breaks (a worker died: killed, out of memory, a crash), every
-    point in flight goes back and runs again alone; a point whose worker dies
-    twice while it runs alone is recorded as failed, so a kill from outside
-    costs a rerun and blames nobody.  Worker processes that die three times
-    before any point comes back stop the sweep (they cannot run anything).
-    """
-    ctx = multiprocessing.get_context("spawn")  # Brian2's device state must not be forked
-    queue: deque[Point] = deque(points)
-    suspects: deque[Point] = deque()
-    in_flight: dict[Any, Point] = {}
-    pool: ProcessPoolExecutor | None = None
-    any_result = False
-    deaths = 0
-    solo_deaths: dict[str, int] = {}
-
-    def take(point: Point, result: Mapping[str, Any]) -> None:
-        nonlocal any_result
-        any_result = True
-        on_result(point, result)
-
-    try:
-        while queue or suspects or in_flight:
-            if pool is None:
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-            refused = False  # the pool broke between two points: submit() refuses
-            while len(in_flight) < workers and (queue or suspects):
-                if suspects:
-                    if in_flight:
-                        break
-                    try:
-                        in_flight[pool.submit(runner, suspects[0].spec)] = suspects[0]
-                    except BrokenProcessPool:
-                        refused = True
-                    else:
-                        suspects.popleft()
-                    break  # a suspect runs alone
-                try:
-                    in_flight[pool.submit(runner, queue[0].spec)] = queue[0]
-                except BrokenProcessPool:
-                    refused = True
-                    break
-                queue.popleft()
-            if refused and not in_flight:
-                # a worker died after its point came back: nothing to blame, start a new pool
-                _terminate(pool)
-                pool = None
-                deaths += 1
-                if not any_result and deaths >= 3:
-                    raise SweepError("worker processes die before any point comes back; check that "
-                                     "'import biophys_ltp' works in a fresh Python process, or run "
-                                     "with one worker")
-                continue
-            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            broken: list[Point] = []
-            for fut in done:
-                point = in_flight.pop(fut)
-                try:
-                    result = fut.result()
-                except BrokenProcessPool:
-                    broken.append(point)
-                    continue
-                except Exception as err:  # e.g. a result that cannot be pickled
-                    result = {"status": "failed", "error": one_line(err),
-                              "traceback": "".join(traceback.format_exception(err))}
-                take(point, result)
-            if not broken:
-                continue
-            # the pool is gone: everything still in flight failed with it
-            alone = len(broken) + len(in_flight) == 1
-            for fut, point in list(in_flight.items()):
-                try:
-                    result = fut.result(timeout=10)
-                except BaseException:
-                    broken.append(point)
-                else:
-                    take(point, result)
-            in_flight.clear()
-            _terminate(pool)
-            pool = None
-            deaths += 1
-            if alone:
-                pid = broken[0].point_id
-                solo_deaths[pid] = solo_deaths.get(pid, 0) + 1
-                if solo_deaths[pid] >= 2 and any_result:
-                    on_result(broken[0], {"status": "failed", "error": f"WorkerDied: {_WORKER_DIED}"})
-                    continue
-            if not any_result and deaths >= 3:
-                raise SweepError("worker processes die before any point comes back (nothing was recorded "
-                                 "for the points they ran); check that 'import biophys_ltp' works in a "
-                                 "fresh Python process, or run with one worker")
-            suspects.extend(broken)
-    finally:
-        if pool is not None:
-            if in_flight:
-                _terminate(pool)
-            else:
-                pool.shutdown(wait=True)
 
 
 def run_dask(points: Sequence[Point], client: Any, runner: Callable, on_result: Callable) -> None:

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import __version__
+from ..executor import Progress, WorkersDied, one_line, run_pool
 from ..model import MODELS_DIR, Model, ModelError, load_model
 from ..protocol import Protocol, ProtocolError, load_protocol, protocol_from_dict
 from ..units import UnitParseError
-from .executors import Progress, dask_client, one_line, run_dask, run_in_process, run_point, run_pool
+from .executors import dask_client, run_dask, run_in_process, run_point
 from .grid import (DEFAULT_OUTCOME_TIMES, Axis, Point, SweepError, in_unit, make_point_id, outcome_columns,
                    outcomes, parse_grid, parse_outcome_times, point_protocol, validate_grid)
 from .store import FORMAT, TIMING_COLUMNS, Store, SweepResults, read_results
@@ -208,7 +209,10 @@ def sweep(protocol: str | Path | Mapping | Protocol, grid: Mapping[str, Any] | S
             elif n_workers <= 1:
                 run_in_process(runnable, runner, on_result)
             else:
-                run_pool(runnable, n_workers, runner, on_result)
+                try:
+                    run_pool(runnable, n_workers, runner, on_result)
+                except WorkersDied as err:
+                    raise SweepError(str(err)) from None
         except KeyboardInterrupt:
             interrupted = True
             raise

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..simulation import write_result_folder
 from .grid import Point, SweepError
 
 
@@ -200,13 +201,9 @@ class Store:
         if save_point or not ok:
             folder.mkdir(parents=True, exist_ok=True)
         if ok and save_point:
-            result["fepsp"].to_csv(folder / "fepsp.csv", index=False)
-            if result.get("state") is not None:
-                result["state"].to_csv(folder / "state.csv", index=False)
             meta = dict(result.get("metadata") or {})
             meta["sweep"] = {"point_id": point.point_id, "grid_values": point.texts}
-            with open(folder / "metadata.json", "w") as fh:
-                json.dump(meta, fh, indent=2, default=str)
+            write_result_folder(folder, result["fepsp"], result.get("state"), meta)
         if not ok:
             (folder / "error.txt").write_text(
                 f"{point.label}\n\n{result.get('traceback') or result.get('error')}\n")

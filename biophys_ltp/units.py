@@ -491,3 +491,11 @@ def _roundtrips(text: str, value: float, dim: Dimension) -> bool:
     except UnitParseError:
         return False
     return _same_dimension(get_dimensions(back), dim) and float(np.asarray(back)) == value
+
+
+def strip_quotes(text: str) -> str:
+    """A value written with quotes around it (``'20 ms'``, as shells and TOML leave them), without them."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1].strip()
+    return text

@@ -261,7 +261,7 @@ def figures_dir(tmp_path, monkeypatch):
     folder = tmp_path / "figures"
     folder.mkdir()
     (folder / "fig_demo.py").write_text(FIGURE_SCRIPT)
-    monkeypatch.setattr(cli, "FIGURES_DIR", folder)
+    monkeypatch.setattr(cli.reproduce, "FIGURES_DIR", folder)
     return folder
 
 
@@ -284,7 +284,7 @@ def test_reproduce_list(capsys, figures_dir):
 
 
 def test_reproduce_without_figures(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "FIGURES_DIR", tmp_path / "empty")
+    monkeypatch.setattr(cli.reproduce, "FIGURES_DIR", tmp_path / "empty")
     code, out, _ = run_cli(capsys, "reproduce")
     assert code == 0
     assert "no figure scripts" in out

@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 
 from .. import readout
-from .._cliargs import strip_quotes
 from ..model import Model
 from ..protocol import Protocol
-from ..units import UnitParseError, format_quantity, parse_quantity
+from ..units import UnitParseError, format_quantity, parse_quantity, strip_quotes
 
 
 #: Times after each pathway's first induction at which ``points.csv`` reports the fEPSP.

@@ -1,11 +1,12 @@
-"""What the command-line modules share (:mod:`biophys_ltp.cli` and
-:mod:`biophys_ltp._sweep_cli`, which import this and nothing of each other): the program's
-name, its error line, and ``--set NAME=VALUE`` parsing."""
+"""What the command's modules share: the program's name, its error line, ``--set
+NAME=VALUE`` parsing and plain-text tables."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any, Sequence
+
+from ..units import strip_quotes
 
 PROG = "biophys-ltp"
 
@@ -14,13 +15,6 @@ def error(message: Any) -> None:
     """One line on stderr: ``biophys-ltp: error: MESSAGE``."""
     text = " ".join(str(message).split("\n")).strip()
     print(f"{PROG}: error: {text}", file=sys.stderr)
-
-
-def strip_quotes(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1].strip()
-    return text
 
 
 def parse_sets(items: Sequence[str] | None) -> dict[str, str]:
@@ -35,3 +29,10 @@ def parse_sets(items: Sequence[str] | None) -> dict[str, str]:
             )
         out[name] = value
     return out
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """Rows as left-aligned columns."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)

@@ -1,8 +1,7 @@
 """``biophys-ltp sweep``: the command-line side of :mod:`biophys_ltp.sweep`.
 
-Kept apart from :mod:`biophys_ltp.cli` so that the command only costs one
-``add_sweep_parser(sub)`` call there; it imports nothing of that module (what both need
-is in :mod:`biophys_ltp._cliargs`).  Run it as ``biophys-ltp sweep``.
+The command costs one ``add_sweep_parser(sub)`` call in :func:`biophys_ltp.cli.build_parser`;
+the sweep package is imported only when the command runs.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ protocol.test_interval.  Repeatable: the points are all combinations."""
 
 def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``sweep`` subcommand to the ``biophys-ltp`` parser's subparsers."""
-    from .model import DEFAULT_MODEL
+    from ..model import DEFAULT_MODEL
 
     p = sub.add_parser("sweep", help=SWEEP_HELP, description=SWEEP_DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,8 +63,8 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from ._cliargs import parse_sets
-    from .sweep import DEFAULT_OUTCOME_TIMES, parse_grid, sweep
+    from .args import parse_sets
+    from ..sweep import DEFAULT_OUTCOME_TIMES, parse_grid, sweep
 
     grid = parse_grid(args.grid)
     times = DEFAULT_OUTCOME_TIMES

@@ -1,0 +1,132 @@
+"""``biophys-ltp run``, ``model show``, ``model list``, ``protocols`` and ``protocol check``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from .. import readout
+from .args import parse_sets
+from .args import error as _error
+from .args import table
+from ..model import DEFAULT_MODEL, list_models, load_model
+from ..protocol import ProtocolError, list_protocols, load_protocol
+
+
+
+#: Times after a pathway's first induction reported by ``run`` (minutes, label).
+SUMMARY_OFFSETS: tuple[tuple[float, str], ...] = (
+    (30.0, "+30 min"),
+    (60.0, "+1 h"),
+    (180.0, "+3 h"),
+    (480.0, "+8 h"),
+)
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+def summary_table(results) -> str:
+    """fEPSP (% of baseline) per pathway at fixed times after its first induction.
+
+    Columns ``+30 min``, ``+1 h``, ``+3 h``, ``+8 h`` are shown where at least
+    one pathway has a test pulse within half a test interval of that time;
+    ``last`` is the last recorded value (the only one for pathways without
+    induction).
+    """
+    proto = results.protocol
+    fepsp = results.fepsp
+    # a test pulse counts as "at" a time within half a test interval of it
+    tol = readout.half_test_interval_min(proto)
+    values = {
+        pathway: [readout.fepsp_after(proto, fepsp, pathway, off, within_min=tol, without_induction="nan")
+                  for off, _ in SUMMARY_OFFSETS]
+        for pathway in proto.pathways
+    }
+    used = [k for k in range(len(SUMMARY_OFFSETS))
+            if any(not math.isnan(v[k]) for v in values.values())]
+    rows = [["pathway", "induction", *(SUMMARY_OFFSETS[k][1] for k in used), "last"]]
+    for pathway in proto.pathways:
+        pulses = readout.induction_min(proto, pathway)
+        row = [pathway, "none" if pulses is None else f"{round(pulses[0], 2):g} min"]
+        for k in used:
+            v = values[pathway][k]
+            row.append("-" if math.isnan(v) else f"{v:.1f}")
+        last_min, last = readout.fepsp_last(fepsp, pathway)
+        row.append("-" if math.isnan(last) else f"{last:.1f} ({round(last_min, 1):g} min)")
+        rows.append(row)
+    head = "fEPSP slope, % of baseline, after each pathway's first induction"
+    return head + "\n" + table(rows)
+
+
+# ---------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ..simulation import simulate
+
+    params = parse_sets(args.set)
+    # Check the inputs before anything is compiled.
+    proto = load_protocol(args.protocol)
+    load_model(args.model, overrides=params)
+    results = simulate(proto, args.model, params=params or None, seed=args.seed,
+                       reference=args.reference, target=args.target,
+                       progress=not args.quiet)
+    out = results.save(args.out)
+    print(f"{proto.name}")
+    print(summary_table(results))
+    wall = results.metadata.get("wall_time_s")
+    if wall is not None:
+        print(f"wall time: {float(wall):.1f} s")
+    print(f"results: {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# model / protocols
+# ---------------------------------------------------------------------------
+
+def cmd_model_show(args: argparse.Namespace) -> int:
+    model = load_model(args.name, overrides=parse_sets(args.set))
+    print(model.show())
+    return 0
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    for name in list_models():
+        print(f"{name} (default)" if name == DEFAULT_MODEL else name)
+    return 0
+
+
+def cmd_protocols(args: argparse.Namespace) -> int:
+    names = list_protocols()
+    if not names:
+        print("no protocol files shipped")
+        return 0
+    width = max(len(n) for n in names)
+    for stem in names:
+        try:
+            title = load_protocol(stem).name
+        except ProtocolError as err:
+            title = f"(invalid: {' '.join(str(err).split())})"
+        print(f"{stem:<{width}}  {title}")
+    return 0
+
+
+def cmd_protocol_check(args: argparse.Namespace) -> int:
+    status = 0
+    for item in args.files:
+        try:
+            proto = load_protocol(item)
+        except ProtocolError as err:
+            _error(err)
+            status = 2
+        else:
+            print(f"OK {proto.source}: {proto.name}")
+    return status
+
+
+# ---------------------------------------------------------------------------
+# reproduce

@@ -1,7 +1,7 @@
 """Short electrophysiology experiments on the model: Mg2+ block, spine calcium, bAPs.
 
-These evaluate the model's own equations (not copies of them): ``mg_block`` reads the
-``B_mg`` expression from the composed neuron equations, and ``biophysics`` runs a
+These evaluate the model's own equations (not copies of them): ``mg_block`` evaluates the
+NMDA mechanism's ``mg_unblocked`` rate (the one tabulated as ``B_mg``), and ``biophysics`` runs a
 2-second protocol through the same compiled program as every other simulation and
 measures its fast traces.
 """
@@ -24,7 +24,7 @@ def mg_block(v: b2.Quantity, model: Model | None = None) -> np.ndarray:
     """Fraction of NMDA conductance left unblocked at membrane potential(s) ``v``."""
     from .engine.gates import rate_values
     model = model or load_model()
-    # the model's own expression (synaptic_current's rates), the one tabulated for the program
+    # the model's own expression (the nmda mechanism's rates), the one tabulated for the program
     return np.asarray(rate_values(model, v)["mg_unblocked"], dtype=float)
 
 
@@ -142,7 +142,7 @@ def spine_signatures(model: str | Model | None = None, params: Mapping[str, Any]
     """Per event of :data:`SIGNATURE_EVENTS`: the peak rise of free Ca2+ in ``pathway``'s
     spine head above its level before the event (``ca_peak_increase_uM``), the peak
     head voltage (``v_peak_mV``), the peak Ca2+ current through its NMDA receptors
-    (``nmda_ca_peak_pA``: ``i_nmda_ca`` of the spine_calcium mechanism) and the peak voltage
+    (``nmda_ca_peak_pA``: ``i_nmda_ca`` of the nmda mechanism) and the peak voltage
     where the pathway's branch leaves the trunk (``v_branch_peak_mV``: what the
     spike_coincidence mechanism reads as a passing spike).  The numbers behind the
     spike-timing discussion in the README.  The spine measured is the pathway's first one

@@ -175,6 +175,9 @@ class Model:
             "on_pre": mech.on_pre(),
             "rates": {m.name: m.rates for m in mech.ALL_MECHANISMS if m.rates},
             "every_step": {m.name: m.every_step for m in mech.ALL_MECHANISMS if m.every_step},
+            # everything else of the mechanisms that goes into the compiled program (gates,
+            # tabulated quantities, currents, initial values, records)
+            "mechanisms": [repr(m) for m in mech.ALL_MECHANISMS],
             "parameters": sorted((k, p.group, _si_unit_text(b2.get_dimensions(p.value)))
                                  for k, p in self.parameters.items()),
         }
@@ -206,7 +209,7 @@ class Model:
         titles = {"neuron": "Neuron (per compartment; Brian2 SpatialNeuron)",
                   "neck": "Spine neck (one row per spine, head -> the compartment its neck leaves from; Brian2 Synapses)",
                   "synapse": "Synapse (per synapse; Brian2 Synapses onto spine heads)",
-                  "population": "Pathway population (Brian2 Synapses onto the branch shafts)",
+                  "population": "Pathway population (Brian2 Synapses onto the apical trunk)",
                   "cell": "Cell (one per neuron)"}
         for group, title in titles.items():
             out += [title, "-" * len(title), self.equations(group), ""]

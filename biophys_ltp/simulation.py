@@ -21,7 +21,8 @@ import brian2 as b2
 import numpy as np
 import pandas as pd
 
-from . import __version__, readout
+from . import readout
+from ._version import __version__
 from .executor import Progress, WorkersDied, one_line, run_pool
 from . import mechanisms as mech
 from .engine import RawResults, build_key, cache_dir, measurement_settings, run_compiled

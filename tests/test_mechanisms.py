@@ -56,7 +56,7 @@ def test_parameters_belong_to_one_mechanism_and_one_object():
         assert p.mechanism == owning[name] and p.group == owner[name]
 
 
-def test_nmda_is_one_object_with_its_parts_in_four_places_of_the_network():
+def test_nmda_is_one_object_with_its_parts_in_three_objects_of_the_network():
     nmda = mech.NMDA
     assert set(nmda.groups()) == {"neuron", "synapse", "population"}
     assert "g_nmda_tot_post" in nmda.equations_in("synapse") and "B_mg" in nmda.equations_in("neuron")
@@ -97,3 +97,24 @@ def test_the_loader_checks_the_grouping_by_mechanism(tmp_path):
     unknown = text.replace("[parameters.nmda]", "[parameters.nmdar]")
     with pytest.raises(ModelError, match=r"no mechanism 'nmdar' \(did you mean nmda"):
         load_model(_write(tmp_path, unknown))
+
+
+def test_the_build_key_follows_every_part_of_a_mechanism(monkeypatch):
+    """Initial values, gates and records go into the compiled program: changing one changes
+    the model's structure key (so the build key), not only changing equations."""
+    import dataclasses
+
+    before = load_model().structure_key()
+    for change in ({"initial": {"neuron": {**mech.MEMBRANE.initial["neuron"], "m": 0.06}}},
+                   {"gates": mech.MEMBRANE.gates[:2] + (dataclasses.replace(mech.MEMBRANE.gates[2], implicit=False),)},
+                   {"records": ()}):
+        changed = dataclasses.replace(mech.MEMBRANE, **change)
+        monkeypatch.setattr(mech, "ALL_MECHANISMS", (changed,) + mech.ALL_MECHANISMS[1:])
+        assert load_model().structure_key() != before, change
+
+
+def test_the_readme_says_what_every_recorded_column_is():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    outputs = readme[readme.index("## Outputs"):readme.index("## Parameter sweeps")]
+    missing = [r.column for r in mech.records() if f"`{r.column}`" not in outputs]
+    assert not missing, f"README's Outputs section does not name {missing}"

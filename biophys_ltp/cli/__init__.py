@@ -53,7 +53,7 @@ import os
 import sys
 from typing import Sequence
 
-from .. import __version__
+from .._version import __version__
 from .args import PROG, parse_sets
 from .args import error as _error
 from .commands import (SUMMARY_OFFSETS, cmd_model_list, cmd_model_show, cmd_protocol_check, cmd_protocols,

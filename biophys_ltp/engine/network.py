@@ -138,6 +138,11 @@ def _pathway_var(record: mech.Record) -> str:
     return f"rec_{record.column}"
 
 
+def _si_unit(record: mech.Record) -> str:
+    """The SI unit a record's variable is held in (its column's unit is ``record.unit``)."""
+    return "1" if record.unit == "1" else repr(b2.get_unit(b2.get_dimensions(getattr(b2, record.unit))))
+
+
 def _record_shares(n_syn: int) -> str:
     return "\n".join(f"{_pathway_var(r)}_pre += {r.var}*(1 - slot)/{n_syn}" if r.reduce == "mean"
                      else f"{_pathway_var(r)}_pre += {r.var}" for r in SYNAPSE_RECORDS)
@@ -167,7 +172,7 @@ measure_window : second (shared, constant)
 slope_window : second (shared, constant)
 slope_ceiling : volt (shared, constant)
 sample_interval : second (shared, constant)
-""" + "".join(f"{_pathway_var(r)} : 1\n" for r in SYNAPSE_RECORDS)
+""" + "".join(f"{_pathway_var(r)} : {_si_unit(r)}\n" for r in SYNAPSE_RECORDS)
 
 PATHWAY_TRACK = """
 slope_now = (v_soma - v_prev)/dt
@@ -376,7 +381,9 @@ class Network:
     def initialise(self) -> None:
         """Initial values (after the parameters are set: some are expressions of them): the
         mechanisms' (biophys_ltp.mechanisms), and the engine's own."""
-        for group, obj in (("neuron", self.neuron), ("synapse", self.syn), ("cell", self.cell)):
+        objects = {"neuron": self.neuron, "synapse": self.syn, "neck": self.neck, "population": self.population,
+                   "cell": self.cell}
+        for group, obj in objects.items():
             for var, value in mech.initial_values(group).items():
                 setattr(obj, var, value)
         self.neuron.fast = 1

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .. import __version__
+from .._version import __version__
 from ..executor import Progress, WorkersDied, one_line, run_pool
 from ..model import MODELS_DIR, Model, ModelError, load_model
 from ..protocol import Protocol, ProtocolError, load_protocol, protocol_from_dict

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import threading
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -80,18 +82,43 @@ class Results:
         return write_result_folder(out_dir, self.fepsp, self.state, self.metadata, self.traces)
 
 
+#: The files a run's result folder holds (others in the folder are left alone).
+RESULT_FILES = ("fepsp.csv", "state.csv", "traces.csv", "metadata.json")
+
+
 def write_result_folder(out_dir: str | Path, fepsp: pd.DataFrame, state: pd.DataFrame | None,
                         metadata: Mapping[str, Any], traces: pd.DataFrame | None = None) -> Path:
     """The one writer of a run's result folder (``Results.save`` and each point of a sweep):
-    ``fepsp.csv``, ``state.csv`` and ``traces.csv`` where given, ``metadata.json``."""
+    ``fepsp.csv``, ``state.csv`` and ``traces.csv`` where given, ``metadata.json``.
+
+    Nothing is half-written: every file is written in full into a temporary folder beside
+    ``out_dir`` first, and only then moved into place, each with one rename; if writing
+    fails, ``out_dir`` is left as it was.  ``metadata.json`` marks a complete folder: it is
+    removed before the other files are replaced and put back last.  A result file of an
+    earlier run that this one does not have (its ``traces.csv``) is removed, so the folder
+    never mixes two runs; other files in the folder are left alone."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fepsp.to_csv(out / "fepsp.csv", index=False)
-    for name, table in (("state", state), ("traces", traces)):
-        if table is not None:
-            table.to_csv(out / f"{name}.csv", index=False)
-    with open(out / "metadata.json", "w") as f:
-        json.dump(dict(metadata), f, indent=2, default=str)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.writing-{os.getpid()}-{uuid.uuid4().hex}"
+    staging.mkdir()
+    try:
+        fepsp.to_csv(staging / "fepsp.csv", index=False)
+        for name, table in (("state", state), ("traces", traces)):
+            if table is not None:
+                table.to_csv(staging / f"{name}.csv", index=False)
+        with open(staging / "metadata.json", "w") as f:
+            json.dump(dict(metadata), f, indent=2, default=str)
+        out.mkdir(exist_ok=True)
+        # metadata.json marks a complete folder: gone while the files change, back last
+        (out / "metadata.json").unlink(missing_ok=True)
+        for name in RESULT_FILES[:-1]:
+            if (staging / name).exists():
+                os.replace(staging / name, out / name)
+            else:
+                (out / name).unlink(missing_ok=True)
+        os.replace(staging / "metadata.json", out / "metadata.json")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 

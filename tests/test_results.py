@@ -37,3 +37,49 @@ def test_fepsp_after_counts_from_the_first_or_the_last_pulse():
 def test_fepsp_after_needs_an_induction():
     with pytest.raises(ValueError, match="no induction on pathway S2"):
         _results().fepsp_after("S2", 60)
+
+
+# ---------------------------------------------------------------------------
+# The one writer of result folders
+# ---------------------------------------------------------------------------
+
+def _tables(value: float):
+    fepsp = pd.DataFrame({"time_min": [0.0, 5.0], "pathway": ["S1", "S1"], "fepsp_pct": [100.0, value]})
+    state = pd.DataFrame({"time_min": [0.0], "pathway": ["S1"], "tag": [value / 1000]})
+    return fepsp, state
+
+
+def test_a_result_folder_is_replaced_whole_and_never_half_written(tmp_path, monkeypatch):
+    from biophys_ltp.simulation import write_result_folder
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    fepsp, state = _tables(150.0)
+    traces = pd.DataFrame({"time_s": [0.0], "compartment": ["soma"], "v_mV": [-65.0]})
+    write_result_folder(out, fepsp, state, {"run": 1}, traces)
+    assert sorted(p.name for p in out.iterdir()) == ["fepsp.csv", "metadata.json", "notes.txt", "state.csv",
+                                                     "traces.csv"]
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    # a write that fails half-way leaves the folder as it was (and no staging folder behind)
+    real = pd.DataFrame.to_csv
+
+    def failing(self, path, *args, **kwargs):
+        if str(path).endswith("state.csv"):
+            raise OSError("No space left on device")
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", failing)
+    with pytest.raises(OSError, match="No space left"):
+        write_result_folder(out, *_tables(120.0), {"run": 2})
+    monkeypatch.setattr(pd.DataFrame, "to_csv", real)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+    # a later run without traces: its files replace the earlier ones, the earlier traces go,
+    # the user's own file stays
+    write_result_folder(out, *_tables(120.0), {"run": 3})
+    assert sorted(p.name for p in out.iterdir()) == ["fepsp.csv", "metadata.json", "notes.txt", "state.csv"]
+    assert pd.read_csv(out / "fepsp.csv").fepsp_pct.iloc[-1] == 120.0
+    assert (out / "notes.txt").read_text() == "mine"

@@ -106,6 +106,14 @@ class Progress:
                 sys.stderr.write(f"{self._line()} ({label}: {'ok' if ok else 'failed'})\n")
             sys.stderr.flush()
 
+    def __enter__(self) -> "Progress":
+        self.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.finish(interrupted=exc_type is not None and issubclass(exc_type, KeyboardInterrupt))
+        return False
+
     def finish(self, interrupted: bool = False) -> None:
         if self._thread is not None:
             self._stop.set()
@@ -117,7 +125,7 @@ class Progress:
                              f"this run; {self.resume}\n")
         sys.stderr.flush()
 
-_WORKER_DIED = ("the worker process running this point died twice while it ran on its own "
+_WORKER_DIED = ("the worker process running this task died twice while it ran on its own "
                 "(killed, out of memory, or a crash)")
 
 def _terminate(pool: ProcessPoolExecutor | None) -> None:
@@ -142,7 +150,7 @@ def run_pool(points: Sequence[Any], workers: int, runner: Callable, on_result: C
     point in flight goes back and runs again alone; a point whose worker dies
     twice while it runs alone is recorded as failed, so a kill from outside
     costs a rerun and blames nobody.  Worker processes that die three times
-    before any point comes back stop the sweep (they cannot run anything).
+    before any task comes back stop the run with WorkersDied (they cannot run anything).
     """
     ctx = multiprocessing.get_context("spawn")  # Brian2's device state must not be forked
     queue: deque[Any] = deque(points)
@@ -186,7 +194,7 @@ def run_pool(points: Sequence[Any], workers: int, runner: Callable, on_result: C
                 pool = None
                 deaths += 1
                 if not any_result and deaths >= 3:
-                    raise WorkersDied("worker processes die before any point comes back; check that "
+                    raise WorkersDied("worker processes die before any task comes back; check that "
                                      "'import biophys_ltp' works in a fresh Python process, or run "
                                      "with one worker")
                 continue
@@ -225,8 +233,8 @@ def run_pool(points: Sequence[Any], workers: int, runner: Callable, on_result: C
                     on_result(broken[0], {"status": "failed", "error": f"WorkerDied: {_WORKER_DIED}"})
                     continue
             if not any_result and deaths >= 3:
-                raise WorkersDied("worker processes die before any point comes back (nothing was recorded "
-                                 "for the points they ran); check that 'import biophys_ltp' works in a "
+                raise WorkersDied("worker processes die before any task comes back (nothing was recorded "
+                                 "for the tasks they ran); check that 'import biophys_ltp' works in a "
                                  "fresh Python process, or run with one worker")
             suspects.extend(broken)
     finally:

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import mechanisms as mech
 from ._paths import shipped
-from .units import UnitParseError, format_quantity, parse_quantity
+from .units import UnitParseError, format_quantity, parse_quantity, si_unit_text
 
 MODELS_DIR = shipped("models")
 # the Brian2 objects that carry equations (biophys_ltp.mechanisms)
@@ -160,7 +160,7 @@ class Model:
         lines = []
         for name, p in self.parameters.items():
             if p.group == group:
-                lines.append(f"{name} : {_si_unit_text(b2.get_dimensions(p.value))} (shared, constant)")
+                lines.append(f"{name} : {si_unit_text(b2.get_dimensions(p.value))} (shared, constant)")
         return "\n".join(lines)
 
     def brian_equations(self, group: str) -> b2.Equations:
@@ -178,7 +178,7 @@ class Model:
             # everything else of the mechanisms that goes into the compiled program (gates,
             # tabulated quantities, currents, initial values, records)
             "mechanisms": [repr(m) for m in mech.ALL_MECHANISMS],
-            "parameters": sorted((k, p.group, _si_unit_text(b2.get_dimensions(p.value)))
+            "parameters": sorted((k, p.group, si_unit_text(b2.get_dimensions(p.value)))
                                  for k, p in self.parameters.items()),
         }
 
@@ -403,16 +403,7 @@ def _stable(value: Any) -> Any:
         return list(value)
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value)
-    return [repr(float(value)), _si_unit_text(b2.get_dimensions(value))]
-
-
-_SI_BASE = ("metre", "kilogram", "second", "amp", "kelvin", "mole", "candela")
-
-
-def _si_unit_text(dim) -> str:
-    """A unit expression for a dimension that Brian2's equation parser always reads."""
-    parts = [f"{name}**{int(p) if float(p).is_integer() else p}" for name, p in zip(_SI_BASE, dim._dims) if p]
-    return "*".join(parts) if parts else "1"
+    return [repr(float(value)), si_unit_text(b2.get_dimensions(value))]
 
 
 def _digest(payload: Any) -> str:

@@ -53,15 +53,12 @@ class Results:
 
     def fepsp_at(self, pathway: str, time_min: float) -> float:
         """fEPSP (% of baseline) of ``pathway`` at the test pulse nearest ``time_min``."""
-        if not (self.fepsp.pathway == pathway).any():
-            raise KeyError(f"no test pulses recorded on pathway {pathway!r}")
+        self._require_test_pulses(pathway)
         return readout.fepsp_near(self.fepsp, pathway, time_min)
 
     def induction_min(self, pathway: str) -> tuple[float, float]:
         """(first, last) induction pulse of ``pathway``, in minutes from the protocol start."""
-        if self.protocol is None:
-            raise ValueError("these results carry no protocol")
-        pulses = readout.induction_min(self.protocol, pathway)
+        pulses = readout.induction_min(self._protocol(), pathway)
         if pulses is None:
             raise ValueError(f"{self.protocol.name}: no induction on pathway {pathway}")
         return pulses
@@ -69,8 +66,18 @@ class Results:
     def fepsp_after(self, pathway: str, minutes: float, *, from_end: bool = False) -> float:
         """fEPSP (% of baseline) of ``pathway`` at the test pulse nearest ``minutes`` after
         the first pulse of its induction (``from_end``: after the last pulse)."""
-        first, last = self.induction_min(pathway)
-        return self.fepsp_at(pathway, (last if from_end else first) + minutes)
+        value = readout.fepsp_after(self._protocol(), self.fepsp, pathway, minutes, from_end=from_end)
+        self._require_test_pulses(pathway)
+        return value
+
+    def _protocol(self) -> Protocol:
+        if self.protocol is None:
+            raise ValueError("these results carry no protocol")
+        return self.protocol
+
+    def _require_test_pulses(self, pathway: str) -> None:
+        if not (self.fepsp.pathway == pathway).any():
+            raise KeyError(f"no test pulses recorded on pathway {pathway!r}")
 
     def state_at(self, pathway: str, time_min: float, column: str) -> float:
         s = self.state[self.state.pathway == pathway]
@@ -417,17 +424,6 @@ def simulate_many(jobs: Mapping[str, Mapping[str, Any]], *, workers: int | None 
     if progress is None:
         progress = sys.stderr.isatty()
     done: dict[str, Results] = {}
-    if n <= 1:
-        bar = Progress(len(jobs), len(jobs), 0, progress, "in this process", noun="simulations",
-                       title="simulate_many", resume="the results of this run are lost")
-        bar.start()
-        for key, job in jobs.items():
-            done[key] = simulate(**job)
-            bar.step(str(key), True, simulated=True)
-        bar.finish()
-        return done
-    bar = Progress(len(jobs), len(jobs), 0, progress, f"in {n} worker processes", noun="simulations",
-                   title="simulate_many", resume="the results of this run are lost")
 
     def on_result(job: _Job, result: Mapping[str, Any]) -> None:
         if result.get("status") != "ok":
@@ -438,16 +434,17 @@ def simulate_many(jobs: Mapping[str, Mapping[str, Any]], *, workers: int | None 
         done[job.key] = result["results"]
         bar.step(job.label, True, simulated=True)
 
-    bar.start()
-    interrupted = False
-    try:
-        # one executor for figures and sweeps: a worker that dies costs a rerun of its jobs
-        run_pool([_Job(key, job) for key, job in jobs.items()], n, _simulate_job, on_result)
-    except WorkersDied as err:
-        raise SimulationError(str(err)) from None
-    except KeyboardInterrupt:
-        interrupted = True
-        raise
-    finally:
-        bar.finish(interrupted)
+    where = "in this process" if n <= 1 else f"in {n} worker processes"
+    with Progress(len(jobs), len(jobs), 0, progress, where, noun="simulations", title="simulate_many",
+                  resume="the results of this run are lost") as bar:
+        if n <= 1:
+            for key, job in jobs.items():
+                done[key] = simulate(**job)
+                bar.step(str(key), True, simulated=True)
+        else:
+            try:
+                # one executor for figures and sweeps: a worker that dies costs a rerun of its jobs
+                run_pool([_Job(key, job) for key, job in jobs.items()], n, _simulate_job, on_result)
+            except WorkersDied as err:
+                raise SimulationError(str(err)) from None
     return {key: done[key] for key in jobs}

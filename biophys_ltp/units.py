@@ -499,3 +499,14 @@ def strip_quotes(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         return text[1:-1].strip()
     return text
+
+
+_SI_BASE = ("metre", "kilogram", "second", "amp", "kelvin", "mole", "candela")
+
+
+def si_unit_text(dim) -> str:
+    """A unit expression for a dimension that Brian2's equation parser always reads (SI
+    base units, e.g. ``metre**-2*kilogram**-1*second**3*amp**2``; ``1`` when dimensionless):
+    for the declarations of the compiled program's variables."""
+    parts = [f"{name}**{int(p) if float(p).is_integer() else p}" for name, p in zip(_SI_BASE, dim._dims) if p]
+    return "*".join(parts) if parts else "1"

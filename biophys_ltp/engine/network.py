@@ -14,7 +14,7 @@ from brian2.units.constants import faraday_constant
 
 from .. import mechanisms as mech
 from ..model import Model
-from ..units import format_quantity
+from ..units import format_quantity, si_unit_text
 from . import gates
 
 log = logging.getLogger("biophys_ltp")
@@ -140,7 +140,7 @@ def _pathway_var(record: mech.Record) -> str:
 
 def _si_unit(record: mech.Record) -> str:
     """The SI unit a record's variable is held in (its column's unit is ``record.unit``)."""
-    return "1" if record.unit == "1" else repr(b2.get_unit(b2.get_dimensions(getattr(b2, record.unit))))
+    return "1" if record.unit == "1" else si_unit_text(b2.get_dimensions(getattr(b2, record.unit)))
 
 
 def _record_shares(n_syn: int) -> str:

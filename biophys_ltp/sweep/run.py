@@ -147,7 +147,6 @@ def sweep(protocol: str | Path | Mapping | Protocol, grid: Mapping[str, Any] | S
 
     out = Path(out)
     store = Store(out, manifest)
-    interrupted = False
     ran = 0
     try:
         store.open()
@@ -190,8 +189,7 @@ def sweep(protocol: str | Path | Mapping | Protocol, grid: Mapping[str, Any] | S
             ran += 1
             bar.step(point.label, ok, simulated=True)
 
-        bar.start()
-        try:
+        with bar:
             runnable = []
             for p in todo:
                 if p.error is not None:
@@ -213,11 +211,6 @@ def sweep(protocol: str | Path | Mapping | Protocol, grid: Mapping[str, Any] | S
                     run_pool(runnable, n_workers, runner, on_result)
                 except WorkersDied as err:
                     raise SweepError(str(err)) from None
-        except KeyboardInterrupt:
-            interrupted = True
-            raise
-        finally:
-            bar.finish(interrupted)
     finally:
         store.close()
         if own_client and client_ is not None:

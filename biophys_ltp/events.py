@@ -11,6 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 from brian2 import Hz, Quantity, second
 
+from .errors import InputError
 from .units import UnitParseError, format_quantity, parse_quantity
 
 #: Drugs a ``drug`` event may apply.
@@ -54,7 +55,7 @@ _REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
 KINDS: tuple[str, ...] = tuple(KIND_KEYS)
 
 
-class ProtocolError(ValueError):
+class ProtocolError(InputError):
     """A protocol file or dictionary is invalid."""
 
 

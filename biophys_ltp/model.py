@@ -30,6 +30,7 @@ import brian2 as b2
 import numpy as np
 
 from . import mechanisms as mech
+from .errors import InputError
 from ._paths import shipped
 from .units import UnitParseError, format_quantity, parse_quantity, si_unit_text
 
@@ -43,7 +44,7 @@ _PLAIN_STRUCTURE = {"pathways": list, "synapses_per_pathway": int, "new_spine_sl
                     "trunk_compartments": int}
 
 
-class ModelError(ValueError):
+class ModelError(InputError):
     """A model file or a parameter override is invalid."""
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 from . import readout
 from ._version import __version__
+from .errors import ResultError, SimulationError
 from .executor import Progress, WorkersDied, one_line, run_pool
 from . import mechanisms as mech
 from .engine import RawResults, build_key, cache_dir, measurement_settings, run_compiled
@@ -35,10 +36,6 @@ from .schedule import Schedule, ScheduleSettings, build_schedule
 # Estimated wall-clock cost of one simulated second, used only to show progress; updated
 # from each run of the same structure.
 _COST_FILE = "run_cost.json"
-
-
-class SimulationError(RuntimeError):
-    """The compiled program failed or recorded something inconsistent."""
 
 
 @dataclass

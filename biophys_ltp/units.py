@@ -29,6 +29,7 @@ from brian2 import Quantity, Unit, get_dimensions
 from brian2.units import allunits as _allunits
 from brian2.units import stdunits as _stdunits
 from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension
+from .errors import InputError
 
 __all__ = [
     "UnitParseError",
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-class UnitParseError(ValueError):
+class UnitParseError(InputError):
     """A text value could not be read as a quantity of the expected dimension."""
 
 

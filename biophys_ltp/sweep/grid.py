@@ -19,6 +19,7 @@ import pandas as pd
 from .. import readout
 from ..model import Model
 from ..protocol import Protocol
+from ..errors import InputError
 from ..units import UnitParseError, format_quantity, parse_quantity, strip_quotes
 
 
@@ -40,7 +41,7 @@ _PROTOCOL_NAME = re.compile(r"^protocol\.(\w+)$")
 _NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-class SweepError(ValueError):
+class SweepError(InputError):
     """A sweep's input is invalid, or its output folder holds something else."""
 
 

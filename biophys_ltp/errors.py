@@ -1,0 +1,41 @@
+"""The package's error types: every problem the package reports on purpose is one of them.
+
+* :class:`InputError` (a ``ValueError``): the user's input is wrong (a protocol, a model
+  file, a parameter value, a sweep grid).  ``protocol check`` finds these before anything
+  is simulated; the command line shows one line and exits with status 2.
+* :class:`SetupError` (a ``RuntimeError``): the machine cannot run the model (no C++
+  compiler, a full disk, a build lock or a program that exceeds its time limit).  The
+  message says what to do; exit status 1.
+* :class:`SimulationError` (a ``RuntimeError``): a run failed or recorded something that
+  cannot be right (NaN, a program that stopped before the protocol's end); the message
+  names the variable, compartment and time.  Exit status 1.
+* :class:`ResultError` (a ``LookupError``): a value asked of a result is not in it (no test
+  pulse near the requested time, no test pulse after an induction).
+
+Anything else that escapes is a bug in the package: the command line says so and writes
+the traceback to a log file.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BiophysLTPError", "InputError", "SetupError", "SimulationError", "ResultError"]
+
+
+class BiophysLTPError(Exception):
+    """Base of every error the package reports on purpose."""
+
+
+class InputError(BiophysLTPError, ValueError):
+    """The user's input (protocol, model, parameter, grid) is invalid."""
+
+
+class SetupError(BiophysLTPError, RuntimeError):
+    """The machine cannot build or run the model: compiler, disk, time limits."""
+
+
+class SimulationError(BiophysLTPError, RuntimeError):
+    """The compiled program failed or recorded something inconsistent."""
+
+
+class ResultError(BiophysLTPError, LookupError):
+    """A value asked of a result is not in it."""

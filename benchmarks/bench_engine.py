@@ -64,7 +64,7 @@ SHORT_S, LONG_S = 4, 12  # simulated seconds of the two fixed-step runs
 # ----------------------------------------------------------------------------- workers
 def _fixed_step_protocol(seconds: int) -> dict:
     return {"name": f"fixed-step benchmark, {seconds} s", "duration": f"{seconds} s",
-            "baseline": f"{seconds - 1} s", "test_interval": "2 s", "pathways": ["S1", "S2", "S3"],
+            "baseline": f"{seconds - 1} s", "test_interval": "20 s", "pathways": ["S1", "S2", "S3"],
             "events": []}
 
 

@@ -18,7 +18,7 @@ the traceback to a log file.
 
 from __future__ import annotations
 
-__all__ = ["BiophysLTPError", "InputError", "SetupError", "SimulationError", "ResultError"]
+__all__ = ["BiophysLTPError", "InputError", "ProtocolError", "SetupError", "SimulationError", "ResultError"]
 
 
 class BiophysLTPError(Exception):
@@ -27,6 +27,10 @@ class BiophysLTPError(Exception):
 
 class InputError(BiophysLTPError, ValueError):
     """The user's input (protocol, model, parameter, grid) is invalid."""
+
+
+class ProtocolError(InputError):
+    """A protocol file or dictionary is invalid (or asks more than the model or engine can do)."""
 
 
 class SetupError(BiophysLTPError, RuntimeError):

@@ -11,7 +11,8 @@ from typing import Any, Mapping
 import numpy as np
 from brian2 import Hz, Quantity, second
 
-from .errors import InputError
+from .errors import ProtocolError
+from .limits import PULSE_CAPACITY, SPIKE_CAPACITY
 from .units import UnitParseError, format_quantity, parse_quantity
 
 #: Drugs a ``drug`` event may apply.
@@ -53,10 +54,6 @@ _REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
 
 #: All event kinds, in the order they are listed in messages.
 KINDS: tuple[str, ...] = tuple(KIND_KEYS)
-
-
-class ProtocolError(InputError):
-    """A protocol file or dictionary is invalid."""
 
 
 # ---------------------------------------------------------------------------
@@ -300,8 +297,15 @@ def parse_event(data: Any, index: int, source: str) -> Event:
 
     if kind == "pairing":
         pairs = ctx.count(given, "pairs")
+        if pairs > SPIKE_CAPACITY - 1:
+            raise ctx.fail(f'"pairs" ({pairs}) is more than the engine holds ({SPIKE_CAPACITY - 1} somatic '
+                           f"current steps in a protocol)")
         frequency = ctx.frequency(given, "frequency")
         dt = ctx.time(given, "dt", allow_negative=True)
+        if abs(dt) >= 0.5 / frequency:
+            raise ctx.fail(
+                f'"dt" ({fmt(dt)}) must lie within plus or minus half the period of "frequency" '
+                f"({fmt(frequency)}: {fmt(0.5 / frequency)}), so that each somatic spike pairs with its own pulse")
         return Event(kind=kind, pathway=pathway, at=at, pairs=pairs, frequency=frequency, dt=dt)
 
     pulses = ctx.count(given, "pulses")
@@ -334,6 +338,11 @@ def parse_event(data: Any, index: int, source: str) -> Event:
                 f'"every" ({fmt(every)}) must exceed the length of one repeat '
                 f"({fmt(repeat_length)})"
             )
+    total = pulses * repeats * burst_pulses  # Python integers: exact, before any array is built
+    if total > PULSE_CAPACITY - 1:
+        raise ctx.fail(
+            f"{total} pulses (pulses {pulses} x repeats {repeats} x burst_pulses {burst_pulses}) are more than "
+            f"the engine holds ({PULSE_CAPACITY - 1} per pathway, test pulses included)")
     return Event(
         kind=kind,
         pathway=pathway,

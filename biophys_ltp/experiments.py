@@ -15,6 +15,7 @@ import brian2 as b2
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .model import Model, load_model
 from .protocol import protocol_from_dict
 from .simulation import compartment_labels, simulate, trunk_distances
@@ -180,7 +181,7 @@ def repetition_protocol(trains: int, spacing_min: float, duration: str = "10 h")
     """``trains`` trains of 100 pulses at 100 Hz on S1, ``spacing_min`` minutes apart (onset
     to onset), after a 30-min baseline; S2 is the unstimulated control."""
     if trains < 1:
-        raise ValueError(f"trains must be at least 1, got {trains}")
+        raise InputError(f"trains must be at least 1, got {trains}")
     event = {"kind": "train", "pathway": "S1", "at": "30 min", "pulses": 100, "frequency": "100 Hz"}
     if trains > 1:
         event.update(repeats=trains, every=f"{spacing_min} min")
@@ -214,7 +215,7 @@ def tbs_spacing_protocol(gap_min: float = 0, duration: str = "4 h") -> dict[str,
     ``gap_min`` > 0 a second one ``gap_min`` minutes later (onset to onset); S2 is the
     unstimulated control."""
     if gap_min < 0:
-        raise ValueError(f"gap_min must not be negative, got {gap_min}")
+        raise InputError(f"gap_min must not be negative, got {gap_min}")
     # two events rather than one repeated event: test pulses go on between them
     events = [{"kind": "tbs", "pathway": "S1", "at": f"{t:g} min"}
               for t in ((TBS_FIRST_MIN, TBS_FIRST_MIN + gap_min) if gap_min else (TBS_FIRST_MIN,))]
@@ -301,10 +302,10 @@ def frequency_protocol(frequency_hz: float, apv: bool = False) -> dict[str, Any]
     """900 pulses at ``frequency_hz`` on S1, ending at :data:`INDUCTION_END_MIN`; with
     ``apv`` the NMDA receptors are blocked throughout."""
     if not frequency_hz > 0:
-        raise ValueError(f"frequency_hz must be positive, got {frequency_hz}")
+        raise InputError(f"frequency_hz must be positive, got {frequency_hz}")
     start_s = INDUCTION_END_MIN * 60 - (FREQUENCY_PULSES - 1) / frequency_hz
     if start_s < 30 * 60:
-        raise ValueError(f"{FREQUENCY_PULSES} pulses at {frequency_hz} Hz do not fit between the 30-min "
+        raise InputError(f"{FREQUENCY_PULSES} pulses at {frequency_hz} Hz do not fit between the 30-min "
                          f"baseline and {INDUCTION_END_MIN:g} min")
     event = {"kind": "train", "pathway": "S1", "at": f"{start_s:.6f} s", "pulses": FREQUENCY_PULSES,
              "frequency": f"{frequency_hz:g} Hz"}

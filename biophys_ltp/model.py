@@ -56,6 +56,9 @@ class Parameter:
     description: str
     group: str  # "structure" or the Brian2 object the parameter belongs to
     mechanism: str = ""  # the mechanism that owns it ("" for structure entries)
+    # (lowest, highest) allowed value where the model file narrows the range its unit allows
+    # (biophys_ltp.model.physical_range); None for no bound on that side
+    bounds: tuple[Any, Any] = (None, None)
 
     @property
     def text(self) -> str:
@@ -128,6 +131,7 @@ class Model:
                 raise ModelError(f"model {self.name!r}: unknown parameter {name!r}{hint}")
             old = table[name]
             new_value = _coerce_like(old, value, f"parameter {name!r}")
+            check_value(name, new_value, old.bounds, f"model {self.name!r}")
             table[name] = replace(old, value=new_value)
             applied[name] = table[name].text
         return replace(self, structure=structure, parameters=parameters, overrides=applied)
@@ -310,14 +314,24 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
         path = MODELS_DIR / f"{name_or_path}.toml"
     if not path.exists():
         raise ModelError(f"no model {str(name_or_path)!r}; known models: {', '.join(list_models())}")
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
-    owner = mech.parameter_owner()
     where = str(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise ModelError(f"{where}: not valid TOML: {err}") from None
+    for table in ("structure", "parameters"):
+        if not isinstance(data.get(table), dict):
+            raise ModelError(f"{where}: no [{table}] table (a model file has [structure] and "
+                             f"[parameters.<mechanism>] tables; see {MODELS_DIR / (DEFAULT_MODEL + '.toml')})")
+    owner = mech.parameter_owner()
     structure = {}
     for name, entry in data.get("structure", {}).items():
         value = _parse_entry(where, name, entry, plain=_PLAIN_STRUCTURE.get(name))
-        structure[name] = Parameter(name, value, entry["source"], entry.get("description", ""), "structure")
+        bounds = _parse_bounds(where, name, entry, value)
+        check_value(name, value, bounds, where)
+        structure[name] = Parameter(name, value, entry["source"], entry.get("description", ""), "structure",
+                                    bounds=bounds)
     parameters = {}
     owning = mech.parameter_mechanism()
     known = mech.by_name()
@@ -339,11 +353,29 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
             if name in parameters:
                 raise ModelError(f"{where}: parameter {name!r} is given twice")
             value = _parse_entry(where, name, entry)
+            bounds = _parse_bounds(where, name, entry, value)
+            check_value(name, value, bounds, where)
             parameters[name] = Parameter(name, value, entry["source"], entry.get("description", ""), owner[name],
-                                         table)
+                                         table, bounds)
     missing = sorted(set(owner) - set(parameters))
     if missing:
         raise ModelError(f"{where}: no value for {', '.join(missing)}")
+    if path.resolve() != (MODELS_DIR / f"{DEFAULT_MODEL}.toml").resolve():
+        # the equations fix each parameter's dimension; the default model's file states it
+        reference = load_model(DEFAULT_MODEL)
+        lacking = sorted(set(reference.structure) - set(structure))
+        if lacking:
+            raise ModelError(f"{where}: [structure] has no {', '.join(lacking)}")
+        unknown = sorted(set(structure) - set(reference.structure))
+        if unknown:
+            raise ModelError(f"{where}: [structure] entries the model does not use: {', '.join(unknown)} "
+                             f"(it uses {', '.join(reference.structure)})")
+        for name, p in {**structure, **parameters}.items():
+            ref = reference.all_parameters().get(name)
+            if ref is not None and not isinstance(ref.value, (list, int)) and \
+                    b2.get_dimensions(p.value) is not b2.get_dimensions(ref.value):
+                raise ModelError(f"{where}: {name!r} = {p.text!r} has the wrong unit: the equations take "
+                                 f"{_kind(ref.value)} (e.g. {ref.text!r}, as in the default model)")
     model = Model(data.get("name", path.stem), data.get("description", ""), where, structure, parameters)
     return model.with_overrides(overrides)
 
@@ -361,6 +393,79 @@ def _parse_entry(where: str, name: str, entry: Any, plain: type | None = None) -
     except UnitParseError as err:
         raise ModelError(f"{where}: {err}") from None
     return q
+
+
+# Physical ranges by dimension: what a value of that kind can be at all.  Times, lengths,
+# capacitance and axial resistivity are positive; conductances, rates, concentrations and
+# the Mg2+ block's slope cannot be negative; potentials and currents may have either sign.
+# A dimensionless parameter is not negative unless its model entry says otherwise
+# (``range = ["-1", "0"]``); an entry's range narrows the one of its dimension.
+_POSITIVE = ("second", "metre", "farad / metre ** 2", "ohm * metre")
+_NON_NEGATIVE = ("siemens", "siemens / metre ** 2", "hertz", "mole / metre ** 3", "1 / volt", "1")
+
+
+def physical_range(value: Any) -> tuple[float | None, bool]:
+    """(lowest value, whether it is excluded) that a value of this dimension may have;
+    ``(None, False)`` for potentials, currents and other signed quantities."""
+    dim = b2.get_dimensions(value)
+    for names, open_ in ((_POSITIVE, True), (_NON_NEGATIVE, False)):
+        if any(dim is b2.get_dimensions(parse_quantity(f"1 {n}" if n != "1" else "1")) for n in names):
+            return 0.0, open_
+    return None, False
+
+
+def check_value(name: str, value: Any, bounds: tuple[Any, Any] = (None, None), where: str = "") -> None:
+    """Refuse a value outside the physical range of its dimension or the entry's own range
+    (:class:`ModelError` naming the parameter, the value and the range)."""
+    if isinstance(value, (list, tuple, str)):
+        return
+    prefix = f"{where}: " if where else ""
+    shown = value if isinstance(value, (int, np.integer)) else format_quantity(value)
+    x = float(np.asarray(value))
+    if not np.isfinite(x):
+        raise ModelError(f"{prefix}parameter {name!r} must be finite, got {shown}")
+    lo, hi = bounds
+    dimensionless = b2.get_dimensions(value) is b2.get_dimensions(1.0)
+    low, open_ = physical_range(value)
+    if dimensionless and (lo is not None or hi is not None):
+        low = None  # a dimensionless entry's own range replaces "not negative"
+    if low is not None and (x < low or (open_ and x == low)):
+        why = ("dimensionless parameters are not negative unless their model entry gives a range" if dimensionless
+               else f"a {'negative or zero' if open_ else 'negative'} {_kind(value)} has no physical meaning")
+        raise ModelError(f"{prefix}parameter {name!r} must be {'positive' if open_ else 'at least 0'} ({why}), "
+                         f"got {shown}")
+    if (lo is not None and x < float(np.asarray(lo))) or (hi is not None and x > float(np.asarray(hi))):
+        span = f"{'-inf' if lo is None else format_quantity(lo)} to {'inf' if hi is None else format_quantity(hi)}"
+        raise ModelError(f"{prefix}parameter {name!r} must lie in {span} (its model entry's range), got {shown}")
+
+
+def _kind(value: Any) -> str:
+    from .units import dimension_name
+    name = dimension_name(b2.get_dimensions(value))
+    for article in ("a ", "an "):
+        if name.startswith(article):
+            return name[len(article):]
+    return name
+
+
+def _parse_bounds(where: str, name: str, entry: Mapping[str, Any], value: Any) -> tuple[Any, Any]:
+    """The entry's optional ``range = [low, high]`` (strings with the value's unit; "" for no
+    bound on that side)."""
+    if "range" not in entry:
+        return (None, None)
+    rng = entry["range"]
+    if not isinstance(rng, list) or len(rng) != 2:
+        raise ModelError(f"{where}: entry {name!r}: range must be [low, high], got {rng!r}")
+    out = []
+    for side in rng:
+        if side in ("", None):
+            out.append(None)
+            continue
+        try:
+            out.append(parse_quantity(str(side), dimension=b2.get_dimensions(value), what=f"{name} range"))
+        except UnitParseError as err:
+            raise ModelError(f"{where}: {err}") from None
+    return out[0], out[1]
 
 
 def _coerce_like(old: Parameter, value: Any, what: str) -> Any:

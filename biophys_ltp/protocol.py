@@ -72,6 +72,7 @@ from brian2 import Quantity, ms, second
 from ._paths import shipped
 from .events import (DRUGS, KINDS, PRESETS, Context, Event, ProtocolError, check_event_timing,
                      check_overlaps, event_label, fmt, normalise, parse_event, round_ns, times_of, to_seconds)
+from .limits import MAX_DURATION, MIN_TEST_INTERVAL, PULSE_CAPACITY
 from .units import format_quantity
 
 __all__ = [
@@ -286,12 +287,23 @@ def protocol_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> Protocol
         raise top.fail(f'"description" must be a string, got {description!r}')
 
     duration = top.positive_time(raw, "duration")
+    if duration > MAX_DURATION:
+        raise top.fail(f'"duration" ({fmt(duration)}) is longer than a protocol may be ({fmt(MAX_DURATION)})')
     baseline = top.time(raw, "baseline")
     if baseline >= duration:
         raise top.fail(
             f'"baseline" ({fmt(baseline)}) must be shorter than "duration" ({fmt(duration)})'
         )
     test_interval = top.positive_time(raw, "test_interval")
+    if test_interval < MIN_TEST_INTERVAL:
+        raise top.fail(
+            f'"test_interval" ({fmt(test_interval)}) is shorter than {fmt(MIN_TEST_INTERVAL)}: test pulses that '
+            f"frequent stimulate the synapses themselves (biophys_ltp.limits.MIN_TEST_INTERVAL)")
+    n_tests = math.ceil(to_seconds(duration) / to_seconds(test_interval))  # per pathway, before any array
+    if n_tests > PULSE_CAPACITY - 1:
+        raise top.fail(
+            f"{n_tests} test pulses per pathway ({fmt(duration)} every {fmt(test_interval)}) are more than the "
+            f"engine holds ({PULSE_CAPACITY - 1} pulses per pathway): lengthen test_interval or shorten the protocol")
 
     pathways = raw["pathways"]
     if (
@@ -306,7 +318,7 @@ def protocol_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> Protocol
             raise top.fail(f'"pathways" names {pathway!r} more than once')
         seen.add(pathway)
     pathways_t = tuple(pathways)
-    if (len(pathways_t) - 1) * TEST_STAGGER >= test_interval:
+    if (len(pathways_t) - 1) * TEST_STAGGER >= test_interval:  # MIN_TEST_INTERVAL allows 200 pathways
         raise top.fail(
             f'"test_interval" ({fmt(test_interval)}) is too short for the test pulses of '
             f"{len(pathways_t)} pathways staggered by {fmt(TEST_STAGGER)}"
@@ -329,7 +341,7 @@ def protocol_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> Protocol
     events_t = tuple(events)
     check_overlaps(events_t, source)
 
-    return Protocol(
+    protocol = Protocol(
         name=name,
         source=source,
         duration=duration,
@@ -340,6 +352,29 @@ def protocol_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> Protocol
         raw=raw,
         description=description,
     )
+    _check_test_pulses(protocol, top)
+    return protocol
+
+
+def _check_test_pulses(protocol: Protocol, top: Context) -> None:
+    """Every pathway's fEPSP is normalised to its baseline test pulses: a pathway with test
+    pulses needs one in the baseline; and its pulses must fit the engine."""
+    tests = protocol.test_pulses()
+    inductions = protocol.induction_pulses()
+    baseline_s = to_seconds(protocol.baseline)
+    for k, pathway in enumerate(protocol.pathways):
+        times = np.asarray(tests[pathway] / second)
+        if len(times) and not (times < baseline_s).any():
+            raise top.fail(
+                f'the baseline ({fmt(protocol.baseline)}) holds no test pulse of pathway {pathway} (its test pulses '
+                f"start at {fmt(k * TEST_STAGGER)} in each test interval and none may fall within "
+                f"{fmt(TEST_PULSE_MARGIN)} of an induction), so its fEPSP could not be normalised: lengthen "
+                f'"baseline" or move the first induction later')
+        total = len(times) + len(inductions[pathway])
+        if total > PULSE_CAPACITY - 1:
+            raise top.fail(
+                f"pathway {pathway} has {total} pulses ({len(inductions[pathway])} induction, {len(times)} test); "
+                f"the engine holds {PULSE_CAPACITY - 1} per pathway: lengthen test_interval or shorten the protocol")
 
 
 def list_protocols() -> list[str]:

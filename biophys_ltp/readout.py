@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .errors import ResultError
+
 if TYPE_CHECKING:
     from .protocol import Protocol
 
@@ -75,7 +77,23 @@ def fepsp_after(protocol: "Protocol", fepsp: pd.DataFrame, pathway: str, minutes
         elif without_induction == "nan":
             return math.nan
         else:
-            raise ValueError(f"{protocol.name}: no induction on pathway {pathway}")
+            raise ResultError(f"{protocol.name}: no induction on pathway {pathway}")
     else:
         ref = pulses[1] if from_end else pulses[0]
     return fepsp_near(fepsp, pathway, ref + minutes, within_min)
+
+
+def fepsp_gaps(proto: "Protocol") -> dict[str, str]:
+    """Pathways of ``proto`` whose fEPSP is not measured where one would look for it: no test
+    pulse at all, or none after the pathway's induction."""
+    tests = proto.test_pulses()
+    out = {}
+    for pathway in proto.pathways:
+        induction = induction_min(proto, pathway)
+        times = np.asarray(tests[pathway], dtype=float) / 60.0
+        if not len(times):
+            out[pathway] = "no test pulses (every one falls within 1 s of an induction): no fEPSP"
+        elif induction is not None and not (times > induction[1]).any():
+            out[pathway] = (f"no test pulse after its induction (last induction pulse at {induction[1]:.4g} min): "
+                            f"no fEPSP after induction")
+    return out

@@ -25,13 +25,14 @@ import pandas as pd
 
 from . import readout
 from ._version import __version__
-from .errors import ResultError, SimulationError
+from .errors import InputError, ResultError, SimulationError
 from .executor import Progress, WorkersDied, one_line, run_pool
 from . import mechanisms as mech
-from .engine import RawResults, build_key, cache_dir, measurement_settings, run_compiled
+from .engine import MAX_SIM_DURATION, RawResults, build_key, cache_dir, measurement_settings, run_compiled
 from .model import Model, load_model
 from .protocol import Protocol, load_protocol
-from .schedule import Schedule, ScheduleSettings, build_schedule
+from .limits import check_protocol
+from .schedule import Schedule, ScheduleSettings
 
 # Estimated wall-clock cost of one simulated second, used only to show progress; updated
 # from each run of the same structure.
@@ -48,37 +49,76 @@ class Results:
     protocol: Protocol | None = field(default=None, repr=False)
     model: Model | None = field(default=None, repr=False)
 
-    def fepsp_at(self, pathway: str, time_min: float) -> float:
-        """fEPSP (% of baseline) of ``pathway`` at the test pulse nearest ``time_min``."""
+    def fepsp_at(self, pathway: str, time_min: float, within_min: float | None = None) -> float:
+        """fEPSP (% of baseline) of ``pathway`` at its test pulse nearest ``time_min``.
+
+        A :class:`~biophys_ltp.errors.ResultError` where no test pulse of the pathway lies
+        within ``within_min`` (default: half the test interval) of ``time_min``."""
         self._require_test_pulses(pathway)
-        return readout.fepsp_near(self.fepsp, pathway, time_min)
+        tol = readout.half_test_interval_min(self._protocol()) if within_min is None else within_min
+        value = readout.fepsp_near(self.fepsp, pathway, time_min, tol)
+        if np.isnan(value):
+            raise ResultError(f"{self._name}: no test pulse of pathway {pathway} within {tol:.4g} min of "
+                              f"{time_min:g} min ({self._nearest(pathway, time_min)})")
+        return value
 
     def induction_min(self, pathway: str) -> tuple[float, float]:
         """(first, last) induction pulse of ``pathway``, in minutes from the protocol start."""
         pulses = readout.induction_min(self._protocol(), pathway)
         if pulses is None:
-            raise ValueError(f"{self.protocol.name}: no induction on pathway {pathway}")
+            raise ResultError(f"{self._name}: no induction on pathway {pathway}")
         return pulses
 
-    def fepsp_after(self, pathway: str, minutes: float, *, from_end: bool = False) -> float:
+    def fepsp_after(self, pathway: str, minutes: float, *, from_end: bool = False,
+                    within_min: float | None = None) -> float:
         """fEPSP (% of baseline) of ``pathway`` at the test pulse nearest ``minutes`` after
-        the first pulse of its induction (``from_end``: after the last pulse)."""
-        value = readout.fepsp_after(self._protocol(), self.fepsp, pathway, minutes, from_end=from_end)
+        the first pulse of its induction (``from_end``: after the last pulse); a
+        :class:`~biophys_ltp.errors.ResultError` where none lies within ``within_min``
+        (default: half the test interval)."""
+        first, last = self.induction_min(pathway)
         self._require_test_pulses(pathway)
-        return value
+        why = self.metadata.get("fepsp_missing", {}).get(pathway)
+        if why:  # test pulses before the induction only
+            raise ResultError(f"{self._name}: pathway {pathway}: {why}")
+        return self.fepsp_at(pathway, (last if from_end else first) + minutes, within_min)
+
+    @property
+    def _name(self) -> str:
+        return self.protocol.name if self.protocol is not None else "results"
+
+    def _nearest(self, pathway: str, time_min: float) -> str:
+        t = self.fepsp.time_min[self.fepsp.pathway == pathway].to_numpy(float)
+        k = int(np.argmin(np.abs(t - time_min)))
+        return f"the nearest is at {t[k]:.4g} min"
 
     def _protocol(self) -> Protocol:
         if self.protocol is None:
-            raise ValueError("these results carry no protocol")
+            raise ResultError("these results carry no protocol")
         return self.protocol
 
     def _require_test_pulses(self, pathway: str) -> None:
         if not (self.fepsp.pathway == pathway).any():
-            raise KeyError(f"no test pulses recorded on pathway {pathway!r}")
+            known = sorted(set(self.fepsp.pathway)) if not self.fepsp.empty else []
+            why = self.metadata.get("fepsp_missing", {}).get(pathway)
+            raise ResultError(f"{self._name}: no fEPSP recorded on pathway {pathway!r}"
+                              + (f": {why}" if why else f" (recorded: {', '.join(known) or 'none'})"))
 
     def state_at(self, pathway: str, time_min: float, column: str) -> float:
+        """A sampled variable (a column of :attr:`state`) of ``pathway`` at ``time_min``,
+        interpolated between the samples (one per biological minute); a
+        :class:`~biophys_ltp.errors.ResultError` outside the sampled time."""
+        if column not in self.state.columns or column in ("time_min", "pathway"):
+            cols = [c for c in self.state.columns if c not in ("time_min", "pathway")]
+            raise ResultError(f"{self._name}: no state column {column!r} (columns: {', '.join(cols)})")
         s = self.state[self.state.pathway == pathway]
-        return float(np.interp(time_min, s.time_min.to_numpy(), s[column].to_numpy()))
+        if s.empty:
+            raise ResultError(f"{self._name}: no samples of pathway {pathway!r}")
+        t = s.time_min.to_numpy(float)
+        step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+        if not t.min() - 1e-9 <= time_min <= t.max() + 1e-9:
+            raise ResultError(f"{self._name}: {time_min:g} min is outside the samples of pathway {pathway} "
+                              f"({t.min():.4g} to {t.max():.4g} min, every {step:.3g} min)")
+        return float(np.interp(time_min, t, s[column].to_numpy()))
 
     def save(self, out_dir: str | Path) -> Path:
         """Write ``fepsp.csv``, ``state.csv``, ``traces.csv`` (if recorded) and
@@ -160,20 +200,17 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
     """
     t_start = time.perf_counter()
     if target == "runtime" and not reference:
-        raise ValueError("the runtime target (numpy) runs only the fixed-step reference (reference=True, "
+        raise InputError("the runtime target (numpy) runs only the fixed-step reference (reference=True, "
                          "--reference): its cable solver is Brian2's own, which steps the clock's dt, while "
                          "the warped schedule's gaps step the membrane by dt times the warp factor "
                          "(templates/spatialstateupdate.cpp)")
     proto = load_protocol(protocol)
     mdl = model if isinstance(model, Model) else load_model(model)
     mdl = mdl.with_overrides(params)
-    missing = [p for p in proto.pathways if p not in mdl.pathways]
-    if missing:
-        raise ValueError(f"{proto.source}: pathway(s) {', '.join(missing)} not in model {mdl.name!r} "
-                         f"(it has {', '.join(mdl.pathways)})")
     settings = settings or ScheduleSettings()
     windows = [tuple(_time(x, "trace window") for x in w) for w in (trace_windows or [])]
-    schedule = build_schedule(proto, mdl.dt, settings, reference=reference, trace_windows=windows)
+    # everything the model's fine step or the engine cannot carry is refused before running
+    schedule = check_protocol(proto, mdl, settings, reference=reference, trace_windows=windows)
     if seed is not None:
         b2.seed(seed)
     if progress is None:
@@ -182,6 +219,7 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
     with _Progress(label, mdl, schedule, enabled=progress) as prog:
         raw = run_compiled(mdl, schedule, settings, target=target)
         prog.record(raw)
+    check_run(proto, mdl, schedule, raw)
     fepsp = _fepsp_frame(proto, schedule, raw, mdl.pathways)
     state = _state_frame(proto, mdl, schedule, raw)
     traces = _trace_frame(mdl, schedule, raw) if windows else None
@@ -210,8 +248,50 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
         "build_dir": raw.build_dir,
         "launch": raw.launch,
         "versions": _versions(),
+        # pathways whose fEPSP is missing after their induction (or everywhere), and why
+        "fepsp_missing": readout.fepsp_gaps(proto),
     }
     return Results(fepsp, state, metadata, traces, proto, mdl)
+
+
+def check_run(proto: Protocol, model: Model, schedule: Schedule, raw: RawResults) -> None:
+    """A run whose program stopped before the protocol's end, or that recorded NaN or an
+    infinite value, is an error naming the variable, the compartment or pathway and the
+    biological time of the first bad value."""
+    resolution = 1e-5 * float(MAX_SIM_DURATION)  # last_run_info holds 6 significant digits
+    if not raw.sim_run_s >= float(schedule.sim_duration) - resolution:
+        ran = float(schedule.real_time_of_sim(np.array([raw.sim_run_s / float(schedule.dt)]))[0]) * float(schedule.dt)
+        raise SimulationError(
+            f"{proto.name}: the compiled program stopped after {raw.sim_run_s:.6g} s of simulated time "
+            f"(biological {ran / 60:.4g} min), before the protocol's end ({float(proto.duration) / 60:.4g} min); "
+            f"program folder {raw.build_dir}")
+    dt_s = float(schedule.dt)
+    # (part, variable, its times, its index, what the index numbers)
+    recorded = [("measure", name, "t_sim", "i", "pathway") for name in ("slope", "amp")]
+    recorded += [("path_samples", r.column, "t_sim", "i", "pathway") for r in mech.records("synapse")]
+    recorded += [("cell_samples", r.column, "t_sim", None, None) for r in mech.records("cell")]
+    if raw.traces:
+        recorded += [("traces", r.column, "neuron_t_sim", "neuron_i", "compartment") for r in mech.records("neuron")]
+        recorded += [("traces", r.column, "path_t_sim", "path_i", "pathway")
+                     for r in mech.records("synapse") if r.traced]
+    labels = compartment_labels(model)
+    for part, name, t_key, index, kind in recorded:
+        data = getattr(raw, part)
+        values = np.asarray(data[name], dtype=float)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if not len(bad):
+            continue
+        k = int(bad[0])
+        t_real = float(schedule.real_time_of_sim(np.round(data[t_key][k:k + 1] / dt_s))[0]) * dt_s
+        where = "the cell"
+        if kind == "pathway":
+            where = f"pathway {model.pathways[int(data[index][k])]}"
+        elif kind == "compartment":
+            where = f"compartment {labels.get(int(data[index][k]), int(data[index][k]))}"
+        raise SimulationError(
+            f"{proto.name}: the run recorded {values[k]} for {name} of {where} at {t_real / 60:.4g} min "
+            f"(biological time): the integration failed; parameters overridden: "
+            f"{dict(model.overrides) or 'none'}")
 
 
 def _versions() -> dict[str, str]:
@@ -242,10 +322,9 @@ def _fepsp_frame(proto: Protocol, schedule: Schedule, raw: RawResults,
             raise SimulationError(f"pathway {name}: {sum(g is None for g in got)} test pulses without a response")
         slope = np.array([g[0] for g in got])
         amp = np.array([g[1] for g in got])
-        base = test_real < max(baseline_steps, 1)
-        if not base.any():
-            base = np.zeros(len(slope), bool)
-            base[:1] = True
+        base = test_real < baseline_steps
+        if not base.any():  # protocol_from_dict refuses a protocol without baseline test pulses
+            raise SimulationError(f"pathway {name}: no test pulse in the baseline")
         ref = slope[base].mean()
         if not ref > 0:
             raise SimulationError(f"pathway {name}: no baseline response (mean slope {ref})")
@@ -395,9 +474,9 @@ def default_workers() -> int:
         try:
             n = int(env)
         except ValueError:
-            raise ValueError(f"BIOPHYS_LTP_WORKERS must be a whole number, not {env!r}") from None
+            raise InputError(f"BIOPHYS_LTP_WORKERS must be a whole number, not {env!r}") from None
         if n < 1:
-            raise ValueError(f"BIOPHYS_LTP_WORKERS must be at least 1, not {n}")
+            raise InputError(f"BIOPHYS_LTP_WORKERS must be at least 1, not {n}")
         return n
     return max(os.cpu_count() or 1, 1)
 
@@ -415,7 +494,7 @@ def simulate_many(jobs: Mapping[str, Mapping[str, Any]], *, workers: int | None 
     jobs = {key: dict(job) for key, job in jobs.items()}
     for key, job in jobs.items():
         if "protocol" not in job:
-            raise ValueError(f"job {key!r} has no 'protocol'")
+            raise InputError(f"job {key!r} has no 'protocol'")
         job.setdefault("progress", False)
     n = min(workers or default_workers(), len(jobs))
     if progress is None:

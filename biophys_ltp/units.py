@@ -323,6 +323,8 @@ def parse_quantity(
     if isinstance(text, Quantity):
         if np.ndim(text) != 0:
             raise UnitParseError(f'"{what}": expected a single value, got {text!r}')
+        if not np.isfinite(float(np.asarray(text))):
+            raise UnitParseError(f'"{what}": {text!r} is not a finite number')
         return _check_dimension(text, expected, str(text), what)
     if isinstance(text, bool):
         raise UnitParseError(f'"{what}": expected a number with a unit, got {text!r}')
@@ -365,6 +367,8 @@ def parse_quantity(
         raise UnitParseError(
             f'"{what}": cannot read the unit {unit_text!r} in {shown!r}: {err}'
         ) from None
+    if not math.isfinite(number * scale):  # finite as written, but not in SI units
+        raise UnitParseError(f'"{what}": {shown!r} is beyond the range of a floating-point number in SI units')
     quantity = Quantity(number * scale, dim=dim)
     return _check_dimension(quantity, expected, shown, what)
 

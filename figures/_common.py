@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import time
 from pathlib import Path
@@ -56,11 +57,22 @@ def save(fig, out_dir: Path, name: str) -> list[Path]:
     return paths
 
 
-def inputs_hash(protocols: Iterable[Any], extra: dict | None = None) -> str:
+def inputs_hash(protocols: Iterable[Any], extra: dict | None = None, script: str | Path | None = None) -> str:
     """Digest of what a figure's data depend on: model, protocols, the engine's schedule
-    settings and measurement windows, package version."""
-    from biophys_ltp import engine, schedule
+    settings and measurement windows, package version, and the code that computes them
+    (the package's, :func:`biophys_ltp.provenance.code_digest`; the figure script's and
+    this module's, each in its normalised form, so comments and docstrings do not count).
 
+    ``script`` is the figure script; by default the file of the module that calls this
+    function (each ``fig_*.py`` calls it from its own ``inputs_hash``)."""
+    from biophys_ltp import engine, provenance, schedule
+
+    if script is None:
+        # the module that called this function: its __file__ (None in an interactive session)
+        frame = inspect.currentframe()
+        caller = frame.f_back if frame is not None else None
+        script = caller.f_globals.get("__file__") if caller is not None else None
+        del frame, caller
     model = bl.load_model()
     payload = {
         "model": model.model_hash(),
@@ -70,6 +82,12 @@ def inputs_hash(protocols: Iterable[Any], extra: dict | None = None) -> str:
         "protocols": [{k: v for k, v in bl.load_protocol(p).to_dict().items() if k != "source"}
                       for p in protocols],
         "version": bl.__version__,
+        "code": {
+            "package": provenance.code_digest(),
+            # by content, not by name or place: a moved or renamed script keeps its data
+            "script": provenance.file_digest(script) if script is not None else None,
+            "common": provenance.file_digest(__file__),
+        },
         "extra": extra or {},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

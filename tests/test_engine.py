@@ -145,7 +145,7 @@ def test_runtime_target_agrees_with_standalone():
     reference schedule, the only one it runs)."""
     # one test pulse per pathway (100 ms apart, each measured over the engine's
     # MEASURE_WINDOW), after a short settling: numpy takes ~15 ms per step
-    tiny = {"name": "tiny", "duration": "300 ms", "baseline": "0 s", "test_interval": "10 min",
+    tiny = {"name": "tiny", "duration": "300 ms", "baseline": "250 ms", "test_interval": "10 min",
             "pathways": ["S1", "S2", "S3"]}
     settings = ScheduleSettings(settle=50 * b2.ms)
     rt = bl.simulate(protocol_from_dict(tiny), target="runtime", reference=True, settings=settings, progress=False)
@@ -197,7 +197,7 @@ def test_compiled_program_dies_with_the_python_process():
               "from biophys_ltp.experiments import frequency_protocol\n"
               "from biophys_ltp.protocol import protocol_from_dict\n"
               "bl.simulate(protocol_from_dict(frequency_protocol(1)), progress=False)\n")
-    tiny = {"name": "tiny", "duration": "2 s", "baseline": "1 s", "test_interval": "1 s", "pathways": ["S1"]}
+    tiny = {"name": "tiny", "duration": "2 s", "baseline": "1 s", "test_interval": "20 s", "pathways": ["S1"]}
     bl.simulate(tiny, progress=False)  # the build and its launch record: the run below starts directly
     proc = subprocess.Popen([sys.executable, "-c", script])
     try:

@@ -192,10 +192,10 @@ def test_test_pulses_without_induction_are_staggered():
 
 
 def test_test_pulses_stop_before_duration():
-    p = protocol_from_dict(base(duration="61 min", baseline="0 s", test_interval="10 min"))
+    p = protocol_from_dict(base(duration="61 min", baseline="5 min", test_interval="10 min"))
     t = secs(p.test_pulses()["S1"])
     assert list(t) == [0, 600, 1200, 1800, 2400, 3000, 3600]
-    p = protocol_from_dict(base(duration="60 min", baseline="0 s", test_interval="10 min"))
+    p = protocol_from_dict(base(duration="60 min", baseline="5 min", test_interval="10 min"))
     assert list(secs(p.test_pulses()["S1"])) == [0, 600, 1200, 1800, 2400, 3000]
 
 
@@ -614,7 +614,7 @@ def test_negative_times(tmp_path, event, fragment):
         ({"duration": "-1 h"}, '"duration" must be positive'),
         ({"test_interval": "0 s"}, '"test_interval" must be positive'),
         ({"baseline": "10 h"}, '"baseline" (10 h) must be shorter than "duration" (10 h)'),
-        ({"test_interval": "150 ms"}, "too short for the test pulses of 3 pathways"),
+        ({"test_interval": "150 ms"}, '"test_interval" (150 ms) is shorter than 20 s'),
     ],
 )
 def test_bad_top_level_times(tmp_path, top, fragment):

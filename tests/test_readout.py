@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from biophys_ltp import readout
+from biophys_ltp.errors import ResultError
 from biophys_ltp.cli import summary_table
 from biophys_ltp.protocol import load_protocol
 from biophys_ltp.simulation import Results
@@ -54,7 +55,7 @@ def test_after_induction_counts_from_the_first_or_the_last_induction_pulse(wtet)
             pulse_min = value - 1000.0
             assert abs(pulse_min - (ref + minutes)) <= tol
     assert readout.induction_min(proto, "S2") is None
-    with pytest.raises(ValueError, match="no induction on pathway S2"):
+    with pytest.raises(ResultError, match="no induction on pathway S2"):
         readout.fepsp_after(proto, f, "S2", 60.0)
     assert math.isnan(readout.fepsp_after(proto, f, "S2", 60.0, without_induction="nan"))
     from_start = readout.fepsp_after(proto, f, "S2", 60.0, without_induction="start")
@@ -69,5 +70,5 @@ def test_results_run_summary_and_sweep_outcomes_read_the_same_pulse(wtet):
     assert outcomes(proto, f, [("1h", 60.0)])["S1_fepsp_pct_1h"] == expected
     assert f"{expected:.1f}" in summary_table(res).splitlines()[2]
     assert res.fepsp_after("S1", 60.0, from_end=True) == res.fepsp_at("S1", res.induction_min("S1")[1] + 60.0)
-    with pytest.raises(KeyError):
+    with pytest.raises(ResultError, match="no fEPSP recorded on pathway 'S9'"):
         res.fepsp_at("S9", 0.0)

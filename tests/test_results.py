@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from biophys_ltp.errors import ResultError
 from biophys_ltp.protocol import protocol_from_dict
 from biophys_ltp.simulation import Results
 
@@ -35,7 +36,7 @@ def test_fepsp_after_counts_from_the_first_or_the_last_pulse():
 
 
 def test_fepsp_after_needs_an_induction():
-    with pytest.raises(ValueError, match="no induction on pathway S2"):
+    with pytest.raises(ResultError, match="no induction on pathway S2"):
         _results().fepsp_after("S2", 60)
 
 

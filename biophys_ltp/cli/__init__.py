@@ -7,7 +7,7 @@ Subcommands::
     biophys-ltp model show [NAME] [--set NAME=VALUE ...]
     biophys-ltp model list
     biophys-ltp protocols
-    biophys-ltp protocol check FILE...
+    biophys-ltp protocol check FILE... [--model NAME] [--set NAME=VALUE ...] [--reference]
     biophys-ltp reproduce [NAME ...] [--list] [--recompute] [--check] [--out DIR] [--data DIR]
                           [--figures DIR]
     biophys-ltp sweep PROTOCOL --grid NAME=V1,V2,... [--grid ...] --out DIR [--workers N]
@@ -17,9 +17,13 @@ Subcommands::
 ``--set`` values are strings with units (``--set g_ampa="0.6 nS"``); a
 dimensionless value is a bare number (``--set kappa_B=30``).
 
-Invalid input (an unknown parameter, a wrong unit, a broken protocol file)
-is reported as one line ``biophys-ltp: error: ...`` on stderr with exit
-status 2; ``--debug`` shows the full traceback instead.
+Invalid input (an unknown parameter, a wrong unit, a broken protocol file, a
+protocol the model's fine step or the engine cannot carry) is reported as one
+line ``biophys-ltp: error: ...`` on stderr with exit status 2; a problem of the
+machine (no compiler, a full disk, a time limit) or a failed run as one line
+with exit status 1.  Anything else is a bug: the command says so, writes the
+traceback to a log file (``logs/`` in the build cache) and names it; exit
+status 3.  ``--debug`` shows the full traceback instead.
 
 Figure scripts
 --------------
@@ -49,8 +53,10 @@ lacks it (and is created if ``compute`` wrote none).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from .._version import __version__
@@ -62,8 +68,8 @@ from .reproduce import FIGURES_DIR, REPO_DIR, cmd_reproduce, discover_figures
 
 __all__ = ["FIGURES_DIR", "REPO_DIR", "SUMMARY_OFFSETS", "build_parser", "discover_figures", "main", "parse_sets",
            "summary_table"]
-from ..model import DEFAULT_MODEL, ModelError
-from ..protocol import ProtocolError
+from ..errors import BiophysLTPError, InputError
+from ..model import DEFAULT_MODEL
 
 
 
@@ -119,8 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("protocol", help="check protocol files")
     psub = p.add_subparsers(dest="protocol_command", metavar="ACTION", required=True)
-    q = psub.add_parser("check", help="validate protocol files")
+    q = psub.add_parser("check", help="validate protocol files",
+                        description="Check protocol files as `run` would: their content, then what the model's "
+                                    "fine step and the engine can carry (nothing is simulated).")
     q.add_argument("files", nargs="+", metavar="FILE")
+    q.add_argument("--model", default=None, metavar="NAME",
+                   help=f"model name or file whose fine step the protocols are checked against (default {DEFAULT_MODEL})")
+    _add_set(q)
+    q.add_argument("--reference", action="store_true", help="check the fixed-step reference schedule")
     q.set_defaults(func=cmd_protocol_check)
 
     p = sub.add_parser("reproduce", help="compute and draw the paper figures",
@@ -152,11 +164,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
         return int(args.func(args) or 0)
-    except (ModelError, ProtocolError, ValueError) as err:
+    except InputError as err:
         if args.debug:
             raise
         _error(err)
         return 2
+    except BiophysLTPError as err:  # the machine (SetupError), a failed run, a missing result
+        if args.debug:
+            raise
+        _error(err)
+        return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -168,12 +185,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return 0
     except Exception as err:
-        from ..simulation import SimulationError
-
-        if isinstance(err, SimulationError) and not args.debug:
-            _error(err)
+        if args.debug:
+            raise
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            _error(f"no space left on the disk ({err}); free some space or point BIOPHYS_LTP_CACHE and "
+                   f"--out at a disk with room")
             return 1
-        raise
+        log = _internal_error_log(argv)
+        _error(f"internal error ({type(err).__name__}: {err}): this is a bug in {PROG}, not a problem with your "
+               f"input; the traceback is in {log}")
+        return 3
+
+
+def _internal_error_log(argv: Sequence[str] | None) -> str:
+    """Write the current exception's traceback, the command line and the versions to a log
+    file in the build cache (else the temporary folder); its path."""
+    import platform
+    import tempfile
+    import time
+    import traceback
+
+    text = (f"{PROG} {__version__}, Python {platform.python_version()} on {platform.platform()}\n"
+            f"command: {PROG} {' '.join(sys.argv[1:] if argv is None else argv)}\n\n{traceback.format_exc()}")
+    name = f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    from ..engine import cache_dir
+    for folder in (cache_dir() / "logs", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+            return str(folder / name)
+        except OSError:
+            continue
+    print(text, file=sys.stderr)
+    return "the output above"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Sequence
 
+from ..errors import InputError
 from ..units import strip_quotes
 
 PROG = "biophys-ltp"
@@ -24,7 +25,7 @@ def parse_sets(items: Sequence[str] | None) -> dict[str, str]:
         name, sep, value = item.partition("=")
         name, value = name.strip(), strip_quotes(value)
         if not sep or not name or not value:
-            raise ValueError(
+            raise InputError(
                 f"--set expects NAME=VALUE (e.g. --set g_ampa=\"0.6 nS\"), got {item!r}"
             )
         out[name] = value

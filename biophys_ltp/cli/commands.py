@@ -11,6 +11,7 @@ from .args import error as _error
 from .args import table
 from ..model import DEFAULT_MODEL, list_models, load_model
 from ..protocol import ProtocolError, list_protocols, load_protocol
+from ..units import format_quantity
 
 
 
@@ -57,7 +58,8 @@ def summary_table(results) -> str:
         row.append("-" if math.isnan(last) else f"{last:.1f} ({round(last_min, 1):g} min)")
         rows.append(row)
     head = "fEPSP slope, % of baseline, after each pathway's first induction"
-    return head + "\n" + table(rows)
+    notes = [f"note: pathway {pathway}: {why}" for pathway, why in readout.fepsp_gaps(proto).items()]
+    return "\n".join([head, table(rows), *notes])
 
 
 # ---------------------------------------------------------------------------
@@ -116,15 +118,24 @@ def cmd_protocols(args: argparse.Namespace) -> int:
 
 
 def cmd_protocol_check(args: argparse.Namespace) -> int:
+    """Each file as ``run`` would take it: read and checked on its own, then against the
+    model's fine step and the engine's capacity (its schedule is built; nothing runs)."""
+    from ..limits import check_protocol
+
+    model = load_model(args.model, overrides=parse_sets(args.set))
     status = 0
     for item in args.files:
         try:
             proto = load_protocol(item)
+            schedule = check_protocol(proto, model, reference=args.reference)
         except ProtocolError as err:
             _error(err)
             status = 2
         else:
-            print(f"OK {proto.source}: {proto.name}")
+            print(f"OK {proto.source}: {proto.name} ({schedule.n_segments} schedule segments, "
+                  f"{float(schedule.sim_duration):.4g} s simulated at dt = {format_quantity(model.dt)})")
+            for pathway, why in readout.fepsp_gaps(proto).items():
+                print(f"   note: pathway {pathway}: {why}")
     return status
 
 

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import InputError
 from .args import PROG
 from .args import table
 
@@ -76,7 +77,7 @@ def _load_figure(path: Path) -> FigureScript:
     mod_name = f"_biophys_ltp_figure_{path.stem}"
     spec = importlib.util.spec_from_file_location(mod_name, path)
     if spec is None or spec.loader is None:
-        raise ValueError(f"{path}: cannot be imported")
+        raise InputError(f"{path}: cannot be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
     try:
@@ -86,10 +87,10 @@ def _load_figure(path: Path) -> FigureScript:
         raise
     info = getattr(module, "FIGURE", None)
     if not isinstance(info, dict) or not info.get("name"):
-        raise ValueError(f"{path}: needs a module-level dict FIGURE with a \"name\"")
+        raise InputError(f"{path}: needs a module-level dict FIGURE with a \"name\"")
     for fn in ("compute", "plot"):
         if not callable(getattr(module, fn, None)):
-            raise ValueError(f"{path}: needs a function {fn}()")
+            raise InputError(f"{path}: needs a function {fn}()")
     return FigureScript(path, module)
 
 
@@ -105,7 +106,7 @@ def discover_figures(figures_dir: Path | None = None) -> list[FigureScript]:
     seen: dict[str, Path] = {}
     for fig in figures:
         if fig.name in seen:
-            raise ValueError(f"{fig.path}: figure name {fig.name!r} is also used by {seen[fig.name]}")
+            raise InputError(f"{fig.path}: figure name {fig.name!r} is also used by {seen[fig.name]}")
         seen[fig.name] = fig.path
     return figures
 
@@ -126,7 +127,7 @@ def _select(figures: list[FigureScript], names: Sequence[str], folder: Path) -> 
     if unknown:
         known = ", ".join(f.name for f in figures) or f"none (no fig_*.py in {folder})"
         plural = "s" if len(unknown) > 1 else ""
-        raise ValueError(f"unknown figure{plural} {', '.join(map(repr, unknown))}; known figures: {known}")
+        raise InputError(f"unknown figure{plural} {', '.join(map(repr, unknown))}; known figures: {known}")
     return chosen
 
 

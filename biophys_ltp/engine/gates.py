@@ -36,6 +36,7 @@ import brian2 as b2
 import numpy as np
 
 from .. import mechanisms as mech
+from ..errors import InputError
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -105,15 +106,18 @@ def gate_table(model: "Model") -> np.ndarray:
     v = V_MIN + V_STEP * np.arange(ROWS)
     table = _columns(model, v)
     if not np.all(np.isfinite(table)):
-        raise ValueError("gate rate table: a rate expression is not finite on the voltage grid")
+        raise InputError("the Hodgkin-Huxley rates are not finite somewhere between "
+                         f"{V_MIN} and {V_MIN + V_STEP * (ROWS - 1)} mV with these parameters (overridden: "
+                         f"{dict(model.overrides) or 'none'})")
     mid = _columns(model, v[:-1] + V_STEP / 2)
     scale = np.ones(table.shape[1])
     rates = np.arange(2, COLUMNS * len(gates()), COLUMNS)
     scale[rates] = np.abs(table[:, rates]).max(axis=0)  # rates: relative to their largest value
     err = (np.abs(mid - 0.5 * (table[:-1] + table[1:])) / scale).max()
     if err > INTERPOLATION_TOLERANCE:
-        raise ValueError(f"gate rate table: interpolation error {err:.2g} on a {V_STEP} mV grid "
-                         f"exceeds {INTERPOLATION_TOLERANCE:g}")
+        raise InputError(f"the Hodgkin-Huxley rates change too steeply with voltage for their table with these "
+                         f"parameters (overridden: {dict(model.overrides) or 'none'}): interpolation error {err:.2g} "
+                         f"on a {V_STEP} mV grid exceeds {INTERPOLATION_TOLERANCE:g}")
     return table
 
 

@@ -13,15 +13,13 @@ import numpy as np
 from brian2.units.constants import faraday_constant
 
 from .. import mechanisms as mech
+from ..limits import MAX_SIM_DURATION, PULSE_CAPACITY, SEGMENT_CAPACITY, SPIKE_CAPACITY  # noqa: F401 (sizes of the program's inputs)
 from ..model import Model
 from ..units import format_quantity, si_unit_text
 from . import gates
 
 log = logging.getLogger("biophys_ltp")
 
-PULSE_CAPACITY = 4096  # pulses per pathway (SLFS: 2700 + test pulses)
-SPIKE_CAPACITY = 1024  # somatic current steps
-SEGMENT_CAPACITY = 32768  # schedule segments (SLFS: ~9 per burst)
 # EPSP amplitude: the peak within this window after each pulse (a test EPSP peaks 3-4 ms
 # after the pulse at the soma, its initial slope is steepest at 1-2 ms)
 MEASURE_WINDOW = 10 * b2.ms
@@ -34,11 +32,6 @@ SLOPE_WINDOW = 5 * b2.ms  # initial slope: steepest rise within this window (bef
 SLOPE_CEILING = 8 * b2.mV
 SAMPLE_INTERVAL = 60 * b2.second  # slow variables sampled every biological minute
 FAR_FUTURE = 1e9  # seconds: padding for unused capacity
-# The compiled run's duration: any protocol's simulated time (settling included) must fit.
-# The program stops at the protocol's own end (``sim_end``), so a long compiled duration
-# costs nothing.  36 h of simulated time: the 10-h protocols simulate minutes, and even the
-# fixed-step reference of a 10-h protocol fits.
-MAX_SIM_DURATION = 131072 * b2.second
 
 def measurement_settings() -> dict[str, str]:
     """How the program measures EPSPs and samples slow variables (strings with units): for

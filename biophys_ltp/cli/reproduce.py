@@ -216,7 +216,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             print(f"{f.name}: {'stale' if f.name in stale else 'current'}")
         if stale:
             print(f"stored data of {', '.join(stale)} do not match the current model, protocols, "
-                  f"engine settings or package version: "
+                  f"engine settings, package version or the code that computes them: "
                   f"run '{PROG} reproduce --recompute {' '.join(stale)}'", file=sys.stderr)
             return 1
         return 0

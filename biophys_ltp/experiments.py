@@ -133,7 +133,8 @@ def _signature_starts() -> list[float]:
 def signature_protocol(pathway: str = "S1") -> dict[str, Any]:
     events = [{**event, "pathway": pathway, "at": f"{t} s"}
               for (_, event), t in zip(SIGNATURE_EVENTS, _signature_starts())]
-    return {"name": "Spine signatures of single events", "baseline": "0 s", "test_interval": "10 min",
+    # the test pulses at 0, 0.1 and 0.2 s (none of S1's events is within 1 s) form the baseline
+    return {"name": "Spine signatures of single events", "baseline": "1 s", "test_interval": "10 min",
             "duration": f"{SIGNATURE_SPACING * (len(events) + 1)} s", "pathways": ["S1", "S2", "S3"],
             "events": events}
 

@@ -1,12 +1,14 @@
 """Starting the compiled program: the values it takes when it starts (parameters and the
 protocol's data, :func:`program_inputs`), the launch record a build leaves beside its
-program, and the direct start from that record (no Brian2 objects, no code generation)."""
+program, and the direct start from that record (no Brian2 objects, no code generation)
+with its time limit and its checks of the program's exit and results."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -17,22 +19,30 @@ from typing import Any
 import brian2 as b2
 import numpy as np
 
+from ..errors import SimulationError
 from ..model import Model
 from ..schedule import Schedule, ScheduleSettings
 from . import gates
+from .buildcache import (LAUNCH_RECORD, LOW_FREE, build_incomplete, disk_errors, disk_full_error, free_bytes,
+                         output_tail, run_timeout, run_timeout_error)
 from .network import (FAR_FUTURE, MAX_SIM_DURATION, MEASURE_WINDOW, PULSE_CAPACITY, RESULT_VARIABLES,
                       SAMPLE_INTERVAL, SEGMENT_CAPACITY, SLOPE_CEILING, SLOPE_WINDOW, SPIKE_CAPACITY,
                       Network, RawResults, raw_results, warn_invalid)
 
 
-def run_command() -> list[str]:
+def run_command(timeout: float | None = None) -> list[str]:
     """The command that starts the compiled program: under ``setpriv --pdeathsig KILL``
     where util-linux has it (Linux), so that the program dies with the Python process that
-    waits for it (a killed test run or worker no longer leaves it running for minutes)."""
+    waits for it (a killed test run or worker no longer leaves it running for minutes).
+    With ``timeout`` (for a launch through Brian2, which waits without a limit), under
+    coreutils' ``timeout`` where there is one: killed after that many seconds."""
     setpriv = shutil.which("setpriv")
-    if setpriv and sys.platform.startswith("linux"):
-        return [setpriv, "--pdeathsig", "KILL", "./main"]
-    return ["./main"]
+    guard = [setpriv, "--pdeathsig", "KILL"] if setpriv and sys.platform.startswith("linux") else []
+    limiter = shutil.which("timeout") if timeout is not None else None
+    if limiter:
+        # the guard on both: the limiter dies with Python, the program with the limiter
+        return guard + [limiter, "--signal=KILL", f"{timeout!r}s"] + guard + ["./main"]
+    return guard + ["./main"]
 
 # The Brian2 objects' names (fixed in Network) that parameters of each model group go to.
 GROUP_OBJECTS = {"neuron": "neuron", "neck": "neck", "synapse": "synapses", "cell": "cell",
@@ -97,9 +107,6 @@ def program_inputs(model: Model, schedule: Schedule, settings: ScheduleSettings)
     return args
 
 
-LAUNCH_RECORD = "launch.json"
-
-
 def _program_stamp(program: Path) -> dict[str, int]:
     st = program.stat()
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
@@ -111,21 +118,29 @@ def _input_spec(var) -> dict[str, Any]:
     return {"dtype": np.dtype(var.variable.dtype).str, "size": int(var.variable.size)}
 
 
-def write_launch_record(base: Path, key: str, net: Network, inputs: dict[str, Any]) -> None:
-    """Record, beside a program just built, what starting it takes (under the build lock)."""
+def write_launch_record(base: Path, key: str, net: Network, inputs: dict[str, Any]) -> dict:
+    """Record, beside a program just built, what starting it takes (under the build lock);
+    returns the record."""
     env = {**b2.prefs["devices.cpp_standalone.run_environment_variables"],
            **getattr(b2.device, "run_environment_variables", {})}
     record = {"key": key, "brian2": b2.__version__, "program": _program_stamp(base / "program" / "main"),
               "inputs": {name: _input_spec(net.variable(name)) for name in inputs},
               "results": net.result_files(), "environment": {k: str(v) for k, v in env.items()}}
     tmp = base / f".{LAUNCH_RECORD}.{os.getpid()}.{uuid.uuid4().hex}"
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-    os.replace(tmp, base / LAUNCH_RECORD)
+    try:
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+        os.replace(tmp, base / LAUNCH_RECORD)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return record
 
 
 def read_launch_record(base: Path, key: str, inputs: dict[str, Any]) -> dict | None:
-    """The launch record of the build, if it belongs to the program there now and takes
-    exactly these inputs; None otherwise (then Brian2 builds and launches)."""
+    """The launch record of the build, if its build is complete (no build mark there), it
+    belongs to the program there now and takes exactly these inputs; None otherwise (then
+    the program is built first)."""
+    if build_incomplete(base):
+        return None
     try:
         record = json.loads((base / LAUNCH_RECORD).read_text())
         stamp = _program_stamp(base / "program" / "main")
@@ -137,6 +152,7 @@ def read_launch_record(base: Path, key: str, inputs: dict[str, Any]) -> dict | N
             f"{mon}.{var}" for mon, var in RESULT_VARIABLES}:
         return None
     return record
+
 
 def scratch_dir(build_dir: Path) -> Path:
     """Where a run's input and results files go: a memory file system (/dev/shm) where there
@@ -161,7 +177,7 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _clear_stale_runs(scratch: Path) -> None:
+def clear_stale_runs(scratch: Path) -> None:
     """Remove run folders whose Python process is gone: a run's folder is removed when it
     ends, but not when its process is killed, and /dev/shm is memory."""
     for d in scratch.glob(f"{RUN_DIR_PREFIX}*"):
@@ -173,46 +189,120 @@ def _clear_stale_runs(scratch: Path) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def run_direct(build_dir: Path, record: dict, inputs: dict[str, Any], t0: float) -> RawResults:
+def exit_text(rc: int) -> str:
+    """A program's exit status in words."""
+    if rc >= 0:
+        return f"exit status {rc}"
+    try:
+        name = signal.Signals(-rc).name
+    except ValueError:
+        name = f"signal {-rc}"
+    text = f"killed by {name}"
+    if -rc == signal.SIGKILL:
+        text += " (by another process, or by the system for lack of memory)"
+    return text
+
+
+def _run_program(argv: list[str], build_dir: Path, env: dict[str, str], output: Path, timeout: float) -> int:
+    """Run the program, its output (stdout and stderr) into ``output``; killed after
+    ``timeout`` seconds (a :class:`SetupError`).  Returns its exit status."""
+    with open(output, "w") as out:
+        proc = subprocess.Popen(run_command() + argv, cwd=build_dir, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise run_timeout_error(build_dir, timeout) from None
+        except BaseException:  # interrupted: the program goes too
+            proc.kill()
+            proc.wait()
+            raise
+
+
+def _write_inputs(inputs: dict[str, Any], record: dict, inputs_dir: Path) -> list[str]:
+    """The program's command-line arguments for ``inputs``: scalars as text, arrays as
+    binary files written into ``inputs_dir``."""
+    argv = []
+    for name, value in inputs.items():
+        spec = record["inputs"][name]
+        values = np.asarray(value, dtype=np.dtype(spec["dtype"]))  # quantities: SI values
+        if values.size == 1:
+            argv.append(f"{name}={values.item()!r}")
+            continue
+        if values.size != spec["size"]:
+            raise ValueError(f"{name}: {values.size} values for a program input of {spec['size']}")
+        fname = inputs_dir / f"{name}.dat"
+        values.ravel().tofile(fname)
+        argv.append(f"{name}={fname}")
+    return argv
+
+
+def _read_results(results_dir: Path, files: dict[str, dict[str, str]]) -> tuple[dict[str, np.ndarray], float]:
+    """The program's results files and the fraction of its run it completed; a
+    ``ValueError`` naming what is missing or cut short (each monitor records the same
+    number of values of each of its variables)."""
+    arrays = {}
+    for name, spec in files.items():
+        path = results_dir / spec["file"]
+        dtype = np.dtype(spec["dtype"])
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise ValueError(f"no results file for {name}") from None
+        if size % dtype.itemsize:
+            raise ValueError(f"the results file of {name} ends in the middle of a value")
+        arrays[name] = np.fromfile(path, dtype=dtype)
+    counts: dict[str, dict[str, int]] = {}
+    for name, values in arrays.items():
+        counts.setdefault(name.split(".")[0], {})[name] = values.size
+    for mon, sizes in counts.items():
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"the results files of {mon} hold different numbers of values: {sizes}")
+    try:
+        _, completed = (results_dir / "last_run_info.txt").read_text().split()
+        return arrays, float(completed)
+    except (OSError, ValueError):
+        raise ValueError("no complete last_run_info.txt") from None
+
+
+def run_direct(build_dir: Path, record: dict, inputs: dict[str, Any], t0: float,
+               timeout: float | None = None) -> RawResults:
     """Start the compiled program with ``inputs`` as Brian2 would (same command line: scalars
-    as text, arrays as binary files) and read its results files."""
+    as text, arrays as binary files) and read its results files.  The program may run
+    ``timeout`` seconds (default: ``$BIOPHYS_LTP_RUN_TIMEOUT``)."""
+    timeout = run_timeout() if timeout is None else timeout
     scratch = scratch_dir(build_dir)
-    _clear_stale_runs(scratch)
+    clear_stale_runs(scratch)
+    clear_stale_runs(build_dir / "results")  # also the folders of runs launched through Brian2
     results_dir = scratch / f"{RUN_DIR_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
     inputs_dir = results_dir / "inputs"
-    inputs_dir.mkdir(parents=True)
     try:
-        argv = ["--results_dir", f"{results_dir}{os.sep}"]
-        for name, value in inputs.items():
-            spec = record["inputs"][name]
-            values = np.asarray(value, dtype=np.dtype(spec["dtype"]))  # quantities: SI values
-            if values.size == 1:
-                argv.append(f"{name}={values.item()!r}")
-                continue
-            if values.size != spec["size"]:
-                raise ValueError(f"{name}: {values.size} values for a program input of {spec['size']}")
-            fname = inputs_dir / f"{name}.dat"
-            values.ravel().tofile(fname)
-            argv.append(f"{name}={fname}")
+        with disk_errors(scratch, "cannot write the program's inputs"):
+            inputs_dir.mkdir(parents=True)
+            argv = ["--results_dir", f"{results_dir}{os.sep}"] + _write_inputs(inputs, record, inputs_dir)
         env = {**os.environ, **record["environment"]}
         t1 = time.perf_counter()
-        with open(results_dir / "stdout.txt", "w") as out:
-            rc = subprocess.call(run_command() + argv, cwd=build_dir, stdout=out, env=env)
+        with disk_errors(scratch, "cannot write the program's output"):
+            rc = _run_program(argv, build_dir, env, results_dir / "stdout.txt", timeout)
         t2 = time.perf_counter()
+        output = (results_dir / "stdout.txt").read_text(errors="replace")
         if rc:
-            text = (results_dir / "stdout.txt").read_text(errors="replace")
-            raise RuntimeError(f"the compiled program failed (exit status {rc}; program directory "
-                               f"{build_dir}):\n{text}")
-        files = record["results"]
-
-        def get(mon, var):
-            spec = files[f"{mon}.{var}"]
-            return np.fromfile(results_dir / spec["file"], dtype=np.dtype(spec["dtype"]))
-
-        raw = raw_results(get)
+            raise SimulationError(f"the compiled program in {build_dir} failed ({exit_text(rc)}); its last "
+                                  f"output lines:\n{output_tail(output)}")
+        try:
+            arrays, completed = _read_results(results_dir, record["results"])
+            if "Error writing" in output:
+                raise ValueError("it could not write some of its results")
+        except ValueError as exc:
+            free = free_bytes(scratch)
+            if free is not None and free < LOW_FREE:
+                raise disk_full_error(scratch, f"the program's results are incomplete ({exc})") from None
+            raise SimulationError(f"the compiled program in {build_dir} exited normally but left incomplete "
+                                  f"results ({exc}); its last output lines:\n{output_tail(output)}") from None
+        raw = raw_results(lambda mon, var: arrays[f"{mon}.{var}"])
         warn_invalid(raw)
-        _, completed = (results_dir / "last_run_info.txt").read_text().split()
-        raw.sim_run_s = float(completed) * float(MAX_SIM_DURATION)
+        raw.sim_run_s = completed * float(MAX_SIM_DURATION)
         raw.timings = {"setup_s": t1 - t0, "build_s": 0.0, "run_s": t2 - t1,
                        "read_s": time.perf_counter() - t2}
         raw.build_dir = str(build_dir)

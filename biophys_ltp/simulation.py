@@ -28,7 +28,7 @@ from ._version import __version__
 from .errors import InputError, ResultError, SimulationError
 from .executor import Progress, WorkersDied, one_line, run_pool
 from . import mechanisms as mech
-from .engine import MAX_SIM_DURATION, RawResults, build_key, cache_dir, measurement_settings, run_compiled
+from .engine import MAX_SIM_DURATION, RawResults, build_key, cache_dir, measurement_settings, process_alive, run_compiled
 from .model import Model, load_model
 from .protocol import Protocol, load_protocol
 from .limits import check_protocol
@@ -140,10 +140,16 @@ def write_result_folder(out_dir: str | Path, fepsp: pd.DataFrame, state: pd.Data
     fails, ``out_dir`` is left as it was.  ``metadata.json`` marks a complete folder: it is
     removed before the other files are replaced and put back last.  A result file of an
     earlier run that this one does not have (its ``traces.csv``) is removed, so the folder
-    never mixes two runs; other files in the folder are left alone."""
+    never mixes two runs; other files in the folder are left alone.  The temporary folder of
+    a writer that was killed is removed at the next write beside it."""
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.writing-{os.getpid()}-{uuid.uuid4().hex}"
+    prefix = f".{out.name}.writing-"
+    for left in out.parent.glob(f"{prefix}*"):  # of a writer that was killed
+        pid = left.name[len(prefix):].split("-")[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    staging = out.parent / f"{prefix}{os.getpid()}-{uuid.uuid4().hex}"
     staging.mkdir()
     try:
         fepsp.to_csv(staging / "fepsp.csv", index=False)
@@ -440,11 +446,12 @@ class _Progress:
             sys.stderr.write(msg)
             sys.stderr.flush()
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
-            sys.stderr.write(f"\r{self.label}: done in {time.perf_counter() - self._t0:.1f} s" + " " * 30 + "\n")
+            outcome = "done in" if exc_type is None else "stopped after"
+            sys.stderr.write(f"\r{self.label}: {outcome} {time.perf_counter() - self._t0:.1f} s" + " " * 30 + "\n")
         return False
 
 

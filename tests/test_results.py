@@ -84,3 +84,21 @@ def test_a_result_folder_is_replaced_whole_and_never_half_written(tmp_path, monk
     assert sorted(p.name for p in out.iterdir()) == ["fepsp.csv", "metadata.json", "notes.txt", "state.csv"]
     assert pd.read_csv(out / "fepsp.csv").fepsp_pct.iloc[-1] == 120.0
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_the_temporary_folder_of_a_killed_writer_is_removed_at_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    from biophys_ltp.simulation import write_result_folder
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a process id that no longer runs
+    left = tmp_path / f".run.writing-{dead.pid}-0123"
+    left.mkdir()
+    (left / "fepsp.csv").write_text("half")
+    alive = tmp_path / ".run.writing-1-4567"  # init's: a writer that still runs
+    alive.mkdir()
+    write_result_folder(tmp_path / "run", *_tables(150.0), {"version": "x"})
+    assert not left.exists() and alive.exists()
+    assert (tmp_path / "run" / "metadata.json").exists()

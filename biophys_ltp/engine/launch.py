@@ -25,8 +25,8 @@ from ..schedule import Schedule, ScheduleSettings
 from . import gates
 from .buildcache import (LAUNCH_RECORD, LOW_FREE, build_incomplete, disk_errors, disk_full_error, free_bytes,
                          output_tail, run_timeout, run_timeout_error)
-from .network import (FAR_FUTURE, MAX_SIM_DURATION, MEASURE_WINDOW, PULSE_CAPACITY, RESULT_VARIABLES,
-                      SAMPLE_INTERVAL, SEGMENT_CAPACITY, SLOPE_CEILING, SLOPE_WINDOW, SPIKE_CAPACITY,
+from ..limits import MAX_SIM_DURATION, PULSE_CAPACITY, SEGMENT_CAPACITY, SPIKE_CAPACITY
+from .network import (FAR_FUTURE, MEASURE_WINDOW, RESULT_VARIABLES, SAMPLE_INTERVAL, SLOPE_CEILING, SLOPE_WINDOW,
                       Network, RawResults, raw_results, warn_invalid)
 
 
@@ -167,7 +167,8 @@ def scratch_dir(build_dir: Path) -> Path:
 RUN_DIR_PREFIX = "biophys-ltp-run-"
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -185,7 +186,7 @@ def clear_stale_runs(scratch: Path) -> None:
             pid = int(d.name[len(RUN_DIR_PREFIX):].split("-")[0])
         except ValueError:
             continue
-        if not _process_alive(pid):
+        if not process_alive(pid):
             shutil.rmtree(d, ignore_errors=True)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from brian2.units.constants import faraday_constant
 
 from .. import mechanisms as mech
-from ..limits import MAX_SIM_DURATION, PULSE_CAPACITY, SEGMENT_CAPACITY, SPIKE_CAPACITY  # noqa: F401 (sizes of the program's inputs)
+from ..limits import PULSE_CAPACITY, SEGMENT_CAPACITY, SPIKE_CAPACITY
 from ..model import Model
 from ..units import format_quantity, si_unit_text
 from . import gates

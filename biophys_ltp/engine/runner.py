@@ -30,7 +30,8 @@ from . import buildcache
 from .device import DEVICE_NAME, templates_digest
 from .launch import (RUN_DIR_PREFIX, program_inputs, read_launch_record, run_command, run_direct,
                      write_launch_record)
-from .network import MAX_SIM_DURATION, Network, RawResults
+from ..limits import MAX_SIM_DURATION
+from .network import Network, RawResults
 
 
 @functools.lru_cache(maxsize=None)

@@ -191,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _error(f"no space left on the disk ({err}); free some space or point BIOPHYS_LTP_CACHE and "
                    f"--out at a disk with room")
             return 1
+        if isinstance(err, OSError) and err.filename is not None:  # a folder or file of the user's
+            _error(f"cannot use {err.filename}: {err.strerror or err}")
+            return 1
         log = _internal_error_log(argv)
         _error(f"internal error ({type(err).__name__}: {err}): this is a bug in {PROG}, not a problem with your "
                f"input; the traceback is in {log}")

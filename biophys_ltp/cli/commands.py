@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+from pathlib import Path
 
 from .. import readout
+from ..errors import InputError
 from .args import parse_sets
 from .args import error as _error
 from .args import table
@@ -70,9 +73,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..simulation import simulate
 
     params = parse_sets(args.set)
-    # Check the inputs before anything is compiled.
+    # Check the inputs, and that the results can be written, before anything is compiled.
     proto = load_protocol(args.protocol)
     load_model(args.model, overrides=params)
+    check_writable(args.out)
     results = simulate(proto, args.model, params=params or None, seed=args.seed,
                        reference=args.reference, target=args.target,
                        progress=not args.quiet)
@@ -84,6 +88,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"wall time: {float(wall):.1f} s")
     print(f"results: {out}")
     return 0
+
+
+def check_writable(out: str) -> None:
+    """Refuse an output folder that cannot be written (before a run, not after it)."""
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--out {out}: not a folder")
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: cannot write into {existing}")
 
 
 # ---------------------------------------------------------------------------

@@ -79,7 +79,11 @@ def _read_csv(path: Path, **kw: Any) -> pd.DataFrame:
     """``pd.read_csv`` that reads floats back exactly (the default from pandas 3 on)."""
     if int(pd.__version__.split(".")[0]) < 3:
         kw.setdefault("float_precision", "round_trip")
-    return pd.read_csv(path, **kw)
+    try:
+        return pd.read_csv(path, **kw)
+    except (ValueError, pd.errors.ParserError) as err:  # a damaged table (edited, or cut by a full disk)
+        raise SweepError(f"{path}: not a readable sweep table ({' '.join(str(err).split())}); running the "
+                         f"sweep again into this folder repairs an interrupted last line") from None
 
 
 def _read_points(path: Path) -> pd.DataFrame:
@@ -309,7 +313,10 @@ def load_sweep(out: str | Path) -> SweepResults:
     path = out / MANIFEST
     if not path.is_file():
         raise SweepError(f"{out}: no sweep here ({MANIFEST} missing)")
-    manifest = json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except ValueError as err:
+        raise SweepError(f"{path}: not a readable sweep manifest ({err})") from None
     return read_results(out, manifest)
 
 

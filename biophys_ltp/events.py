@@ -11,12 +11,13 @@ from typing import Any, Mapping
 import numpy as np
 from brian2 import Hz, Quantity, second
 
+from . import drugs as _drugs
 from .errors import ProtocolError
 from .limits import PULSE_CAPACITY, SPIKE_CAPACITY
 from .units import UnitParseError, format_quantity, parse_quantity
 
-#: Drugs a ``drug`` event may apply.
-DRUGS = ("anisomycin", "apv")
+#: Drugs a ``drug`` event may apply (the drug table, biophys_ltp/drugs.toml).
+DRUGS: tuple[str, ...] = tuple(_drugs.DRUGS)
 
 _TRAIN_KEYS = ("pulses", "frequency", "repeats", "every", "burst_pulses", "burst_frequency")
 

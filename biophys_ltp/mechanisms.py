@@ -183,11 +183,11 @@ NMDA = Mechanism(
     "nmda",
     "NMDA receptor conductance (dual exponential) with the Jahr-Stevens Mg2+ block, in the"
     " spine head and in the pathway's population on the trunk; a fraction f_ca_nmda of its"
-    " current is carried by Ca2+; blocked by APV (the schedule's apv)",
+    " current is carried by Ca2+; blocked by APV (drug target nmda_block, biophys_ltp.drugs)",
     {"synapse": """
     dN_r/dt = -fast_post*N_r/tau_nmda_r : 1 (clock-driven)
     dN_d/dt = -fast_post*N_d/tau_nmda_d : 1 (clock-driven)
-    g_nmda_syn = g_nmda*present*base*(1 - apv_post)*(N_d - N_r)/peak_nmda : siemens
+    g_nmda_syn = g_nmda*present*base*(1 - nmda_block_post)*(N_d - N_r)/peak_nmda : siemens
     g_nmda_tot_post = g_nmda_syn : siemens (summed)
     peak_nmda = (tau_nmda_r/tau_nmda_d)**(tau_nmda_r/(tau_nmda_d - tau_nmda_r)) - (tau_nmda_r/tau_nmda_d)**(tau_nmda_d/(tau_nmda_d - tau_nmda_r)) : 1
     """,
@@ -334,9 +334,11 @@ KINASE_PHOSPHATASE = Mechanism(
     " level, and a slow one (Ca2+/calmodulin-stimulated adenylyl cyclase, cAMP, PKA) that"
     " follows the spine Ca2+ averaged over tens of seconds (ca_slow) and opens when a sustained"
     " moderate level is kept up, as in minutes-long stimulation at 20 Hz and above; the"
-    " spike-coincidence route (kin_spike, see spike_coincidence) adds to the fast one",
+    " spike-coincidence route (kin_spike, see spike_coincidence) adds to the fast one.  Drug"
+    " targets (biophys_ltp.drugs): camkii_block (KN-62) scales the fast route, pka_block"
+    " (KT5720) the slow one, and camp_boost (forskolin) opens the slow one whatever the calcium",
     {"synapse": """
-    dkin/dt = warp_post*((k_kin*int(Ca_post > theta_kin) + k_pka*int(ca_slow > theta_camp) + kin_spike)*present*(1 - kin) - kin/tau_kin) : 1 (clock-driven)
+    dkin/dt = warp_post*(((k_kin*int(Ca_post > theta_kin) + kin_spike)*(1 - camkii_block_post) + k_pka*clip(int(ca_slow > theta_camp) + camp_boost_post, 0, 1)*(1 - pka_block_post))*present*(1 - kin) - kin/tau_kin) : 1 (clock-driven)
     dpho/dt = warp_post*(k_pho*present*int(Ca_post > theta_pho)*(1 - pho) - pho/tau_pho) : 1 (clock-driven)
     dca_slow/dt = warp_post*(Ca_post - ca_slow)/tau_camp : mmolar (clock-driven)
     """},
@@ -404,12 +406,14 @@ CONSOLIDATION = Mechanism(
     "Capture: while a synapse is tagged and plasticity-related proteins are present, its early"
     " change (potentiation or depression) is converted into a lasting late weight; the late"
     " weight saturates (z_max: repeated consolidation adds less and less) and decays only"
-    " over days",
+    " over days.  Its positive part is kept up by PKMzeta: while pkmzeta_block is on (ZIP,"
+    " biophys_ltp.drugs) it decays with tau_zip; a negative late weight (late LTD) is not"
+    " touched",
     {"synapse": """
     capture = tag*prp_pre/(prp_pre + K_prp)/tau_z : Hz
-    dz_late/dt = warp_post*(capture*e_early*(1 - clip(z_late, 0, z_max)/z_max) - z_late/tau_late) : 1 (clock-driven)
+    dz_late/dt = warp_post*(capture*e_early*(1 - clip(z_late, 0, z_max)/z_max) - z_late/tau_late - pkmzeta_block_post*clip(z_late, 0, z_max)/tau_zip) : 1 (clock-driven)
     """},
-    {"synapse": ("K_prp", "tau_z", "tau_late", "z_max")},
+    {"synapse": ("K_prp", "tau_z", "tau_late", "z_max", "tau_zip")},
     records=(Record("late_weight", "z_late", "synapse", "late (consolidated) weight"),),
 )
 
@@ -420,13 +424,14 @@ GENE_EXPRESSION = Mechanism(
     " desensitises with use and recovers over minutes (``ready``), so trains minutes apart"
     " add more signal than trains crowded together (spaced versus massed); above"
     " threshold it switches on transcription/translation, which makes plasticity-related"
-    " proteins (PRPs) in the soma; anisomycin blocks translation; PRPs reach the"
+    " proteins (PRPs) in the soma; actinomycin D blocks transcription (expression cannot switch"
+    " on, and decays), anisomycin translation; PRPs reach the"
     " dendrites with a first-order delay",
     {"cell": """
     dsignal/dt = warp*(k_signal*kin_total*ready*(1 + g_mapk*mapk) + k_signal_pho*pho_total - signal/tau_signal) : 1
     dready/dt = warp*((1 - ready)/tau_ready - k_desens*kin_total*ready) : 1
-    dexpression/dt = warp*(int(signal > theta_signal)*(1 - expression)/tau_expr_on - int(signal <= theta_signal)*expression/tau_expr_off) : 1
-    dprp_soma/dt = warp*(expression*(1 - anisomycin)*(1 - prp_soma)/tau_prp_syn - prp_soma/tau_prp) : 1
+    dexpression/dt = warp*(int(signal > theta_signal)*(1 - transcription_block)*(1 - expression)/tau_expr_on - (int(signal <= theta_signal) + int(signal > theta_signal)*transcription_block)*expression/tau_expr_off) : 1
+    dprp_soma/dt = warp*(expression*(1 - translation_block)*(1 - prp_soma)/tau_prp_syn - prp_soma/tau_prp) : 1
     dprp/dt = warp*(prp_soma - prp)/tau_transport : 1
     kin_total : 1
     pho_total : 1

@@ -49,8 +49,9 @@ Event kinds:
     1 Hz), each with a somatic spike ``dt`` (default 10 ms, may be negative)
     after the pulse.
 ``drug``
-    ``drug`` (``"anisomycin"`` or ``"apv"``) present from ``start`` to
-    ``stop``.
+    ``drug`` (a drug of the drug table, :data:`biophys_ltp.drugs.DRUGS`:
+    ``"apv"``, ``"anisomycin"``, ``"actinomycin_d"``, ``"kn62"``, ``"kt5720"``,
+    ``"forskolin"``, ``"zip"``) present from ``start`` to ``stop``.
 
 All times returned by :class:`Protocol` are Brian2 quantities in seconds,
 rounded to the nearest nanosecond, and arrays are sorted.

@@ -33,6 +33,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 #: * ``engine/templates/*``: the C++ code templates compiled into the program;
 #: * ``schedule.py``: biological time to warped simulation time, pulse and spike steps;
 #: * ``protocol.py``, ``events.py``: pulse times of every event, test pulses, presets;
+#: * ``drugs.py``, ``drugs.toml``: what each drug does (its target and level);
 #: * ``mechanisms.py``, ``mechanism_types.py``: the model's equations and how their parts
 #:   become Brian2 code;
 #: * ``model.py``: parameter loading, units and overrides, the equations' declarations;
@@ -59,6 +60,8 @@ COVERED: tuple[str, ...] = (
     "schedule.py",
     "protocol.py",
     "events.py",
+    "drugs.py",
+    "drugs.toml",
     "mechanisms.py",
     "mechanism_types.py",
     "model.py",

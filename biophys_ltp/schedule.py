@@ -6,7 +6,7 @@ code, so a new protocol or new timings reuse the same build:
 
 * **segments** of simulation time, each with a warp factor (biological
   seconds per simulated second) at its first step, a growth factor of the warp
-  per step, and the drug state (APV, anisomycin) that holds during it;
+  per step, and the level of each drug target (biophys_ltp.drugs) that holds during it;
 * **pulse times** per pathway and **somatic current steps**, in simulation
   time.
 
@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 import brian2 as b2
 import numpy as np
 
+from .drugs import target_levels
 from .units import format_quantity
 
 if TYPE_CHECKING:
@@ -103,8 +104,7 @@ class Schedule:
     seg_real_start: np.ndarray  # biological time in (fractional) steps
     seg_warp: np.ndarray  # warp factor of the segment's first step
     seg_growth: np.ndarray  # factor by which the warp grows per step (1: constant)
-    seg_apv: np.ndarray  # 0/1
-    seg_anisomycin: np.ndarray  # 0/1
+    seg_drug: np.ndarray  # (segments, drug targets): each target's level (biophys_ltp.drugs.TARGETS)
     seg_trace: np.ndarray  # 0/1: record fast traces
     pulse_sim: dict[str, np.ndarray]  # int steps per pathway (all pulses)
     pulse_real: dict[str, np.ndarray]  # int steps per pathway
@@ -241,8 +241,8 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
 
     drugs = protocol.drug_windows()
     drug_steps = {}
-    for drug in ("apv", "anisomycin"):
-        windows = [(int(_steps(w0, dt)), int(_steps(w1, dt))) for w0, w1 in drugs.get(drug, [])]
+    for drug, windows_q in drugs.items():
+        windows = [(int(_steps(w0, dt)), int(_steps(w1, dt))) for w0, w1 in windows_q]
         drug_steps[drug] = windows
         for w0, w1 in windows:
             breakpoints.update((min(max(w0, 0), duration), min(max(w1, 0), duration)))
@@ -279,8 +279,9 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
         k = np.searchsorted(act_a, r0, side="right") - 1
         return k >= 0 and r1 <= act_b[k]
 
-    def drug_on(drug: str, r0: int) -> int:
-        return int(any(w0 <= r0 < w1 for w0, w1 in drug_steps[drug]))
+    def drug_levels(r0: int) -> np.ndarray:
+        return target_levels({drug for drug, windows in drug_steps.items()
+                              if any(w0 <= r0 < w1 for w0, w1 in windows)})
 
     def tracing(r0: int) -> int:
         return int(any(w0 <= r0 < w1 for w0, w1 in trace_steps))
@@ -296,7 +297,7 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
         return int(stop - start)
 
     seg_sim, seg_real, seg_warp, seg_growth = [0], [0.0], [FROZEN], [1.0]
-    seg_apv, seg_aniso, seg_trace = [drug_on("apv", 0)], [drug_on("anisomycin", 0)], [0]
+    seg_drug, seg_trace = [drug_levels(0)], [0]
     sim = settle
     warp_end = 1.0  # warp of the step that ended the last segment (a gap continues its ramp)
     for r0, r1 in zip(bps[:-1], bps[1:]):
@@ -321,8 +322,7 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
             seg_real.append(real)
             seg_warp.append(w)
             seg_growth.append(g)
-            seg_apv.append(drug_on("apv", r0))
-            seg_aniso.append(drug_on("anisomycin", r0))
+            seg_drug.append(drug_levels(r0))
             seg_trace.append(tracing(r0))
             sim += n
             real += real_len
@@ -332,8 +332,7 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
     seg_real.append(float(duration))
     seg_warp.append(FROZEN)
     seg_growth.append(1.0)
-    seg_apv.append(0)
-    seg_aniso.append(0)
+    seg_drug.append(target_levels(set()))
     seg_trace.append(0)
 
     seg_sim_a = np.array(seg_sim, dtype=np.int64)
@@ -357,8 +356,7 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
         seg_real_start=seg_real_a,
         seg_warp=seg_warp_a,
         seg_growth=seg_growth_a,
-        seg_apv=np.array(seg_apv, dtype=float),
-        seg_anisomycin=np.array(seg_aniso, dtype=float),
+        seg_drug=np.array(seg_drug, dtype=float),
         seg_trace=np.array(seg_trace, dtype=float),
         pulse_sim={k: to_sim(v) for k, v in pulse_real.items()},
         pulse_real=pulse_real,

@@ -78,6 +78,29 @@ BANDS: dict[str, Band] = {
                           "(-10 % or more)"),
     "stdp_far": Band(90, 110, "%", "Bi & Poo 1998 (approx.): little change when |dt| >= 50 ms"),
     "stdp_apv": Band(95, 105, "%", "Bi & Poo 1998: STDP is NMDA receptor dependent"),
+    # drugs (biophys_ltp/drugs.toml); the model was not tuned on any of these: they were run
+    # after the drugs' targets were written, as predictions.  fEPSP % of baseline after a
+    # strong tetanus at 30 min (times from the tetanus) unless said otherwise.
+    "actd_around_8h": Band(-INF, 115, "%", "Nguyen, Abel & Kandel 1994 (Science 265:1104): actinomycin D during "
+                           "and right after the tetani blocks the late phase (as anisomycin: Frey et al. 1988)"),
+    "actd_first_hour_pp": Band(-15, 15, "percentage points", "Nguyen, Abel & Kandel 1994: actinomycin D leaves "
+                               "early LTP (the first hour)"),
+    "actd_after_8h": Band(130, INF, "%", "Nguyen, Abel & Kandel 1994: actinomycin D given 2 h after the tetani "
+                          "does not block the late phase (control band: stet_8h)"),
+    "kn62_1h": Band(-INF, 110, "%", "Ito, Hidaka & Sugiyama 1991 (Neurosci Lett 121:119); Malinow, Schulman & "
+                    "Tsien 1989: CaMKII inhibition during the tetani blocks LTP induction"),
+    "kt5720_8h": Band(-INF, 115, "%", "Frey, Huang & Kandel 1993 (Rp-cAMPS); Abel et al. 1997 (PKA-inhibiting "
+                      "transgene): blocking PKA blocks the late phase"),
+    "kt5720_first_hour_pp": Band(-15, 15, "percentage points", "Frey, Huang & Kandel 1993; Abel et al. 1997: "
+                                 "blocking PKA spares early LTP"),
+    "forskolin_8h": Band(120, INF, "%", "Frey, Huang & Kandel 1993: raising cAMP (forskolin) gives a potentiation "
+                         "lasting hours, on every pathway of the slice (no stimulation needed)"),
+    "forskolin_aniso_8h": Band(-INF, 115, "%", "Frey, Huang & Kandel 1993: anisomycin blocks the lasting "
+                               "cAMP-induced potentiation"),
+    "zip_stet_5h": Band(-INF, 115, "%", "Serrano et al. 2005 (J Neurosci 25:1979); Sajikumar et al. 2005 (J "
+                        "Neurosci 25:5750): ZIP after induction reverses established late LTP"),
+    "zip_slfs_pp": Band(-5, 5, "percentage points", "Sajikumar et al. 2005: ZIP leaves late LTD (difference to "
+                        "strong LFS without ZIP, 5 h after it)"),
 }
 
 # Experimental time courses drawn beside the model (fEPSP % of baseline; time after the

@@ -7,6 +7,7 @@ import pytest
 from brian2 import Hz, ms, second
 
 from biophys_ltp.protocol import (
+    DRUGS,
     PROTOCOLS_DIR,
     TEST_STAGGER,
     Protocol,
@@ -280,7 +281,7 @@ def test_drug_windows():
         )
     )
     windows = p.drug_windows()
-    assert set(windows) == {"anisomycin", "apv"}
+    assert set(windows) == set(DRUGS)
     assert [(secs(a), secs(b)) for a, b in windows["anisomycin"]] == [(0, 9000), (18000, 21600)]
     assert [(secs(a), secs(b)) for a, b in windows["apv"]] == [(1200, 2400)]
     # Drugs touch no pathway: the S1 schedule is that of a plain STET.
@@ -288,7 +289,8 @@ def test_drug_windows():
 
 
 def test_no_drugs_gives_empty_lists():
-    assert protocol_from_dict(base(WTET_S1)).drug_windows() == {"anisomycin": [], "apv": []}
+    windows = protocol_from_dict(base(WTET_S1)).drug_windows()
+    assert set(windows) == set(DRUGS) >= {"anisomycin", "apv"} and not any(windows.values())
 
 
 def test_drug_windows_may_touch_and_different_drugs_may_overlap():
@@ -759,7 +761,7 @@ def test_overlapping_drug_windows(tmp_path):
 def test_unknown_drug(tmp_path):
     path, msg = load_error(tmp_path, base({"kind": "drug", "drug": "aspirin", "start": "0 s",
                                            "stop": "1 h"}))
-    assert_message(msg, path, "event 1 (drug)", "unknown drug 'aspirin'", "anisomycin, apv")
+    assert_message(msg, path, "event 1 (drug)", "unknown drug 'aspirin'", "known drugs: apv, anisomycin, actinomycin_d")
 
 
 def test_drug_stop_before_start(tmp_path):

@@ -87,8 +87,9 @@ def program_inputs(model: Model, schedule: Schedule, settings: ScheduleSettings)
     args["seg_real.values"] = padded(schedule.seg_real_start * dt_s, 0.0) * b2.second
     args["seg_warp.values"] = padded(schedule.seg_warp, 0.0)
     args["seg_growth.values"] = padded(schedule.seg_growth, 1.0)
-    args["seg_apv.values"] = padded(schedule.seg_apv, 0.0)
-    args["seg_aniso.values"] = padded(schedule.seg_anisomycin, 0.0)
+    drug = np.zeros((SEGMENT_CAPACITY, schedule.seg_drug.shape[1]))
+    drug[:len(schedule.seg_drug)] = schedule.seg_drug
+    args["seg_drug.values"] = drug
     args["seg_trace.values"] = padded(schedule.seg_trace, 0.0)
     spikes = np.full(SPIKE_CAPACITY, FAR_FUTURE)
     if len(schedule.spike_sim) > SPIKE_CAPACITY - 1:

@@ -13,6 +13,7 @@ import numpy as np
 from brian2.units.constants import faraday_constant
 
 from .. import mechanisms as mech
+from ..drugs import TARGETS
 from ..limits import PULSE_CAPACITY, SEGMENT_CAPACITY, SPIKE_CAPACITY
 from ..model import Model
 from ..units import format_quantity, si_unit_text
@@ -71,6 +72,12 @@ class RawResults:
     # "direct" (from the build's launch record) or "runtime" (numpy target, no program)
     launch: str = ""
 
+def _drug_targets(flag: str) -> str:
+    """Declarations of the drug targets (biophys_ltp.drugs.TARGETS): set each step from the
+    schedule's table (``shared``, the neuron's control state) or linked to it (the cell)."""
+    return "".join(f"{name} : 1 ({flag})\n" for name in TARGETS)
+
+
 def _neuron_extra() -> str:
     # The run's control state, one value for the whole cell (shared, so that everything
     # computed from it is computed once per step): the schedule segment and its warp factor
@@ -87,9 +94,7 @@ growth_now : 1 (shared)
 warp : 1 (shared)
 fast : 1 (shared)
 fast_prev : 1 (shared)
-apv : 1 (shared)
-anisomycin : 1 (shared)
-trace_on : 1 (shared)
+""" + _drug_targets("shared") + """trace_on : 1 (shared)
 t_real : second (shared)
 kspk : integer (shared)
 spike_now : 1 (shared)
@@ -178,8 +183,8 @@ v_branch = v_branch_point
 # The cell group (gene expression) reads the control state of the neuron
 CELL_EQS = """
 warp : 1 (linked)
-anisomycin : 1 (linked)
 t_real : second (linked)
+""" + _drug_targets("linked") + """
 next_sample : second
 sample_interval : second (shared, constant)
 """
@@ -207,9 +212,7 @@ growth_now = ramp_power(growth, seg_steps)
 warp = seg_warp(seg*second)*growth_now
 fast_prev = fast
 fast = clip(warp, 1, 1e12)
-apv = seg_apv(seg*second)
-anisomycin = seg_aniso(seg*second)
-trace_on = seg_trace(seg*second)
+""" + "".join(f"{name} = seg_drug(seg*second, {k})\n" for k, name in enumerate(TARGETS)) + """trace_on = seg_trace(seg*second)
 t_real = seg_real(seg*second) + dt*seg_warp(seg*second)*((growth_now - 1)/(growth - 1 + int(growth == 1)) + int(growth == 1)*seg_steps)
 spike_now = int(t >= spike_time(kspk*second) - 0.5*dt)
 step_until = spike_now*(t + step_duration) + (1 - spike_now)*step_until
@@ -233,8 +236,7 @@ class Network:
             "seg_real": b2.TimedArray(zeros(SEGMENT_CAPACITY) * b2.second, dt=1 * b2.second, name="seg_real"),
             "seg_warp": b2.TimedArray(zeros(SEGMENT_CAPACITY), dt=1 * b2.second, name="seg_warp"),
             "seg_growth": b2.TimedArray(zeros(SEGMENT_CAPACITY), dt=1 * b2.second, name="seg_growth"),
-            "seg_apv": b2.TimedArray(zeros(SEGMENT_CAPACITY), dt=1 * b2.second, name="seg_apv"),
-            "seg_aniso": b2.TimedArray(zeros(SEGMENT_CAPACITY), dt=1 * b2.second, name="seg_aniso"),
+            "seg_drug": b2.TimedArray(zeros((SEGMENT_CAPACITY, len(TARGETS))), dt=1 * b2.second, name="seg_drug"),
             "seg_trace": b2.TimedArray(zeros(SEGMENT_CAPACITY), dt=1 * b2.second, name="seg_trace"),
             "spike_time": b2.TimedArray(zeros(SPIKE_CAPACITY) * b2.second, dt=1 * b2.second, name="spike_time"),
             "pulse_time": b2.TimedArray(zeros((PULSE_CAPACITY, n_path)) * b2.second, dt=1 * b2.second,
@@ -262,7 +264,7 @@ class Network:
             1, b2.Equations(CELL_EQS) + model.brian_equations("cell"),
             method="exponential_euler", events={"sample": "t_real >= next_sample"},
             namespace=ns, name="cell")
-        for name in ("warp", "anisomycin", "t_real"):
+        for name in ("warp", "t_real", *TARGETS):
             setattr(self.cell, name, b2.linked_var(self.neuron, name))
         self.cell.run_on_event("sample", "next_sample += sample_interval")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable
 
 import numpy as np
 
@@ -71,13 +71,12 @@ def load_drugs(path: Path = DRUG_TABLE) -> dict[str, Drug]:
 DRUGS: dict[str, Drug] = load_drugs()
 
 
-def target_levels(present: Mapping[str, bool] | set[str]) -> np.ndarray:
+def target_levels(present: Iterable[str]) -> np.ndarray:
     """Level of every target (in the order of :data:`TARGETS`) while the drugs ``present``
     are applied: for each target the highest level of the drugs acting on it, else 0."""
-    on = {name for name in present if (present[name] if isinstance(present, Mapping) else True)}
     levels = np.zeros(len(TARGETS))
     order = list(TARGETS)
-    for name in on:
+    for name in present:
         drug = DRUGS[name]
         k = order.index(drug.target)
         levels[k] = max(levels[k], drug.level)

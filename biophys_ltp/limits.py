@@ -18,7 +18,7 @@ import brian2 as b2
 import numpy as np
 
 from .errors import ProtocolError
-from .units import format_quantity
+from .units import format_quantity as _fmt
 
 if TYPE_CHECKING:
     from .model import Model
@@ -57,10 +57,6 @@ MIN_TEST_INTERVAL = 20 * b2.second
 MIN_PULSE_STEPS = 2
 
 
-def _fmt(q) -> str:
-    return format_quantity(q)
-
-
 def _at(steps: int, dt: b2.Quantity) -> str:
     return _fmt(float(np.round(steps * float(dt), 9)) * b2.second)
 
@@ -68,9 +64,9 @@ def _at(steps: int, dt: b2.Quantity) -> str:
 def check_schedule(protocol: "Protocol", model: "Model", schedule: "Schedule",
                    settings: "ScheduleSettings") -> None:
     """Refuse, before it runs, a protocol that the model's fine step or the engine cannot
-    carry: pathways the model lacks, pulses closer than :data:`MIN_PULSE_STEPS` fine steps,
-    somatic current steps that overlap, more pulses, somatic steps or schedule segments than
-    the engine holds, more simulated time than its run."""
+    carry: pulses closer than :data:`MIN_PULSE_STEPS` fine steps, somatic current steps that
+    overlap, more somatic steps or schedule segments than the engine holds, more simulated
+    time than its run.  (Pulses per pathway are counted when the protocol is read.)"""
     source = protocol.source
     dt = schedule.dt
     min_gap = MIN_PULSE_STEPS * dt
@@ -90,9 +86,9 @@ def check_schedule(protocol: "Protocol", model: "Model", schedule: "Schedule",
                 f"{where}: pairings {_fmt(1 / event.frequency)} apart ({_fmt(event.frequency)}) would overlap "
                 f"their somatic current steps ({_fmt(settings.step_duration)} each): the period must exceed "
                 f"{_fmt(settings.step_duration + min_gap)}")
+    inductions = protocol.induction_pulses()
     for name in protocol.pathways:
-        ind = protocol.induction_pulses()[name]
-        steps = np.sort(np.concatenate([np.round(np.asarray(ind / dt)).astype(np.int64),
+        steps = np.sort(np.concatenate([np.round(np.asarray(inductions[name] / dt)).astype(np.int64),
                                         schedule.test_real[name]]))
         close = np.flatnonzero(np.diff(steps) < MIN_PULSE_STEPS)
         if len(close):
@@ -100,12 +96,6 @@ def check_schedule(protocol: "Protocol", model: "Model", schedule: "Schedule",
                 f"{source}: pathway {name}: two pulses at {_at(int(steps[close[0]]), dt)} and "
                 f"{_at(int(steps[close[0] + 1]), dt)} are closer than {MIN_PULSE_STEPS} fine steps "
                 f"({_fmt(min_gap)} at the model's dt = {_fmt(dt)})")
-        n = len(schedule.pulse_sim[name])
-        if n > PULSE_CAPACITY - 1:
-            raise ProtocolError(
-                f"{source}: pathway {name} has {n} pulses (test pulses included); the engine holds "
-                f"{PULSE_CAPACITY - 1} per pathway: shorten the protocol, lengthen test_interval or split "
-                f"the stimulation into several runs")
     spikes = np.sort(schedule.spike_sim)
     step_len = int(np.round(float(settings.step_duration / dt)))
     overlap = np.flatnonzero(np.diff(spikes) < step_len + MIN_PULSE_STEPS)

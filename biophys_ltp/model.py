@@ -370,8 +370,9 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
         if unknown:
             raise ModelError(f"{where}: [structure] entries the model does not use: {', '.join(unknown)} "
                              f"(it uses {', '.join(reference.structure)})")
+        references = reference.all_parameters()
         for name, p in {**structure, **parameters}.items():
-            ref = reference.all_parameters().get(name)
+            ref = references.get(name)
             if ref is not None and not isinstance(ref.value, (list, int)) and \
                     b2.get_dimensions(p.value) is not b2.get_dimensions(ref.value):
                 raise ModelError(f"{where}: {name!r} = {p.text!r} has the wrong unit: the equations take "
@@ -400,16 +401,17 @@ def _parse_entry(where: str, name: str, entry: Any, plain: type | None = None) -
 # the Mg2+ block's slope cannot be negative; potentials and currents may have either sign.
 # A dimensionless parameter is not negative unless its model entry says otherwise
 # (``range = ["-1", "0"]``); an entry's range narrows the one of its dimension.
-_POSITIVE = ("second", "metre", "farad / metre ** 2", "ohm * metre")
-_NON_NEGATIVE = ("siemens", "siemens / metre ** 2", "hertz", "mole / metre ** 3", "1 / volt", "1")
+_POSITIVE = tuple(b2.get_dimensions(u) for u in (b2.second, b2.metre, b2.farad / b2.metre**2, b2.ohm * b2.metre))
+_NON_NEGATIVE = tuple(b2.get_dimensions(u) for u in (b2.siemens, b2.siemens / b2.metre**2, b2.hertz,
+                                                     b2.mole / b2.metre**3, 1 / b2.volt, 1.0))
 
 
 def physical_range(value: Any) -> tuple[float | None, bool]:
     """(lowest value, whether it is excluded) that a value of this dimension may have;
     ``(None, False)`` for potentials, currents and other signed quantities."""
     dim = b2.get_dimensions(value)
-    for names, open_ in ((_POSITIVE, True), (_NON_NEGATIVE, False)):
-        if any(dim is b2.get_dimensions(parse_quantity(f"1 {n}" if n != "1" else "1")) for n in names):
+    for dims, open_ in ((_POSITIVE, True), (_NON_NEGATIVE, False)):
+        if dim in dims:
             return 0.0, open_
     return None, False
 

@@ -86,13 +86,17 @@ def fepsp_after(protocol: "Protocol", fepsp: pd.DataFrame, pathway: str, minutes
 def fepsp_gaps(proto: "Protocol") -> dict[str, str]:
     """Pathways of ``proto`` whose fEPSP is not measured where one would look for it: no test
     pulse at all, or none after the pathway's induction."""
+    from .protocol import TEST_PULSE_MARGIN
+    from .units import format_quantity
+
     tests = proto.test_pulses()
     out = {}
     for pathway in proto.pathways:
         induction = induction_min(proto, pathway)
         times = np.asarray(tests[pathway], dtype=float) / 60.0
         if not len(times):
-            out[pathway] = "no test pulses (every one falls within 1 s of an induction): no fEPSP"
+            out[pathway] = (f"no test pulses (every one falls within {format_quantity(TEST_PULSE_MARGIN)} of an "
+                            f"induction): no fEPSP")
         elif induction is not None and not (times > induction[1]).any():
             out[pathway] = (f"no test pulse after its induction (last induction pulse at {induction[1]:.4g} min): "
                             f"no fEPSP after induction")

@@ -317,12 +317,13 @@ def build_schedule(protocol: "Protocol", dt: b2.Quantity, settings: ScheduleSett
             n, w, g, _ = pieces[-1]
             warp_end = w * g ** n
         real = float(r0)
+        levels = drug_levels(r0)
         for n, w, g, real_len in pieces:
             seg_sim.append(sim)
             seg_real.append(real)
             seg_warp.append(w)
             seg_growth.append(g)
-            seg_drug.append(drug_levels(r0))
+            seg_drug.append(levels)
             seg_trace.append(tracing(r0))
             sim += n
             real += real_len

@@ -280,7 +280,6 @@ def check_run(proto: Protocol, model: Model, schedule: Schedule, raw: RawResults
         recorded += [("traces", r.column, "neuron_t_sim", "neuron_i", "compartment") for r in mech.records("neuron")]
         recorded += [("traces", r.column, "path_t_sim", "path_i", "pathway")
                      for r in mech.records("synapse") if r.traced]
-    labels = compartment_labels(model)
     for part, name, t_key, index, kind in recorded:
         data = getattr(raw, part)
         values = np.asarray(data[name], dtype=float)
@@ -293,7 +292,8 @@ def check_run(proto: Protocol, model: Model, schedule: Schedule, raw: RawResults
         if kind == "pathway":
             where = f"pathway {model.pathways[int(data[index][k])]}"
         elif kind == "compartment":
-            where = f"compartment {labels.get(int(data[index][k]), int(data[index][k]))}"
+            i = int(data[index][k])
+            where = f"compartment {compartment_labels(model).get(i, i)}"
         raise SimulationError(
             f"{proto.name}: the run recorded {values[k]} for {name} of {where} at {t_real / 60:.4g} min "
             f"(biological time): the integration failed; parameters overridden: "

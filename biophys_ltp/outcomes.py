@@ -1,0 +1,293 @@
+"""The model's main outcomes: named numbers, each read off one or two runs.
+
+An :class:`Outcome` names the runs it needs (protocols as plain data, so a worker process
+or a Dask worker can run them) and how its number is read from their results.  Outcomes
+that read the same run share it: :func:`jobs_for` returns each run once.  The fitting
+tool (:mod:`biophys_ltp.fit`), the sensitivity map and ``biophys-ltp validate`` evaluate
+outcomes for many parameter sets through :func:`evaluate_many`, which runs every
+(parameter set, run) pair in the project's executor (local worker processes, or a Dask
+cluster) and records a failed run as NaN for the outcomes that need it, never as a number.
+
+Times follow the experiments: tetani are read after the first pulse of the pathway's
+induction, low-frequency stimulation after its last pulse (Sajikumar & Frey 2004 count
+from the end of the 15-min stimulation), the frequency response and spike timing 60 min
+after the end of the induction (:mod:`biophys_ltp.experiments`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .executor import one_line
+
+__all__ = ["Outcome", "OUTCOMES", "MAIN", "jobs_for", "measure", "evaluate", "evaluate_many"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One number of the model: ``runs`` (names of :data:`RUNS`) and ``read(results)``
+    (``results``: run name -> :class:`~biophys_ltp.simulation.Results`)."""
+    name: str
+    description: str
+    unit: str
+    runs: tuple[str, ...]
+    read: Callable[[Mapping[str, Any]], float] = field(repr=False)
+    target: str | None = None  # the experimental target (biophys_ltp.targets) it is compared with
+
+
+def _shipped(name: str) -> Callable[[], dict[str, Any]]:
+    def load() -> dict[str, Any]:
+        import tomllib
+
+        from .protocol import _resolve_path
+        with _resolve_path(name).open("rb") as fh:
+            return tomllib.load(fh)
+    return load
+
+
+def _frequency(hz: float) -> Callable[[], dict[str, Any]]:
+    def make() -> dict[str, Any]:
+        from .experiments import frequency_protocol
+        return frequency_protocol(hz)
+    return make
+
+
+def _stdp(offset_ms: float) -> Callable[[], dict[str, Any]]:
+    def make() -> dict[str, Any]:
+        from .experiments import stdp_protocol
+        return stdp_protocol(offset_ms)
+    return make
+
+
+def _repetition(trains: int, spacing_min: float) -> Callable[[], dict[str, Any]]:
+    def make() -> dict[str, Any]:
+        from .experiments import repetition_protocol
+        return repetition_protocol(trains, spacing_min)
+    return make
+
+
+# run name -> a function that returns the protocol (plain data)
+RUNS: dict[str, Callable[[], dict[str, Any]]] = {
+    "wtet": _shipped("wtet"),
+    "stet": _shipped("stet"),
+    "stet_anisomycin": _shipped("stet_anisomycin"),
+    "stc": _shipped("stc_strong_weak"),
+    "wlfs": _shipped("wlfs"),
+    "slfs": _shipped("slfs"),
+    "freq_1hz": _frequency(1),
+    "freq_10hz": _frequency(10),
+    "freq_100hz": _frequency(100),
+    "stdp_+10ms": _stdp(10),
+    "stdp_-10ms": _stdp(-10),
+    "massed_2x1min": _repetition(2, 1),
+    "spaced_2x10min": _repetition(2, 10),
+}
+
+
+def _after(run: str, pathway: str, minutes: float, *, from_end: bool = False) -> Callable[[Mapping[str, Any]], float]:
+    return lambda results: results[run].fepsp_after(pathway, minutes, from_end=from_end)
+
+
+def _induction(run: str) -> Callable[[Mapping[str, Any]], float]:
+    def read(results: Mapping[str, Any]) -> float:
+        from .experiments import induction_change
+        return induction_change(results[run])
+    return read
+
+
+def _spaced_minus_massed(results: Mapping[str, Any]) -> float:
+    return (results["spaced_2x10min"].fepsp_after("S1", 480)
+            - results["massed_2x1min"].fepsp_after("S1", 480))
+
+
+_PCT = "% of baseline"
+OUTCOMES: dict[str, Outcome] = {o.name: o for o in [
+    Outcome("wtet_30min", "weak tetanus: S1 30 min after it", _PCT, ("wtet",), _after("wtet", "S1", 30),
+            "wtet_30min"),
+    Outcome("wtet_3h", "weak tetanus: S1 3 h after it", _PCT, ("wtet",), _after("wtet", "S1", 180), "wtet_3h"),
+    Outcome("stet_1h", "strong tetanus: S1 1 h after it", _PCT, ("stet",), _after("stet", "S1", 60), "stet_1h"),
+    Outcome("stet_8h", "strong tetanus: S1 8 h after it", _PCT, ("stet",), _after("stet", "S1", 480), "stet_8h"),
+    Outcome("stet_aniso_8h", "strong tetanus under anisomycin: S1 8 h after it", _PCT, ("stet_anisomycin",),
+            _after("stet_anisomycin", "S1", 480), "stet_aniso_8h"),
+    Outcome("stc_s2_8h", "tagging: weak tetanus on S2 35 min after a strong one on S1, S2 8 h after it", _PCT,
+            ("stc",), _after("stc", "S2", 480), "stc_weak_8h"),
+    Outcome("wlfs_30min", "weak LFS: S1 30 min after its end", _PCT, ("wlfs",),
+            _after("wlfs", "S1", 30, from_end=True), "wlfs_30min"),
+    Outcome("wlfs_3h", "weak LFS: S1 3 h after its end", _PCT, ("wlfs",),
+            _after("wlfs", "S1", 180, from_end=True), "wlfs_3h"),
+    Outcome("slfs_8h", "strong LFS: S1 8 h after its end", _PCT, ("slfs",),
+            _after("slfs", "S1", 480, from_end=True), "slfs_6h_8h"),
+    Outcome("freq_1hz", "900 pulses at 1 Hz: S1 60 min after", _PCT, ("freq_1hz",), _induction("freq_1hz"),
+            "freq_1hz"),
+    Outcome("freq_10hz", "900 pulses at 10 Hz: S1 60 min after", _PCT, ("freq_10hz",), _induction("freq_10hz"),
+            "freq_10hz"),
+    Outcome("freq_100hz", "900 pulses at 100 Hz: S1 60 min after", _PCT, ("freq_100hz",),
+            _induction("freq_100hz"), "freq_50_100hz"),
+    Outcome("stdp_+10ms", "60 pairings, spike 10 ms after the pulse: S1 60 min after", _PCT, ("stdp_+10ms",),
+            _induction("stdp_+10ms"), "stdp_pre_post"),
+    Outcome("stdp_-10ms", "60 pairings, spike 10 ms before the pulse: S1 60 min after", _PCT, ("stdp_-10ms",),
+            _induction("stdp_-10ms"), "stdp_post_pre"),
+    Outcome("spaced_minus_massed_8h", "two 100-Hz trains 10 min apart minus 1 min apart: S1 8 h after the first",
+            "percentage points", ("spaced_2x10min", "massed_2x1min"), _spaced_minus_massed, None),
+]}
+
+# the outcomes of the sensitivity map and the default of `fit`
+MAIN: tuple[str, ...] = tuple(OUTCOMES)
+
+
+def _names(names: Iterable[str] | None) -> list[str]:
+    names = list(MAIN if names is None else names)
+    unknown = [n for n in names if n not in OUTCOMES]
+    if unknown:
+        raise InputError(f"unknown outcome(s) {', '.join(map(repr, unknown))}; known: {', '.join(OUTCOMES)}")
+    if not names:
+        raise InputError("no outcomes given")
+    return names
+
+
+def jobs_for(names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The runs the outcomes ``names`` need, each once: run name -> protocol (plain data)."""
+    runs: dict[str, dict[str, Any]] = {}
+    for name in _names(names):
+        for run in OUTCOMES[name].runs:
+            if run not in runs:
+                runs[run] = RUNS[run]()
+    return runs
+
+
+def measure(names: Iterable[str] | None, results: Mapping[str, Any]) -> dict[str, float]:
+    """The outcomes ``names`` read from ``results`` (run name -> Results); NaN for an outcome
+    whose run is missing (it failed)."""
+    out = {}
+    for name in _names(names):
+        o = OUTCOMES[name]
+        out[name] = float(o.read(results)) if all(r in results for r in o.runs) else float("nan")
+    return out
+
+
+def evaluate(names: Iterable[str] | None = None, params: Mapping[str, Any] | None = None,
+             model: str | None = None, **kwargs: Any) -> dict[str, float]:
+    """The outcomes ``names`` for one parameter set (overrides ``params`` of ``model``)."""
+    return evaluate_many([params or {}], names, model=model, **kwargs)[0].values
+
+
+@dataclass
+class Evaluation:
+    """The outcomes of one parameter set: ``values`` (NaN where a run failed) and the
+    ``errors`` of the failed runs (run name -> one line)."""
+    params: dict[str, str]
+    values: dict[str, float]
+    errors: dict[str, str]
+    wall_s: float
+
+
+@dataclass(frozen=True)
+class _Task:
+    index: int
+    run: str
+    spec: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"set {self.index}: {self.run}"
+
+    @property
+    def point_id(self) -> str:  # for the Dask executor's task keys
+        return f"{self.index}-{self.run}"
+
+
+def run_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """One run of one parameter set, in a worker: ``{"status": "ok", "results"}`` or
+    ``{"status": "failed", "error", "traceback"}`` (a bad parameter value or a run that
+    fails is a result of the parameter set, not a failure of the evaluation)."""
+    from .simulation import simulate
+    from .sweep.executors import _SIM_LOCK
+    t0 = time.perf_counter()
+    with _SIM_LOCK:
+        try:
+            res = simulate(spec["protocol"], spec.get("model"), params=dict(spec.get("params") or {}) or None,
+                           progress=False)
+        except Exception as err:
+            return {"status": "failed", "error": one_line(err), "traceback": traceback.format_exc(),
+                    "worker": f"{socket.gethostname()}:{os.getpid()}", "wall_s": time.perf_counter() - t0}
+    return {"status": "ok", "results": res, "wall_s": time.perf_counter() - t0}
+
+
+def evaluate_many(param_sets: Sequence[Mapping[str, Any]], names: Iterable[str] | None = None, *,
+                  model: str | None = None, workers: int | None = None, scheduler: str | None = None,
+                  progress: bool | None = None, title: str = "outcomes") -> list[Evaluation]:
+    """The outcomes ``names`` for every parameter set of ``param_sets`` (overrides by name:
+    quantities, numbers or strings with units).
+
+    Every (parameter set, run) pair is one task of the project's executor: ``workers``
+    local processes (default :func:`~biophys_ltp.simulation.default_workers`), or the Dask
+    cluster at ``scheduler``.  A run that fails makes its outcomes NaN for that set and
+    its error is kept in :attr:`Evaluation.errors`; nothing is retried.
+    """
+    import sys
+
+    from .executor import Progress, run_pool
+    from .simulation import default_workers
+    from .sweep.executors import dask_client, run_dask, run_in_process
+
+    names = _names(names)
+    runs = jobs_for(names)
+    sets = [{k: _as_text(v) for k, v in p.items()} for p in param_sets]
+    tasks = [_Task(i, run, {"protocol": proto, "model": model, "params": p})
+             for i, p in enumerate(sets) for run, proto in runs.items()]
+    results: list[dict[str, Any]] = [{} for _ in sets]
+    errors: list[dict[str, str]] = [{} for _ in sets]
+    walls = [0.0] * len(sets)
+    if progress is None:
+        progress = sys.stderr.isatty()
+
+    def on_result(task: _Task, result: Mapping[str, Any]) -> None:
+        ok = result.get("status") == "ok"
+        if ok:
+            results[task.index][task.run] = result["results"]
+        else:
+            errors[task.index][task.run] = str(result.get("error"))
+        walls[task.index] += float(result.get("wall_s") or 0.0)
+        bar.step(task.label, ok, simulated=True)
+
+    n = min(workers or default_workers(), len(tasks))
+    where = (f"on the Dask cluster at {scheduler}" if scheduler else
+             "in this process" if n <= 1 else f"in {n} worker processes")
+    with Progress(len(tasks), len(tasks), 0, progress, where, noun="runs", title=title,
+                  resume="the results of this call are lost") as bar:
+        if scheduler:
+            run_dask(tasks, dask_client(scheduler), run_task, on_result)
+        elif n <= 1:
+            run_in_process(tasks, run_task, on_result)
+        else:
+            run_pool(tasks, n, run_task, on_result)
+    out = []
+    for i, p in enumerate(sets):
+        values = {}
+        for name in names:
+            try:
+                values[name] = measure([name], results[i])[name]
+            except Exception as err:  # a run that ended without the test pulse read
+                errors[i][name] = one_line(err)
+                values[name] = float("nan")
+        out.append(Evaluation(p, values, errors[i], walls[i]))
+    return out
+
+
+def _as_text(value: Any) -> str:
+    """A parameter value as text with its unit (what crosses to a worker or a file)."""
+    import brian2 as b2
+    if isinstance(value, b2.Quantity):
+        from .units import format_quantity
+        return format_quantity(value)
+    if isinstance(value, (float, int, np.floating, np.integer)):
+        return repr(float(value))
+    return str(value)

@@ -1,0 +1,231 @@
+"""Held-out experiments: what the model predicts for experiments it was not tuned on.
+
+Each :class:`Experiment` names its runs (protocols as plain data), how its number is read
+from them, and the experimental target it is compared with (``biophys_ltp/targets.toml``,
+role ``validation``).  No parameter of the model cites any of these experiments as what it
+was tuned on.
+
+The procedure keeps prediction apart from comparison: :func:`predict` runs the experiments
+and ``predictions.toml`` (this folder) stores the numbers with the digest of the model and
+of the code that made them (:func:`model_digest`); that file is committed before the
+experimental values are compared.  ``biophys-ltp validate`` runs the experiments again and
+prints, side by side, the committed prediction, the model as it is now and the experiment,
+and says whether the model changed since the predictions were made.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from .errors import InputError, ResultError
+
+PREDICTIONS_FILE = Path(__file__).resolve().parent / "predictions.toml"
+
+TET_MIN = 30.0  # every protocol's first induction starts at 30 min (after the baseline)
+
+
+def _protocol(name: str, description: str, events: list[dict[str, Any]],
+              pathways: tuple[str, ...] = ("S1", "S2")) -> dict[str, Any]:
+    return {"name": name, "description": description, "duration": "10 h", "baseline": "30 min",
+            "test_interval": "5 min", "pathways": list(pathways), "events": events}
+
+
+def _drug(name: str, start: str, stop: str) -> dict[str, Any]:
+    return {"kind": "drug", "drug": name, "start": start, "stop": stop}
+
+
+STET = {"kind": "strong_tetanus", "pathway": "S1", "at": "30 min"}
+SLFS = {"kind": "slfs", "pathway": "S1", "at": "30 min"}
+TRAIN = {"kind": "train", "pathway": "S1", "at": "30 min", "pulses": 100, "frequency": "100 Hz"}
+# 900 pulses at 1 Hz (the weak low-frequency stimulation of Sajikumar & Frey 2004), as used
+# to depotentiate (O'Dell & Kandel 1994; Fujii et al. 1991 used 1-2 Hz)
+LFS_PULSES = 900
+
+
+def _lfs(start_min: float) -> dict[str, Any]:
+    return {"kind": "train", "pathway": "S1", "at": f"{start_min:g} min", "pulses": LFS_PULSES,
+            "frequency": "1 Hz"}
+
+
+LFS_END_AFTER_START_MIN = (LFS_PULSES - 1) / 60.0
+
+# run name -> protocol (plain data)
+RUNS: dict[str, dict[str, Any]] = {
+    "stet": _protocol("STET", "strong tetanus on S1", [STET]),
+    "slfs": _protocol("SLFS", "strong low-frequency stimulation on S1", [SLFS]),
+    # Frey & Morris 1998 (weak before strong): a weak tetanus on S2 before a strong one on S1
+    "wbs_1h": _protocol("WTET S2, STET S1 1 h later", "weak before strong (Frey & Morris 1998)",
+                        [{"kind": "weak_tetanus", "pathway": "S2", "at": "30 min"},
+                         {"kind": "strong_tetanus", "pathway": "S1", "at": "90 min"}], ("S1", "S2", "S3")),
+    "wbs_2h": _protocol("WTET S2, STET S1 2 h later", "weak before strong (Frey & Morris 1998)",
+                        [{"kind": "weak_tetanus", "pathway": "S2", "at": "30 min"},
+                         {"kind": "strong_tetanus", "pathway": "S1", "at": "150 min"}], ("S1", "S2", "S3")),
+    # Frey & Morris 1997: a strong tetanus on S2 35 min after one on S1, under anisomycin
+    # (from 15 min before to 1 h after S2's tetanus, as around the weak tetanus of Fig. 3)
+    "stc_aniso_strong": _protocol("STET S1, STET S2 35 min later under anisomycin",
+                                  "capture of S1's proteins by a strong tetanus under anisomycin",
+                                  [STET, {"kind": "strong_tetanus", "pathway": "S2", "at": "65 min"},
+                                   _drug("anisomycin", "50 min", "125 min")], ("S1", "S2", "S3")),
+    # depotentiation: one 100-Hz train, then 900 pulses at 1 Hz 5 min or 60 min after it
+    "train": _protocol("1 x 100 Hz", "one train of 100 pulses at 100 Hz on S1", [TRAIN]),
+    "depot_early": _protocol("1 x 100 Hz, LFS 5 min after", "depotentiation", [TRAIN, _lfs(TET_MIN + 5)]),
+    "depot_late": _protocol("1 x 100 Hz, LFS 60 min after", "depotentiation", [TRAIN, _lfs(TET_MIN + 60)]),
+    # drugs (biophys_ltp/drugs.toml)
+    "actd_around": _protocol("STET, actinomycin D around it", "", [STET, _drug("actinomycin_d", "20 min", "2 h")]),
+    "actd_after": _protocol("STET, actinomycin D 2 h after it", "",
+                            [STET, _drug("actinomycin_d", "170 min", "5 h")]),
+    "kn62": _protocol("STET under KN-62", "", [STET, _drug("kn62", "20 min", "60 min")]),
+    "kt5720": _protocol("STET, KT5720 around it", "", [STET, _drug("kt5720", "20 min", "2 h")]),
+    "forskolin": _protocol("forskolin", "", [_drug("forskolin", "30 min", "45 min")]),
+    "forskolin_aniso": _protocol("forskolin, anisomycin around it", "",
+                                 [_drug("forskolin", "30 min", "45 min"), _drug("anisomycin", "15 min", "2 h")]),
+    "zip_stet": _protocol("STET, ZIP 2.5-4.5 h after it", "", [STET, _drug("zip", "3 h", "5 h")]),
+    "zip_slfs": _protocol("SLFS, ZIP 2.5-4.5 h after it", "", [SLFS, _drug("zip", "3 h", "5 h")]),
+}
+
+
+def _at(run: str, hours: float, pathway: str = "S1", start_min: float = TET_MIN) -> Callable[[Mapping], float]:
+    """fEPSP (%) ``hours`` after ``start_min`` (the induction) on ``pathway``."""
+    return lambda r: r[run].fepsp_at(pathway, start_min + 60 * hours)
+
+
+def _minus(a: Callable[[Mapping], float], b: Callable[[Mapping], float]) -> Callable[[Mapping], float]:
+    return lambda r: a(r) - b(r)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A held-out experiment: ``read(results)`` (run name -> Results) gives the number
+    compared with the target ``target`` (an id of biophys_ltp/targets.toml)."""
+    name: str
+    description: str
+    runs: tuple[str, ...]
+    read: Callable[[Mapping[str, Any]], float] = field(repr=False)
+    unit: str
+    target: str
+
+
+_PCT, _PP = "%", "percentage points"
+_DEPOT_READ_H = 1.0  # read 1 h after the end of the low-frequency stimulation
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
+    Experiment("wbs_1h", "weak tetanus on S2 1 h before a strong tetanus on S1: S2 8 h after its tetanus",
+               ("wbs_1h",), _at("wbs_1h", 8, "S2"), _PCT, "wbs_1h"),
+    Experiment("wbs_2h", "weak tetanus on S2 2 h before a strong tetanus on S1: S2 8 h after its tetanus",
+               ("wbs_2h",), _at("wbs_2h", 8, "S2"), _PCT, "wbs_2h"),
+    Experiment("stc_aniso_strong_s2", "strong tetanus on S2 under anisomycin 35 min after one on S1: "
+               "S2 8 h after its tetanus", ("stc_aniso_strong",), _at("stc_aniso_strong", 8, "S2", 65.0), _PCT,
+               "stc_aniso_strong_s2"),
+    Experiment("depot_early", "900 pulses at 1 Hz starting 5 min after a 100-Hz train: change 1 h after the "
+               "LFS against the train alone", ("depot_early", "train"),
+               _minus(_at("depot_early", _DEPOT_READ_H, start_min=TET_MIN + 5 + LFS_END_AFTER_START_MIN),
+                      _at("train", _DEPOT_READ_H, start_min=TET_MIN + 5 + LFS_END_AFTER_START_MIN)), _PP,
+               "depot_early"),
+    Experiment("depot_late", "900 pulses at 1 Hz starting 60 min after a 100-Hz train: change 1 h after the "
+               "LFS against the train alone", ("depot_late", "train"),
+               _minus(_at("depot_late", _DEPOT_READ_H, start_min=TET_MIN + 60 + LFS_END_AFTER_START_MIN),
+                      _at("train", _DEPOT_READ_H, start_min=TET_MIN + 60 + LFS_END_AFTER_START_MIN)), _PP,
+               "depot_late"),
+    Experiment("actd_around_8h", "actinomycin D from 10 min before to 1.5 h after a strong tetanus: S1 at 8 h",
+               ("actd_around",), _at("actd_around", 8), _PCT, "actd_around_8h"),
+    Experiment("actd_first_hour_pp", "actinomycin D around a strong tetanus: S1 at 1 h minus STET alone",
+               ("actd_around", "stet"), _minus(_at("actd_around", 1), _at("stet", 1)), _PP, "actd_first_hour_pp"),
+    Experiment("actd_after_8h", "actinomycin D from 2.3 h to 4.5 h after a strong tetanus: S1 at 8 h",
+               ("actd_after",), _at("actd_after", 8), _PCT, "actd_after_8h"),
+    Experiment("kn62_1h", "KN-62 around a strong tetanus: S1 at 1 h", ("kn62",), _at("kn62", 1), _PCT, "kn62_1h"),
+    Experiment("kt5720_8h", "KT5720 around a strong tetanus: S1 at 8 h", ("kt5720",), _at("kt5720", 8), _PCT,
+               "kt5720_8h"),
+    Experiment("forskolin_8h", "forskolin for 15 min, no stimulation: S1 8 h after", ("forskolin",),
+               _at("forskolin", 8), _PCT, "forskolin_8h"),
+    Experiment("forskolin_aniso_8h", "forskolin under anisomycin: S1 8 h after", ("forskolin_aniso",),
+               _at("forskolin_aniso", 8), _PCT, "forskolin_aniso_8h"),
+    Experiment("zip_stet_5h", "ZIP from 2.5 to 4.5 h after a strong tetanus: S1 at 5 h", ("zip_stet",),
+               _at("zip_stet", 5), _PCT, "zip_stet_5h"),
+    Experiment("zip_slfs_pp", "ZIP from 2.5 to 4.5 h after strong LFS: S1 at 5 h minus SLFS alone",
+               ("zip_slfs", "slfs"), _minus(_at("zip_slfs", 5), _at("slfs", 5)), _PP, "zip_slfs_pp"),
+]}
+
+
+def _names(names: Iterable[str] | None) -> list[str]:
+    names = list(EXPERIMENTS if names is None else names)
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        raise InputError(f"unknown experiment(s) {', '.join(map(repr, unknown))}; known: {', '.join(EXPERIMENTS)}")
+    return names
+
+
+def jobs_for(names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The runs of the experiments ``names``, each once: run name -> protocol."""
+    return {run: RUNS[run] for name in _names(names) for run in EXPERIMENTS[name].runs}
+
+
+def model_digest(model: str | Path | None = None) -> str:
+    """Digest of what the predictions depend on: the model file's content and the code
+    (:func:`biophys_ltp.provenance.code_digest`) and this module's experiments."""
+    from .model import load_model
+    from .provenance import code_digest, file_digest
+    m = load_model(model)
+    h = hashlib.sha256()
+    h.update(Path(m.source).read_bytes())
+    h.update(code_digest().encode())
+    h.update(file_digest(Path(__file__)).encode())
+    return h.hexdigest()[:16]
+
+
+def run_experiments(names: Iterable[str] | None = None, model: str | Path | None = None,
+                    workers: int | None = None, progress: bool | None = None) -> dict[str, float]:
+    """The model's numbers for the experiments ``names`` (all by default)."""
+    from .simulation import simulate_many
+    names = _names(names)
+    jobs = {run: {"protocol": proto, "model": model} for run, proto in jobs_for(names).items()}
+    results = simulate_many(jobs, workers=workers, progress=progress)
+    return {name: float(EXPERIMENTS[name].read(results)) for name in names}
+
+
+def write_predictions(values: Mapping[str, float], path: Path = PREDICTIONS_FILE,
+                      model: str | Path | None = None) -> Path:
+    """Write the predictions file: the numbers with the model's digest and versions."""
+    from . import __version__
+    from .model import load_model
+    m = load_model(model)
+    lines = [
+        "# The model's predictions for the held-out experiments (biophys_ltp/validation.py),",
+        "# written by biophys_ltp.validation.write_predictions before the experiments' values",
+        "# were compared with them.  Never edit by hand: `biophys-ltp validate` compares the",
+        "# model as it is now with these numbers and says whether model_digest changed.",
+        f'model = "{m.name}"',
+        f'model_digest = "{model_digest(model)}"',
+        f'package_version = "{__version__}"',
+        f'date = "{datetime.date.today().isoformat()}"',
+        "",
+    ]
+    for name, value in values.items():
+        e = EXPERIMENTS[name]
+        lines += [f"[predictions.{name}]", f'description = "{e.description}"', f"value = {value:.4f}",
+                  f'unit = "{e.unit}"', ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+@dataclass(frozen=True)
+class Predictions:
+    model: str
+    model_digest: str
+    date: str
+    values: dict[str, float]
+
+
+def load_predictions(path: Path = PREDICTIONS_FILE) -> Predictions:
+    try:
+        with Path(path).open("rb") as fh:
+            d = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ResultError(f"{path}: no predictions file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ResultError(f"{path}: not valid TOML: {err}") from None
+    return Predictions(d["model"], d["model_digest"], d["date"],
+                       {k: float(v["value"]) for k, v in d.get("predictions", {}).items()})

@@ -34,6 +34,8 @@ TARGETS: dict[str, str] = {
                   "spine's calcium",
     "pkmzeta_block": "consolidation: a positive late weight decays with tau_zip (its PKMzeta-kept maintenance "
                      "stops)",
+    "d1_block": "gene_expression: the nuclear signal's rise (from kinase and phosphatase activity) is scaled by "
+                "1 - d1_block",
 }
 
 

@@ -425,10 +425,12 @@ GENE_EXPRESSION = Mechanism(
     " add more signal than trains crowded together (spaced versus massed); above"
     " threshold it switches on transcription/translation, which makes plasticity-related"
     " proteins (PRPs) in the soma; actinomycin D blocks transcription (expression cannot switch"
-    " on, and decays), anisomycin translation; PRPs reach the"
+    " on, and decays), anisomycin translation; a D1/D5 antagonist (d1_block) keeps the nuclear"
+    " signal from rising: in slices a strong stimulus also releases dopamine, whose D1/D5"
+    " receptors gate the protein synthesis of late LTP and late LTD; PRPs reach the"
     " dendrites with a first-order delay",
     {"cell": """
-    dsignal/dt = warp*(k_signal*kin_total*ready*(1 + g_mapk*mapk) + k_signal_pho*pho_total - signal/tau_signal) : 1
+    dsignal/dt = warp*((k_signal*kin_total*ready*(1 + g_mapk*mapk) + k_signal_pho*pho_total)*(1 - d1_block) - signal/tau_signal) : 1
     dready/dt = warp*((1 - ready)/tau_ready - k_desens*kin_total*ready) : 1
     dexpression/dt = warp*(int(signal > theta_signal)*(1 - transcription_block)*(1 - expression)/tau_expr_on - (int(signal <= theta_signal) + int(signal > theta_signal)*transcription_block)*expression/tau_expr_off) : 1
     dprp_soma/dt = warp*(expression*(1 - translation_block)*(1 - prp_soma)/tau_prp_syn - prp_soma/tau_prp) : 1

@@ -41,18 +41,24 @@ def _drug(name: str, start: str, stop: str) -> dict[str, Any]:
 
 STET = {"kind": "strong_tetanus", "pathway": "S1", "at": "30 min"}
 SLFS = {"kind": "slfs", "pathway": "S1", "at": "30 min"}
+SLFS_MIN = 15.0  # 900 bursts at 1 Hz
 TRAIN = {"kind": "train", "pathway": "S1", "at": "30 min", "pulses": 100, "frequency": "100 Hz"}
-# 900 pulses at 1 Hz (the weak low-frequency stimulation of Sajikumar & Frey 2004), as used
-# to depotentiate (O'Dell & Kandel 1994; Fujii et al. 1991 used 1-2 Hz)
-LFS_PULSES = 900
+# depotentiation (Fujii et al. 1991): 1000 pulses at 1 Hz, 20 or 100 min after a tetanus of
+# 100 pulses at 100 Hz; the potentiation removed is read DEPOT_READ_MIN after the end of the
+# low-frequency stimulation
+DEPOT_PULSES = 1000
+DEPOT_LAGS_MIN = {"depot_early": 20.0, "depot_late": 100.0}
+DEPOT_READ_MIN = 30.0
 
 
 def _lfs(start_min: float) -> dict[str, Any]:
-    return {"kind": "train", "pathway": "S1", "at": f"{start_min:g} min", "pulses": LFS_PULSES,
+    return {"kind": "train", "pathway": "S1", "at": f"{start_min:g} min", "pulses": DEPOT_PULSES,
             "frequency": "1 Hz"}
 
 
-LFS_END_AFTER_START_MIN = (LFS_PULSES - 1) / 60.0
+def _depot_read_min(lag_min: float) -> float:
+    return TET_MIN + lag_min + (DEPOT_PULSES - 1) / 60.0 + DEPOT_READ_MIN
+
 
 # run name -> protocol (plain data)
 RUNS: dict[str, dict[str, Any]] = {
@@ -71,10 +77,10 @@ RUNS: dict[str, dict[str, Any]] = {
                                   "capture of S1's proteins by a strong tetanus under anisomycin",
                                   [STET, {"kind": "strong_tetanus", "pathway": "S2", "at": "65 min"},
                                    _drug("anisomycin", "50 min", "125 min")], ("S1", "S2", "S3")),
-    # depotentiation: one 100-Hz train, then 900 pulses at 1 Hz 5 min or 60 min after it
+    # depotentiation: one 100-Hz train, then 1000 pulses at 1 Hz 20 or 100 min after it
     "train": _protocol("1 x 100 Hz", "one train of 100 pulses at 100 Hz on S1", [TRAIN]),
-    "depot_early": _protocol("1 x 100 Hz, LFS 5 min after", "depotentiation", [TRAIN, _lfs(TET_MIN + 5)]),
-    "depot_late": _protocol("1 x 100 Hz, LFS 60 min after", "depotentiation", [TRAIN, _lfs(TET_MIN + 60)]),
+    **{run: _protocol(f"1 x 100 Hz, 1000 pulses at 1 Hz {lag:g} min after", "depotentiation (Fujii et al. 1991)",
+                      [TRAIN, _lfs(TET_MIN + lag)]) for run, lag in DEPOT_LAGS_MIN.items()},
     # drugs (biophys_ltp/drugs.toml)
     "actd_around": _protocol("STET, actinomycin D around it", "", [STET, _drug("actinomycin_d", "20 min", "2 h")]),
     "actd_after": _protocol("STET, actinomycin D 2 h after it", "",
@@ -86,12 +92,29 @@ RUNS: dict[str, dict[str, Any]] = {
                                  [_drug("forskolin", "30 min", "45 min"), _drug("anisomycin", "15 min", "2 h")]),
     "zip_stet": _protocol("STET, ZIP 2.5-4.5 h after it", "", [STET, _drug("zip", "3 h", "5 h")]),
     "zip_slfs": _protocol("SLFS, ZIP 2.5-4.5 h after it", "", [SLFS, _drug("zip", "3 h", "5 h")]),
+    # dopamine D1/D5 receptors (Sajikumar & Frey 2004; Huang & Kandel 1995)
+    "d1_antagonist_stet": _protocol("STET under SCH 23390", "", [STET, _drug("sch23390", "20 min", "2 h")]),
+    "d1_antagonist_slfs": _protocol("SLFS under SCH 23390", "", [SLFS, _drug("sch23390", "20 min", "2 h")]),
+    "d1_agonist": _protocol("SKF 38393", "", [_drug("skf38393", "30 min", "45 min")]),
 }
 
 
 def _at(run: str, hours: float, pathway: str = "S1", start_min: float = TET_MIN) -> Callable[[Mapping], float]:
     """fEPSP (%) ``hours`` after ``start_min`` (the induction) on ``pathway``."""
     return lambda r: r[run].fepsp_at(pathway, start_min + 60 * hours)
+
+
+def _depotentiation(run: str) -> Callable[[Mapping], float]:
+    """Part (%) of the potentiation present just before the low-frequency stimulation of
+    ``run`` (the train alone, 5 min before it) that it removed, read against the train
+    alone at the same time after it."""
+    def read(r: Mapping) -> float:
+        lag = DEPOT_LAGS_MIN[run]
+        t = _depot_read_min(lag)
+        before = r["train"].fepsp_at("S1", TET_MIN + lag - 5.0)
+        alone, depot = r["train"].fepsp_at("S1", t), r[run].fepsp_at("S1", t)
+        return 100.0 * (alone - depot) / (before - 100.0)
+    return read
 
 
 def _minus(a: Callable[[Mapping], float], b: Callable[[Mapping], float]) -> Callable[[Mapping], float]:
@@ -115,21 +138,18 @@ _DEPOT_READ_H = 1.0  # read 1 h after the end of the low-frequency stimulation
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     Experiment("wbs_1h", "weak tetanus on S2 1 h before a strong tetanus on S1: S2 8 h after its tetanus",
                ("wbs_1h",), _at("wbs_1h", 8, "S2"), _PCT, "wbs_1h"),
-    Experiment("wbs_2h", "weak tetanus on S2 2 h before a strong tetanus on S1: S2 8 h after its tetanus",
-               ("wbs_2h",), _at("wbs_2h", 8, "S2"), _PCT, "wbs_2h"),
+    Experiment("wbs_2h", "weak tetanus on S2 2 h before a strong tetanus on S1: S2 8 h after its tetanus, minus "
+               "the same 1 h before", ("wbs_2h", "wbs_1h"), _minus(_at("wbs_2h", 8, "S2"), _at("wbs_1h", 8, "S2")),
+               _PP, "wbs_2h"),
     Experiment("stc_aniso_strong_s2", "strong tetanus on S2 under anisomycin 35 min after one on S1: "
                "S2 8 h after its tetanus", ("stc_aniso_strong",), _at("stc_aniso_strong", 8, "S2", 65.0), _PCT,
                "stc_aniso_strong_s2"),
-    Experiment("depot_early", "900 pulses at 1 Hz starting 5 min after a 100-Hz train: change 1 h after the "
-               "LFS against the train alone", ("depot_early", "train"),
-               _minus(_at("depot_early", _DEPOT_READ_H, start_min=TET_MIN + 5 + LFS_END_AFTER_START_MIN),
-                      _at("train", _DEPOT_READ_H, start_min=TET_MIN + 5 + LFS_END_AFTER_START_MIN)), _PP,
-               "depot_early"),
-    Experiment("depot_late", "900 pulses at 1 Hz starting 60 min after a 100-Hz train: change 1 h after the "
-               "LFS against the train alone", ("depot_late", "train"),
-               _minus(_at("depot_late", _DEPOT_READ_H, start_min=TET_MIN + 60 + LFS_END_AFTER_START_MIN),
-                      _at("train", _DEPOT_READ_H, start_min=TET_MIN + 60 + LFS_END_AFTER_START_MIN)), _PP,
-               "depot_late"),
+    Experiment("depot_early", "1000 pulses at 1 Hz 20 min after a 100-Hz train: part of the potentiation removed, "
+               "30 min after the low-frequency stimulation", ("depot_early", "train"), _depotentiation("depot_early"),
+               "% of potentiation", "depot_early"),
+    Experiment("depot_late", "1000 pulses at 1 Hz 100 min after a 100-Hz train: part of the potentiation removed, "
+               "30 min after the low-frequency stimulation", ("depot_late", "train"), _depotentiation("depot_late"),
+               "% of potentiation", "depot_late"),
     Experiment("actd_around_8h", "actinomycin D from 10 min before to 1.5 h after a strong tetanus: S1 at 8 h",
                ("actd_around",), _at("actd_around", 8), _PCT, "actd_around_8h"),
     Experiment("actd_first_hour_pp", "actinomycin D around a strong tetanus: S1 at 1 h minus STET alone",
@@ -147,6 +167,13 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
                _at("zip_stet", 5), _PCT, "zip_stet_5h"),
     Experiment("zip_slfs_pp", "ZIP from 2.5 to 4.5 h after strong LFS: S1 at 5 h minus SLFS alone",
                ("zip_slfs", "slfs"), _minus(_at("zip_slfs", 5), _at("slfs", 5)), _PP, "zip_slfs_pp"),
+    Experiment("d1_antagonist_stet", "D1/D5 antagonist around a strong tetanus: S1 at 8 h",
+               ("d1_antagonist_stet",), _at("d1_antagonist_stet", 8), _PCT, "d1_antagonist_stet"),
+    Experiment("d1_antagonist_slfs", "D1/D5 antagonist around strong LFS: S1 8 h after its end",
+               ("d1_antagonist_slfs",), _at("d1_antagonist_slfs", 8, start_min=TET_MIN + SLFS_MIN), _PCT,
+               "d1_antagonist_slfs"),
+    Experiment("d1_agonist", "D1/D5 agonist for 15 min, no stimulation: S1 8 h after", ("d1_agonist",),
+               _at("d1_agonist", 8), _PCT, "d1_agonist"),
 ]}
 
 

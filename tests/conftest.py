@@ -121,3 +121,16 @@ def induction_subset():
     fig = load_figure("induction")
     jobs = fig.all_jobs()
     return fig, simulate_many({key: jobs[key] for key in INDUCTION_SUBSET})
+
+
+@pytest.fixture(scope="session")
+def validation_runs(runs_once):
+    """``get(names)``: the runs ``names`` of the held-out experiments
+    (biophys_ltp.validation.RUNS), by run name, each run at most once per session."""
+    from biophys_ltp.validation import RUNS
+
+    def get(names):
+        done = runs_once({f"validation: {run}": {"protocol": RUNS[run]} for run in names})
+        return {key.removeprefix("validation: "): res for key, res in done.items()}
+
+    return get

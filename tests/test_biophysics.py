@@ -1,4 +1,4 @@
-"""Electrophysiology of the compartmental model against experimental bands (targets.py)."""
+"""Electrophysiology of the compartmental model against experimental bands (biophys_ltp/targets.toml)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,6 @@ from biophys_ltp.targets import BANDS
 
 STET_AT_MIN = 30.0
 STET = {"kind": "strong_tetanus", "pathway": "S1", "at": f"{STET_AT_MIN:g} min"}
-SLFS = {"kind": "slfs", "pathway": "S1", "at": "30 min"}
 
 
 def _drug(name, start, stop):
@@ -33,29 +32,16 @@ def _protocol(name, events):
             "pathways": ["S1", "S2"], "events": events}
 
 
-JOBS = {
-    "drugs: STET": [STET],
-    "drugs: STET, actinomycin D around it": [STET, _drug("actinomycin_d", "20 min", "2 h")],
-    "drugs: STET, actinomycin D 2 h after it": [STET, _drug("actinomycin_d", "170 min", "5 h")],
-    "drugs: STET under KN-62": [STET, _drug("kn62", "20 min", "60 min")],
-    "drugs: STET, KT5720 around it": [STET, _drug("kt5720", "20 min", "2 h")],
-    "drugs: forskolin": [_drug("forskolin", "30 min", "45 min")],
-    "drugs: forskolin, anisomycin around it": [_drug("forskolin", "30 min", "45 min"),
-                                               _drug("anisomycin", "15 min", "2 h")],
-    "drugs: STET, ZIP 2.5-4.5 h after it": [STET, _drug("zip", "3 h", "5 h")],
-    "drugs: SLFS": [SLFS],
-    "drugs: SLFS, ZIP 2.5-4.5 h after it": [SLFS, _drug("zip", "3 h", "5 h")],
-}
-
-
 @pytest.fixture(scope="module")
-def runs(runs_once):
-    return runs_once({key: {"protocol": _protocol(key, events)} for key, events in JOBS.items()})
+def runs(validation_runs):
+    """The drug experiments' runs (biophys_ltp.validation.RUNS), shared with test_validation."""
+    return validation_runs(["stet", "slfs", "actd_around", "actd_after", "kn62", "kt5720", "forskolin",
+                            "forskolin_aniso", "zip_stet", "zip_slfs"])
 
 
 def _at(runs, key, hours_after, pathway="S1"):
     """fEPSP (%) ``hours_after`` the tetanus (protocol time 30 min + hours)."""
-    return runs[f"drugs: {key}"].fepsp_at(pathway, STET_AT_MIN + 60 * hours_after)
+    return runs[key].fepsp_at(pathway, STET_AT_MIN + 60 * hours_after)
 
 
 def _check(name, value):
@@ -102,14 +88,14 @@ def test_the_schedule_sets_each_target_only_while_its_drug_is_present():
 # ---------------------------------------------------------------------------
 
 def test_actinomycin_d_blocks_the_late_phase_only_around_the_tetanus(runs):
-    _check("actd_around_8h", _at(runs, "STET, actinomycin D around it", 8))
-    _check("actd_first_hour_pp", _at(runs, "STET, actinomycin D around it", 1) - _at(runs, "STET", 1))
-    _check("actd_after_8h", _at(runs, "STET, actinomycin D 2 h after it", 8))
+    _check("actd_around_8h", _at(runs, "actd_around", 8))
+    _check("actd_first_hour_pp", _at(runs, "actd_around", 1) - _at(runs, "stet", 1))
+    _check("actd_after_8h", _at(runs, "actd_after", 8))
 
 
 def test_kn62_blocks_ltp_induction(runs):
-    _check("kn62_1h", _at(runs, "STET under KN-62", 1))
-    _check("control_pathway", _at(runs, "STET under KN-62", 1, "S2"))
+    _check("kn62_1h", _at(runs, "kn62", 1))
+    _check("control_pathway", _at(runs, "kn62", 1, "S2"))
 
 
 @pytest.mark.xfail(strict=True, reason="model miss: the model's strong tetanus (three 1-s trains) does not keep "
@@ -117,26 +103,26 @@ def test_kn62_blocks_ltp_induction(runs):
                    "on the fast route alone and blocking PKA changes nothing (experiments: PKA inhibition blocks "
                    "late LTP after tetani)")
 def test_kt5720_blocks_the_late_phase(runs):
-    _check("kt5720_first_hour_pp", _at(runs, "STET, KT5720 around it", 1) - _at(runs, "STET", 1))
-    _check("kt5720_8h", _at(runs, "STET, KT5720 around it", 8))
+    _check("kt5720_first_hour_pp", _at(runs, "kt5720", 1) - _at(runs, "stet", 1))
+    _check("kt5720_8h", _at(runs, "kt5720", 8))
 
 
 def test_forskolin_potentiates_every_pathway_for_hours(runs):
     for pathway in ("S1", "S2"):
         _check("forskolin_8h", _at(runs, "forskolin", 8, pathway))
     # and protein synthesis carries part of it
-    assert _at(runs, "forskolin, anisomycin around it", 8) < _at(runs, "forskolin", 8) - 20
+    assert _at(runs, "forskolin_aniso", 8) < _at(runs, "forskolin", 8) - 20
 
 
 @pytest.mark.xfail(strict=True, reason="model miss: proteins made after the anisomycin window still meet tags set "
                    "by forskolin's long kinase activity, so a third of the potentiation is captured "
                    "(experiments: anisomycin blocks the lasting cAMP-induced potentiation)")
 def test_anisomycin_blocks_the_lasting_forskolin_potentiation(runs):
-    _check("forskolin_aniso_8h", _at(runs, "forskolin, anisomycin around it", 8))
+    _check("forskolin_aniso_8h", _at(runs, "forskolin_aniso", 8))
 
 
 def test_zip_reverses_late_ltp_but_not_late_ltd(runs):
-    assert _at(runs, "STET, ZIP 2.5-4.5 h after it", 2) == pytest.approx(_at(runs, "STET", 2))  # before ZIP
-    _check("zip_stet_5h", _at(runs, "STET, ZIP 2.5-4.5 h after it", 5))
-    _check("stet_8h", _at(runs, "STET", 8))
-    _check("zip_slfs_pp", _at(runs, "SLFS, ZIP 2.5-4.5 h after it", 5) - _at(runs, "SLFS", 5))
+    assert _at(runs, "zip_stet", 2) == pytest.approx(_at(runs, "stet", 2))  # before ZIP
+    _check("zip_stet_5h", _at(runs, "zip_stet", 5))
+    _check("stet_8h", _at(runs, "stet", 8))
+    _check("zip_slfs_pp", _at(runs, "zip_slfs", 5) - _at(runs, "slfs", 5))

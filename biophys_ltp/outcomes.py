@@ -139,7 +139,8 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in [
             "percentage points", ("spaced_2x10min", "massed_2x1min"), _spaced_minus_massed, None),
 ]}
 
-# the outcomes of the sensitivity map and the default of `fit`
+# the outcomes of the sensitivity map (`fit` uses those whose target is a calibration target:
+# biophys_ltp.fit.default_outcomes)
 MAIN: tuple[str, ...] = tuple(OUTCOMES)
 
 

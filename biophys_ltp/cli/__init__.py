@@ -13,6 +13,13 @@ Subcommands::
     biophys-ltp sweep PROTOCOL --grid NAME=V1,V2,... [--grid ...] --out DIR [--workers N]
                       [--scheduler ADDRESS] [--model NAME] [--set NAME=VALUE ...]
                       [--outcome-times T1,T2,...] [--retry-failed] [--max-points N] [--quiet]
+    biophys-ltp sensitivity --out DIR [--trajectories N] [--levels L] [--seed S] [--params A,B,...]
+                            [--outcomes X,Y,...] [--range NAME=LOW,HIGH ...] [--model NAME]
+                            [--workers N] [--scheduler ADDRESS] [--quick] [--margins] [--quiet]
+    biophys-ltp fit --params A,B,...|slow --out DIR [--outcomes A,B,...] [--perturb P] [--seed N]
+                    [--popsize N] [--generations N] [--workers N] [--scheduler ADDRESS] [--model NAME]
+                    [--start NAME=VALUE ...] [--bound NAME=LOW,HIGH ...] [--sigma0 X] [--quiet]
+    biophys-ltp validate [NAME ...] [--list] [--model NAME] [--workers N] [--strict] [--quiet]
 
 ``--set`` values are strings with units (``--set g_ampa="0.6 nS"``); a
 dimensionless value is a bare number (``--set kappa_B=30``).
@@ -109,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .sweep import add_sweep_parser
     add_sweep_parser(sub)
+    from .sensitivity import add_sensitivity_parser
+    add_sensitivity_parser(sub)
+    from .fit import add_fit_parser
+    add_fit_parser(sub)
+
+    from .validate import add_validate_parser
+    add_validate_parser(sub)
 
     p = sub.add_parser("model", help="show or list models")
     msub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)

@@ -80,7 +80,9 @@ def test_the_schedule_sets_each_target_only_while_its_drug_is_present():
     assert np.all(apv_on[body] == ((t_min[body] >= 240) & (t_min[body] < 360)))
     others = [k for k in range(len(TARGETS)) if k not in (zip_k, apv_k)]
     assert not schedule.seg_drug[:, others].any()
-    assert target_levels({"apv", "zip"}).sum() == 2.0 and not target_levels(set()).any()
+    levels = target_levels({"apv", "zip"})
+    assert levels[apv_k] == DRUGS["apv"].level and levels[zip_k] == DRUGS["zip"].level
+    assert not levels[others].any() and not target_levels(set()).any()
 
 
 # ---------------------------------------------------------------------------

@@ -135,11 +135,12 @@ def test_the_design_maps_the_unit_hypercube_into_the_ranges():
             r = sens.RANGES[name]
             assert r.contains(values[name]), (name, values[name])
             assert r.position(values[name]) == pytest.approx(u, abs=1e-8), name
-    k_ins = sens.RANGES["k_ins"]  # log: the middle is the geometric mean
-    assert float(np.asarray(k_ins.value(0.5))) == pytest.approx(0.15, rel=1e-9)
-    assert k_ins.text(0.0) == "0.075 1/s" and k_ins.text(1.0) == "0.3 1/s"
-    el = sens.RANGES["EL"]  # linear
-    assert float(np.asarray(el.value(0.5) / parse_quantity("1 mV"))) == pytest.approx(-68.0)
+    k_ins = sens.parse_range("k_ins=0.1/s,0.4/s")  # log: the middle is the geometric mean
+    assert float(np.asarray(k_ins.value(0.5))) == pytest.approx(0.2, rel=1e-9)
+    assert parse_quantity(k_ins.text(0.0)) == parse_quantity("0.1/s")
+    assert parse_quantity(k_ins.text(1.0)) == parse_quantity("0.4/s")
+    el = sens.parse_range("EL=-70 mV,-60 mV,linear")  # linear: the middle is the mean
+    assert float(np.asarray(el.value(0.5) / parse_quantity("1 mV"))) == pytest.approx(-65.0)
 
 
 def test_parse_range_and_its_refusals():

@@ -3,6 +3,12 @@
 Targets: biophys_ltp.targets (``freq_*``, ``stdp_*``).  The full set of 34 runs is in the
 slow run (CI step 2); the default run checks a subset on both sides of every target it
 can reach cheaply.
+
+Most bands here are calibration targets (``role = "calibration"`` in
+biophys_ltp/targets.toml, whose ``tuned`` names the parameters fitted to them): these tests
+check that the fit still holds after a change, they are not evidence that the model
+predicts them.  Predictions are in tests/test_validation.py (held-out experiments) and
+tests/test_causes.py (the fitted mechanisms knocked out).
 """
 
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""Practice: repetition and spacing of high-frequency trains, and spine structure."""
+"""Practice: repetition and spacing of high-frequency trains, and spine structure.
+
+Most bands here are calibration targets (``role = "calibration"`` in
+biophys_ltp/targets.toml, whose ``tuned`` names the parameters fitted to them): these tests
+check that the fit still holds after a change, they are not evidence that the model
+predicts them.  Predictions are in tests/test_validation.py (held-out experiments) and
+tests/test_causes.py (the fitted mechanisms knocked out).
+"""
 
 from __future__ import annotations
 

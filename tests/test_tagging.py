@@ -4,6 +4,12 @@ Frey 2004; Sajikumar et al. 2005), with the one parameter set of models/ca1_spin
 Bands from biophys_ltp.targets.  Times are after the pathway's own induction: the first
 pulse of a tetanus, the last pulse of a low-frequency stimulation (which lasts 15 min).
 The simulations are those of the figures (tests/conftest.py), run once per session.
+
+Most bands here are calibration targets (``role = "calibration"`` in
+biophys_ltp/targets.toml, whose ``tuned`` names the parameters fitted to them): these tests
+check that the fit still holds after a change, they are not evidence that the model
+predicts them.  Predictions are in tests/test_validation.py (held-out experiments) and
+tests/test_causes.py (the fitted mechanisms knocked out).
 """
 
 from __future__ import annotations

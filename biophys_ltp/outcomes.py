@@ -28,7 +28,7 @@ import numpy as np
 from .errors import InputError
 from .executor import one_line
 
-__all__ = ["Outcome", "OUTCOMES", "MAIN", "jobs_for", "measure", "evaluate", "evaluate_many"]
+__all__ = ["Outcome", "OUTCOMES", "MAIN", "outcome_names", "jobs_for", "measure", "evaluate", "evaluate_many"]
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,9 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in [
 MAIN: tuple[str, ...] = tuple(OUTCOMES)
 
 
-def _names(names: Iterable[str] | None) -> list[str]:
+def outcome_names(names: Iterable[str] | None) -> list[str]:
+    """``names`` as a list (:data:`MAIN` for None), each a known outcome; an InputError
+    names the unknown ones."""
     names = list(MAIN if names is None else names)
     unknown = [n for n in names if n not in OUTCOMES]
     if unknown:
@@ -157,7 +159,7 @@ def _names(names: Iterable[str] | None) -> list[str]:
 def jobs_for(names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
     """The runs the outcomes ``names`` need, each once: run name -> protocol (plain data)."""
     runs: dict[str, dict[str, Any]] = {}
-    for name in _names(names):
+    for name in outcome_names(names):
         for run in OUTCOMES[name].runs:
             if run not in runs:
                 runs[run] = RUNS[run]()
@@ -168,7 +170,7 @@ def measure(names: Iterable[str] | None, results: Mapping[str, Any]) -> dict[str
     """The outcomes ``names`` read from ``results`` (run name -> Results); NaN for an outcome
     whose run is missing (it failed)."""
     out = {}
-    for name in _names(names):
+    for name in outcome_names(names):
         o = OUTCOMES[name]
         out[name] = float(o.read(results)) if all(r in results for r in o.runs) else float("nan")
     return out
@@ -239,7 +241,7 @@ def evaluate_many(param_sets: Sequence[Mapping[str, Any]], names: Iterable[str] 
     from .simulation import default_workers
     from .sweep.executors import dask_client, run_dask, run_in_process
 
-    names = _names(names)
+    names = outcome_names(names)
     runs = jobs_for(names)
     sets = [{k: _as_text(v) for k, v in p.items()} for p in param_sets]
     tasks = [_Task(i, run, {"protocol": proto, "model": model, "params": p})

@@ -627,13 +627,8 @@ def _validated(params, outcomes, trajectories, levels, seed, model, ranges, batc
 
 
 def _outcome_names(names: Sequence[str] | None) -> list[str]:
-    from .outcomes import MAIN, OUTCOMES
-    names = list(MAIN if names is None else names)
-    unknown = [n for n in names if n not in OUTCOMES]
-    if unknown:
-        raise InputError(f"unknown outcome(s) {', '.join(map(repr, unknown))}; known: {', '.join(OUTCOMES)}")
-    if not names:
-        raise InputError("no outcomes given")
+    from .outcomes import outcome_names
+    names = outcome_names(names)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InputError(f"outcome(s) given twice: {', '.join(twice)}")

@@ -121,19 +121,24 @@ def test_held_out_experiment(validation_runs, name):
     assert value in band, f"{name}: {value:.1f} {e.unit} outside {band.describe()}"
 
 
+@pytest.fixture(scope="module")
+def stored_figure_data():
+    """The validation figure's stored table (figures/data/validation.csv), read once."""
+    from conftest import load_figure
+    return load_figure("validation").load()["validation"]
+
+
 @pytest.mark.standalone
 @pytest.mark.parametrize("name", [pytest.param(n, marks=_slow(n)) for n in validation.EXPERIMENTS])
-def test_the_stored_numbers_are_what_the_model_gives(validation_runs, name):
+def test_the_stored_numbers_are_what_the_model_gives(validation_runs, stored_figure_data, name):
     """The validation figure's stored number for each held-out experiment (figures/data/
     validation.csv) is what the model gives now; and while the model and the code are those
     that made the predictions, so is the committed prediction (biophys_ltp/predictions.toml
     is a reproducible record, not a target)."""
-    from conftest import load_figure
     e = validation.EXPERIMENTS[name]
     tol = tolerances("validation")["model"]
     value = e.read(validation_runs(e.runs))
-    stored = load_figure("validation").load()["validation"]
-    row = stored[stored.name == name]
+    row = stored_figure_data[stored_figure_data.name == name]
     assert len(row) == 1, f"{name}: not one row in the stored validation data"
     problems = []
     if not abs(value - row.model.iloc[0]) <= tol.abs + tol.rel * abs(row.model.iloc[0]):

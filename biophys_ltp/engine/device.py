@@ -67,8 +67,31 @@ static inline double _ltp_exp(const double x)
     }
     return exp(x);
 }
+// exp() in the per-element loops (templates/stateupdate.cpp): no branch, so a loop can be
+// vectorised.  With GCC on x86-64 glibc the C library's exp is declared to have vector
+// versions (glibc's libmvec, within 4 ulp; the compiler picks them in vectorised loops; glibc
+// declares them itself only under -ffinite-math-only, which Brian2's flags turn off)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+extern "C" __attribute__((__simd__("notinbranch"), __const__)) double exp(double) throw();
+#endif
+static inline double _ltp_exp_v(const double x)
+{
+    return exp(x);
+}
 """
 DEFAULT_FUNCTIONS["exp"].implementations.add_implementation(LTPCodeObject, code=_EXP_CPP, name="_ltp_exp")
+
+# clip() without branches (Brian2's returns from inside two ifs, which stops a loop from being
+# vectorised); the same value for every input, NaN included
+_CLIP_CPP = """
+template <typename T>
+static inline T _clip(const T value, const double a_min, const double a_max)
+{
+    const T above = value < a_min ? a_min : value;
+    return above > a_max ? a_max : above;
+}
+"""
+DEFAULT_FUNCTIONS["clip"].implementations.add_implementation(LTPCodeObject, code=_CLIP_CPP, name="_clip")
 
 if DEVICE_NAME not in all_devices:
     all_devices[DEVICE_NAME] = LTPStandaloneDevice()

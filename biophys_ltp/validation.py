@@ -177,7 +177,9 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
 ]}
 
 
-def _names(names: Iterable[str] | None) -> list[str]:
+def experiment_names(names: Iterable[str] | None = None) -> list[str]:
+    """``names`` (all the held-out experiments if None), checked: an unknown one raises
+    InputError naming the known ones."""
     names = list(EXPERIMENTS if names is None else names)
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
@@ -187,7 +189,7 @@ def _names(names: Iterable[str] | None) -> list[str]:
 
 def jobs_for(names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
     """The runs of the experiments ``names``, each once: run name -> protocol."""
-    return {run: RUNS[run] for name in _names(names) for run in EXPERIMENTS[name].runs}
+    return {run: RUNS[run] for name in experiment_names(names) for run in EXPERIMENTS[name].runs}
 
 
 def model_digest(model: str | Path | None = None) -> str:
@@ -207,7 +209,7 @@ def run_experiments(names: Iterable[str] | None = None, model: str | Path | None
                     workers: int | None = None, progress: bool | None = None) -> dict[str, float]:
     """The model's numbers for the experiments ``names`` (all by default)."""
     from .simulation import simulate_many
-    names = _names(names)
+    names = experiment_names(names)
     jobs = {run: {"protocol": proto, "model": model} for run, proto in jobs_for(names).items()}
     results = simulate_many(jobs, workers=workers, progress=progress)
     return {name: float(EXPERIMENTS[name].read(results)) for name in names}

@@ -58,13 +58,13 @@ def rows_for(values: dict[str, float], predictions: dict[str, float] | None) -> 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from ..targets import TARGETS
-    from ..validation import EXPERIMENTS, _names, load_predictions, model_digest, run_experiments
+    from ..validation import EXPERIMENTS, experiment_names, load_predictions, model_digest, run_experiments
     if args.list:
         for name, e in EXPERIMENTS.items():
             t = TARGETS[e.target]
             print(f"{name}: {e.description} [{t.paper}, {t.figure}]")
         return 0
-    names = _names(args.names or None)
+    names = experiment_names(args.names or None)
     try:
         pred = load_predictions()
     except ResultError as err:

@@ -19,6 +19,8 @@ from biophys_ltp.targets import BANDS
 
 
 def test_mg_block_matches_jahr_stevens():
+    """Role input (the expression is Jahr & Stevens' own): a check that the model's rate
+    expression gives the published block, not a prediction."""
     b = mg_block(np.array([-65.0, 0.0]) * b2.mV)
     assert b[0] in BANDS["mg_block_minus65mV"], b[0]
     assert b[1] in BANDS["mg_block_0mV"], b[1]
@@ -34,11 +36,15 @@ def test_mg_block_follows_the_mg_parameter():
 
 @pytest.mark.standalone
 def test_resting_spine_calcium(biophysics):
+    """Role input: the compiled model at rest holds the resting Ca2+ it was given (with
+    the leak through the NMDA receptors and Ca2+ channels at rest), not a prediction."""
     assert biophysics.ca_rest_uM in BANDS["ca_rest"], biophysics.ca_rest_uM
 
 
 @pytest.mark.standalone
 def test_spine_calcium_decay(biophysics):
+    """Role input (tau_ca is the quoted decay): the decay measured after a pulse in the
+    compiled model, with buffering and the neck, stays in the quoted range."""
     assert biophysics.ca_decay_ms in BANDS["ca_decay"], biophysics.ca_decay_ms
 
 

@@ -19,7 +19,7 @@ every outcome's largest) are labelled in grey, and an outcome that hangs on a si
 parameter (more than half the summed mu*) names it.  Panels B-D: mu* against sigma for
 three outcomes, with mu*'s 95 % bootstrap interval.
 
-The screening is not run here: it is ~144 parameter sets of 13 runs each (about an hour
+The screening is not run here: it is ~144 parameter sets of 13 runs each (about 35 minutes
 on two cores), run by ``biophys-ltp sensitivity --out out/sensitivity`` (resumable).
 :func:`compute` copies a finished screening from ``out/sensitivity`` (or the folder in
 $BIOPHYS_LTP_SENSITIVITY_DIR, or its ``screening`` argument) into ``figures/data`` as

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -51,6 +52,44 @@ def test_build_key_follows_the_engine_source(monkeypatch):
 def _objects(build_dir: str) -> dict[str, int]:
     files = list(Path(build_dir).glob("code_objects/*.o")) + [Path(build_dir) / "main"]
     return {str(p): p.stat().st_mtime_ns for p in files}
+
+
+def _ivdep_loops(source: str) -> list[str]:
+    """The bodies of the loops that follow '#pragma GCC ivdep' in a generated C++ file."""
+    bodies = []
+    for match in re.finditer(r"#pragma GCC ivdep\s*\n\s*for\s*\([^)]*\)\s*\{", source):
+        depth, i = 1, match.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(source[i], 0)
+            i += 1
+        bodies.append(source[match.end():i - 1])
+    return bodies
+
+
+@pytest.mark.standalone
+def test_vectorised_loops_touch_only_their_own_element():
+    """The loops the engine marks '#pragma GCC ivdep' (engine/templates: every state update
+    and run_regularly loop, the cable solver's membrane current) let the compiler vectorise
+    across elements.  That is right only while each iteration writes its own element
+    (index _idx) and reads no element that another iteration writes.  A model change that
+    breaks it (a synapse's run_regularly adding to v_post, say) must fail here rather than
+    lose updates in the vectorised loop."""
+    from biophys_ltp.engine import cache_dir
+    program = cache_dir() / "builds" / build_key(load_model()) / "program"
+    if not (program / "main").exists():
+        bl.simulate(protocol_from_dict(SHORT), progress=False)  # builds the default model
+    access = re.compile(r"(_ptr_array_\w+)\[([^\]]+)\]\s*(=(?!=)|\+=|-=|\*=|/=)?")
+    checked, problems = 0, []
+    for path in sorted(program.glob("code_objects/*.cpp")):
+        for body in _ivdep_loops(path.read_text()):
+            checked += 1
+            accesses = [(m.group(1), m.group(2).strip(), bool(m.group(3))) for m in access.finditer(body)]
+            written = {name for name, index, store in accesses if store}
+            problems += [f"{path.name}: {name}[{index}] {'written' if store else 'read'}"
+                         for name, index, store in accesses
+                         if index != "_idx" and (store or name in written)]
+    assert checked >= 5, f"only {checked} loops marked ivdep in {program}"
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.standalone

@@ -18,7 +18,10 @@ the traceback to a log file.
 
 from __future__ import annotations
 
-__all__ = ["BiophysLTPError", "InputError", "ProtocolError", "SetupError", "SimulationError", "ResultError"]
+from typing import Iterable
+
+__all__ = ["BiophysLTPError", "InputError", "ProtocolError", "SetupError", "SimulationError", "ResultError",
+           "known_names"]
 
 
 class BiophysLTPError(Exception):
@@ -43,3 +46,15 @@ class SimulationError(BiophysLTPError, RuntimeError):
 
 class ResultError(BiophysLTPError, LookupError):
     """A value asked of a result is not in it."""
+
+
+def known_names(names: Iterable[str] | None, known: Iterable[str], what: str,
+                default: Iterable[str] | None = None) -> list[str]:
+    """``names`` as a list (``default``, else every known name, for None), each one of
+    ``known``; an InputError names the unknown ones (as ``what``) and lists the known."""
+    known = list(known)
+    names = list((known if default is None else default) if names is None else names)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"unknown {what}(s) {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+    return names

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, known_names
 from .executor import one_line
 
 __all__ = ["Outcome", "OUTCOMES", "MAIN", "outcome_names", "jobs_for", "measure", "evaluate", "evaluate_many"]
@@ -147,10 +147,7 @@ MAIN: tuple[str, ...] = tuple(OUTCOMES)
 def outcome_names(names: Iterable[str] | None) -> list[str]:
     """``names`` as a list (:data:`MAIN` for None), each a known outcome; an InputError
     names the unknown ones."""
-    names = list(MAIN if names is None else names)
-    unknown = [n for n in names if n not in OUTCOMES]
-    if unknown:
-        raise InputError(f"unknown outcome(s) {', '.join(map(repr, unknown))}; known: {', '.join(OUTCOMES)}")
+    names = known_names(names, OUTCOMES, "outcome", default=MAIN)
     if not names:
         raise InputError("no outcomes given")
     return names

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from .errors import InputError, ResultError
+from .errors import ResultError, known_names
 
 PREDICTIONS_FILE = Path(__file__).resolve().parent / "predictions.toml"
 
@@ -180,11 +180,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
 def experiment_names(names: Iterable[str] | None = None) -> list[str]:
     """``names`` (all the held-out experiments if None), checked: an unknown one raises
     InputError naming the known ones."""
-    names = list(EXPERIMENTS if names is None else names)
-    unknown = [n for n in names if n not in EXPERIMENTS]
-    if unknown:
-        raise InputError(f"unknown experiment(s) {', '.join(map(repr, unknown))}; known: {', '.join(EXPERIMENTS)}")
-    return names
+    return known_names(names, EXPERIMENTS, "experiment")
 
 
 def jobs_for(names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:

@@ -92,6 +92,45 @@ def test_vectorised_loops_touch_only_their_own_element():
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("branch", ["vector", "fallback"])
+def test_exp_in_vectorised_loops_is_exp_on_every_platform(tmp_path, branch):
+    """The per-element loops' exp (engine/device.py): the C library's, declared with vector
+    versions, where GCC, x86-64 and glibc >= 2.22 allow it; elsewhere the engine's own.
+    Both branches must compile (warnings as errors) in the C++ standards a compiler may
+    default to and give exp within 4 ulp in a loop the compiler may vectorise."""
+    from biophys_ltp.engine.device import _EXP_CPP
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip("no g++")
+    support = _EXP_CPP
+    if branch == "fallback":  # the guard (two lines) made false
+        start = support.index("#if defined(__GNUC__)")
+        support = support[:start] + "#if 0" + support[support.index("\n", support.index("__GLIBC_MINOR__")):]
+    source = tmp_path / "exp.cpp"
+    source.write_text("#include <cmath>\n#include <cstdio>\n" + support + """
+int main()
+{
+    static double x[1024], y[1024];
+    for (int i = 0; i < 1024; i++)
+        x[i] = -30.0 + 60.0*i/1023.0 + 1e-3*(i % 7);
+    #pragma GCC ivdep
+    for (int i = 0; i < 1024; i++)
+        y[i] = _ltp_exp_v(x[i]);
+    double worst = 0.0;
+    for (int i = 0; i < 1024; i++)
+        worst = fmax(worst, fabs(y[i] - exp(x[i]))/exp(x[i]));
+    printf("%.3e\\n", worst);
+    return 0;
+}
+""")
+    for std in ("c++11", "c++17", "c++20"):
+        exe = tmp_path / f"exp_{std}"
+        subprocess.run([gxx, f"-std={std}", "-O3", "-march=native", "-fno-finite-math-only", "-Werror",
+                        str(source), "-o", str(exe), "-lm"], check=True, capture_output=True, text=True)
+        worst = float(subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout)
+        assert worst <= 4 * 2.2e-16, (std, worst)
+
+
 @pytest.mark.standalone
 def test_new_values_and_timings_reuse_the_compiled_program(tmp_path):
     first = bl.simulate(protocol_from_dict(SHORT), progress=False)

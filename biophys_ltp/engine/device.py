@@ -68,16 +68,24 @@ static inline double _ltp_exp(const double x)
     return exp(x);
 }
 // exp() in the per-element loops (templates/stateupdate.cpp): no branch, so a loop can be
-// vectorised.  With GCC on x86-64 glibc the C library's exp is declared to have vector
-// versions (glibc's libmvec, within 4 ulp; the compiler picks them in vectorised loops; glibc
-// declares them itself only under -ffinite-math-only, which Brian2's flags turn off)
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-extern "C" __attribute__((__simd__("notinbranch"), __const__)) double exp(double) throw();
-#endif
+// vectorised.  With GCC on x86-64 and glibc 2.22 or later (the first with libmvec) the C
+// library's exp is declared to have vector versions (libmvec, within 4 ulp; the compiler
+// picks them in vectorised loops; glibc declares them itself only under
+// -ffinite-math-only, which Brian2's flags turn off).  Elsewhere the loops are not
+// vectorised and keep _ltp_exp, with its fast path.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 22))
+extern "C" __attribute__((__simd__("notinbranch"), __const__)) double exp(double) __THROW;
 static inline double _ltp_exp_v(const double x)
 {
     return exp(x);
 }
+#else
+static inline double _ltp_exp_v(const double x)
+{
+    return _ltp_exp(x);
+}
+#endif
 """
 DEFAULT_FUNCTIONS["exp"].implementations.add_implementation(LTPCodeObject, code=_EXP_CPP, name="_ltp_exp")
 

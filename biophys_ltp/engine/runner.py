@@ -100,11 +100,15 @@ def _install_atomic_static_arrays() -> None:
     CPPStandaloneDevice.write_static_arrays = write_static_arrays
 
 
-def _quiet_brian() -> None:
+def _brian_prefs() -> None:
+    """Brian2's preferences for the engine: quiet logs, parallel make, one thread per run."""
     b2.prefs.logging.console_log_level = "WARNING"
     b2.prefs.logging.file_log = False
     b2.prefs.logging.delete_log_on_exit = True
     b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{max(os.cpu_count() or 1, 1)}"]
+    # one thread per simulation (runs go in parallel as processes); the engine's loop
+    # templates carry no OpenMP pragmas and the build key does not record a thread count
+    b2.prefs.devices.cpp_standalone.openmp_threads = 0
     for name in ("brian2", "brian2.devices", "brian2.codegen"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -121,7 +125,7 @@ def run_compiled(model: Model, schedule: Schedule, settings: ScheduleSettings, *
     always builds and launches through Brian2).  Time limits: ``$BIOPHYS_LTP_BUILD_TIMEOUT``
     for the wait on another process's build, ``$BIOPHYS_LTP_RUN_TIMEOUT`` for the program.
     """
-    _quiet_brian()
+    _brian_prefs()
     t0 = time.perf_counter()
     if target == "runtime":
         return _run_runtime(model, schedule, settings, float(schedule.sim_duration) + float(model.dt))

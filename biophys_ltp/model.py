@@ -300,6 +300,20 @@ class Model:
         }
         return soma, idx
 
+    def layout(self) -> dict[str, Any]:
+        """How the cell is laid out, as counts (for results' metadata): compartments, and per
+        pathway its spines, its places for new spines, the oblique branches its spines sit
+        on, the pathways sharing those branches, and its shaft synapses on the trunk."""
+        morpho, idx = self.morphology()
+        branches_per_pathway = 1  # each pathway's spines on one oblique branch of its own
+        return {"compartments": int(morpho.total_compartments),
+                "spines_per_pathway": self.n_syn,
+                "new_spine_places_per_pathway": self.n_slots,
+                "branches_per_pathway": branches_per_pathway,
+                "pathways_per_branch": 1,
+                "oblique_branches": int(len(idx["branch_point"])) * branches_per_pathway,
+                "shaft_synapses_per_pathway": self.n_syn}
+
 
 # ---------------------------------------------------------------------------
 def list_models() -> list[str]:

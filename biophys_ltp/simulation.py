@@ -238,6 +238,7 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
         "model_hash": mdl.model_hash(),
         "structure_hash": mdl.structure_key(),
         "build_key": build_key(mdl),
+        "cell": mdl.layout(),
         "parameters": {p["name"]: {k: p[k] for k in ("value", "unit", "source")} for p in mdl.parameter_records()},
         "overrides": dict(mdl.overrides),
         "protocol": proto.to_dict(),

@@ -92,6 +92,20 @@ def test_vectorised_loops_touch_only_their_own_element():
     assert not problems, "\n".join(problems)
 
 
+def test_layout_counts_the_cell_that_is_built():
+    """Results' metadata name the cell's compartments and synapses per pathway
+    (Model.layout); the counts follow the structure: each added spine is three compartments
+    (its stretch of the oblique branch, the neck, the head) on each pathway."""
+    small, bigger = load_model().layout(), load_model(overrides={"synapses_per_pathway": 8}).layout()
+    n_path = len(load_model().pathways)
+    assert bigger["spines_per_pathway"] - small["spines_per_pathway"] == 3
+    assert bigger["compartments"] - small["compartments"] == 3 * 3 * n_path
+    morpho, idx = load_model().morphology()
+    assert idx["head"].shape == (n_path, small["spines_per_pathway"])
+    assert len(set(idx["head"].ravel()) | set(idx["slot_head"].ravel())) == n_path * (
+        small["spines_per_pathway"] + small["new_spine_places_per_pathway"])
+
+
 @pytest.mark.parametrize("branch", ["vector", "fallback"])
 def test_exp_in_vectorised_loops_is_exp_on_every_platform(tmp_path, branch):
     """The per-element loops' exp (engine/device.py): the C library's, declared with vector

@@ -352,7 +352,8 @@ KINASE_PHOSPHATASE = Mechanism(
 SPIKE_COINCIDENCE = Mechanism(
     "spike_coincidence",
     "Spike timing: two routes that need a backpropagating action potential, seen where the"
-    " pathway's branch leaves the apical trunk (v_branch above theta_bap; a local NMDA plateau"
+    " synapse's branch leaves the apical trunk (v_branch_root, held by the spine head's"
+    " compartment and set each step by the engine, above theta_bap; a local NMDA plateau"
     " on the branch does not reach there).  Kinase: NMDA receptor Ca2+ entry above"
     " theta_nmda_ca while the spike passes, i.e. glutamate bound shortly before it (kin_spike)."
     "  Depression: NMDA receptor Ca2+ entry above theta_dep while the spike's trace (bap,"
@@ -360,9 +361,11 @@ SPIKE_COINCIDENCE = Mechanism(
     " phosphatase's tau_pho) that removes AMPA receptors; it follows the spike in both"
     " orders, so a spike after glutamate nets potentiation and one before it depression."
     "  Both need NMDA receptors (APV blocks them)",
-    {"synapse": """
-    kin_spike = k_bap*int(i_nmda_ca_post > theta_nmda_ca)*int(v_branch_pre > theta_bap) : Hz
-    dbap/dt = fast_post*(int(v_branch_pre > theta_bap)*(1 - bap)/tau_bap_on - bap/tau_bap) : 1 (clock-driven)
+    {"neuron": """
+    v_branch_root : volt
+    """, "synapse": """
+    kin_spike = k_bap*int(i_nmda_ca_post > theta_nmda_ca)*int(v_branch_root_post > theta_bap) : Hz
+    dbap/dt = fast_post*(int(v_branch_root_post > theta_bap)*(1 - bap)/tau_bap_on - bap/tau_bap) : 1 (clock-driven)
     ddep/dt = warp_post*(k_dep*present*bap*int(i_nmda_ca_post > theta_dep)*(1 - dep) - dep/tau_pho) : 1 (clock-driven)
     """},
     {"synapse": ("k_bap", "theta_nmda_ca", "theta_bap", "tau_bap_on", "tau_bap", "k_dep", "theta_dep")},

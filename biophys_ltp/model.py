@@ -41,7 +41,7 @@ DEFAULT_MODEL = "ca1_spine"
 
 # Structure entries that are plain values rather than quantities.
 _PLAIN_STRUCTURE = {"pathways": list, "synapses_per_pathway": int, "new_spine_slots": int,
-                    "trunk_compartments": int}
+                    "trunk_compartments": int, "oblique_branches": int, "pathways_per_branch": int}
 
 
 class ModelError(InputError):
@@ -107,6 +107,43 @@ class Model:
         return int(entry.value) if entry is not None else 0
 
     @property
+    def pathways_per_branch(self) -> int:
+        """Pathways whose spines share each oblique branch (1: a pathway to itself)."""
+        entry = self.structure.get("pathways_per_branch")
+        return int(entry.value) if entry is not None else 1
+
+    @property
+    def n_branches(self) -> int:
+        """Oblique branches carrying the pathways' spines (default: one per pathway)."""
+        entry = self.structure.get("oblique_branches")
+        return int(entry.value) if entry is not None else len(self.pathways) // self.pathways_per_branch
+
+    def spine_branches(self) -> list[list[tuple[int, int]]]:
+        """Which spine sits where: for each oblique branch, its spines from the trunk
+        outwards as (pathway index, spine index).  The pathways go in groups of
+        ``pathways_per_branch`` that share ``oblique_branches / groups`` branches; along
+        the branches of a group its pathways' spines alternate (spine 0 of each pathway,
+        then spine 1, ...), and each branch takes the next stretch of that sequence."""
+        n_path, per = len(self.pathways), self.pathways_per_branch
+        if n_path % per:
+            raise ModelError(f"model {self.name!r}: {n_path} pathways do not go in groups of "
+                             f"pathways_per_branch = {per}")
+        groups = n_path // per
+        if self.n_branches % groups:
+            raise ModelError(f"model {self.name!r}: oblique_branches = {self.n_branches} is not a multiple of "
+                             f"the {groups} groups of pathways sharing branches")
+        per_group = self.n_branches // groups
+        if per_group > self.n_syn * per:
+            raise ModelError(f"model {self.name!r}: {per_group} branches per group of pathways but only "
+                             f"{self.n_syn * per} spines to put on them")
+        branches = []
+        for g in range(groups):
+            sequence = [(p, k) for k in range(self.n_syn) for p in range(g * per, (g + 1) * per)]
+            bounds = np.linspace(0, len(sequence), per_group + 1).round().astype(int)
+            branches += [sequence[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        return branches
+
+    @property
     def dt(self) -> b2.Quantity:
         return self.structure["dt"].value
 
@@ -134,7 +171,9 @@ class Model:
             check_value(name, new_value, old.bounds, f"model {self.name!r}")
             table[name] = replace(old, value=new_value)
             applied[name] = table[name].text
-        return replace(self, structure=structure, parameters=parameters, overrides=applied)
+        out = replace(self, structure=structure, parameters=parameters, overrides=applied)
+        out.spine_branches()  # refuses a layout that cannot be built
+        return out
 
     # -------------------------------------------------------------- equations
     def equations(self, group: str) -> str:
@@ -247,34 +286,38 @@ class Model:
         soma.basal = b2.Cylinder(diameter=s["basal_diameter"].value, length=s["basal_length"].value, n=3)
         soma.trunk.distal.tuft = b2.Cylinder(diameter=s["tuft_diameter"].value,
                                              length=s["tuft_length"].value, n=3)
-        seg_len = s["oblique_length"].value / self.n_syn
-        heads: list[list[Any]] = []
-        necks: list[list[Any]] = []
-        obliques: list[list[Any]] = []
-        slots: list[list[Any]] = []
-        slot_hosts: list[list[int]] = []  # the oblique compartment each slot's neck leaves from
-        branch_points: list[int] = []  # the compartment each pathway's branch leaves from
-        for p, name in enumerate(self.pathways):
+        n_path = len(self.pathways)
+        heads: list[list[Any]] = [[None] * self.n_syn for _ in range(n_path)]
+        necks: list[list[Any]] = [[None] * self.n_syn for _ in range(n_path)]
+        obliques: list[list[Any]] = [[None] * self.n_syn for _ in range(n_path)]
+        roots = np.zeros((n_path, self.n_syn), dtype=int)  # where each spine's branch leaves the trunk
+        for b, spines in enumerate(self.spine_branches()):
+            # every branch leaves the end of the proximal trunk; its spines' stretches in a row
             parent = soma.trunk
-            branch_points.append(int(parent.indices[-1]))
-            heads.append([]), necks.append([]), obliques.append([])
-            for k in range(self.n_syn):
+            seg_len = s["oblique_length"].value / len(spines)
+            for k, (p, j) in enumerate(spines):
                 sec = b2.Cylinder(diameter=s["oblique_diameter"].value, length=seg_len, n=1)
-                parent[f"{name}_{k}" if k == 0 else f"b{k}"] = sec
+                parent[f"{self.pathways[p]}_{j}" if k == 0 else f"b{j}_{self.pathways[p]}"] = sec
                 sec["neck"] = b2.Cylinder(diameter=s["spine_neck_diameter"].value,
                                           length=s["spine_neck_length"].value, n=1)
                 sec.neck["head"] = b2.Cylinder(diameter=s["spine_head_diameter"].value,
                                                length=s["spine_head_length"].value, n=1)
-                obliques[p].append(sec)
-                necks[p].append(sec.neck)
-                heads[p].append(sec.neck.head)
+                obliques[p][j], necks[p][j], heads[p][j] = sec, sec.neck, sec.neck.head
+                roots[p, j] = int(soma.trunk.indices[-1])
                 parent = sec
-            # places for new spines: on the same branch, between the existing spines
+        slots: list[list[Any]] = []
+        slot_hosts: list[list[int]] = []  # the oblique compartment each slot's neck leaves from
+        slot_roots: list[list[int]] = []
+        for p in range(n_path):
+            # places for new spines: beside the pathway's spines, spread over them
             slots.append([])
             slot_hosts.append([])
+            slot_roots.append([])
             for k in range(self.n_slots):
-                host = obliques[p][int((k + 0.5) * self.n_syn / self.n_slots)]
+                j = int((k + 0.5) * self.n_syn / self.n_slots)
+                host = obliques[p][j]
                 slot_hosts[p].append(host.indices[0])
+                slot_roots[p].append(roots[p, j])
                 host[f"slot{k}"] = b2.Cylinder(diameter=s["spine_neck_diameter"].value,
                                                length=s["spine_neck_length"].value, n=1)
                 host[f"slot{k}"]["head"] = b2.Cylinder(diameter=s["spine_head_diameter"].value,
@@ -282,8 +325,11 @@ class Model:
                 slots[p].append(host[f"slot{k}"])
         idx = {
             "soma": np.array([0]),
-            # where each pathway's branch leaves the apical trunk
-            "branch_point": np.array(branch_points),
+            # where the branch of each pathway's first spine leaves the apical trunk
+            "branch_point": roots[:, 0].copy(),
+            # where each spine's branch leaves it: original spines (pathway, spine), new ones (pathway, place)
+            "root": roots,
+            "slot_root": np.array(slot_roots, dtype=int).reshape(n_path, self.n_slots),
             "trunk": np.concatenate([soma.trunk.indices[:], soma.trunk.distal.indices[:]]),
             "basal": soma.basal.indices[:],
             "tuft": soma.trunk.distal.tuft.indices[:],
@@ -305,13 +351,13 @@ class Model:
         pathway its spines, its places for new spines, the oblique branches its spines sit
         on, the pathways sharing those branches, and its shaft synapses on the trunk."""
         morpho, idx = self.morphology()
-        branches_per_pathway = 1  # each pathway's spines on one oblique branch of its own
+        on = [{p for p, _ in spines} for spines in self.spine_branches()]
         return {"compartments": int(morpho.total_compartments),
                 "spines_per_pathway": self.n_syn,
                 "new_spine_places_per_pathway": self.n_slots,
-                "branches_per_pathway": branches_per_pathway,
-                "pathways_per_branch": 1,
-                "oblique_branches": int(len(idx["branch_point"])) * branches_per_pathway,
+                "branches_per_pathway": max(sum(p in ps for ps in on) for p in range(len(self.pathways))),
+                "pathways_per_branch": max(len(ps) for ps in on),
+                "oblique_branches": len(on),
                 "shaft_synapses_per_pathway": self.n_syn}
 
 
@@ -392,6 +438,7 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
                 raise ModelError(f"{where}: {name!r} = {p.text!r} has the wrong unit: the equations take "
                                  f"{_kind(ref.value)} (e.g. {ref.text!r}, as in the default model)")
     model = Model(data.get("name", path.stem), data.get("description", ""), where, structure, parameters)
+    model.spine_branches()  # refuses a layout that cannot be built
     return model.with_overrides(overrides)
 
 

@@ -106,6 +106,38 @@ def test_layout_counts_the_cell_that_is_built():
         small["spines_per_pathway"] + small["new_spine_places_per_pathway"])
 
 
+def test_pathways_can_share_branches():
+    """With pathways_per_branch = 3 every oblique branch carries spines of all three
+    pathways, alternating along it, and each spine's branch root (where the synapse reads a
+    passing spike) is where its own branch leaves the trunk; the counts in the layout follow."""
+    model = load_model(overrides={"synapses_per_pathway": 12, "oblique_branches": 4, "pathways_per_branch": 3})
+    branches = model.spine_branches()
+    assert len(branches) == 4
+    for spines in branches:
+        assert {p for p, _ in spines} == {0, 1, 2}
+        assert all(a[0] != b[0] for a, b in zip(spines, spines[1:])), spines
+    assert sorted(x for spines in branches for x in spines) == [(p, k) for p in range(3) for k in range(12)]
+    morpho, idx = model.morphology()
+    trunk_end = int(morpho.trunk.indices[-1])
+    assert set(idx["root"].ravel()) | set(idx["slot_root"].ravel()) == {trunk_end}
+    layout = model.layout()
+    assert (layout["branches_per_pathway"], layout["pathways_per_branch"], layout["oblique_branches"]) == (4, 3, 4)
+    alone = load_model(overrides={"synapses_per_pathway": 12, "oblique_branches": 6}).layout()
+    assert (alone["branches_per_pathway"], alone["pathways_per_branch"]) == (2, 1)
+    assert alone["compartments"] == layout["compartments"]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"oblique_branches": 4}, "not a multiple"),
+    ({"pathways_per_branch": 2}, "groups of pathways_per_branch"),
+    ({"oblique_branches": 18}, "only 5 spines"),
+])
+def test_a_layout_that_cannot_be_built_is_refused(overrides, message):
+    from biophys_ltp.model import ModelError
+    with pytest.raises(ModelError, match=message):
+        load_model(overrides=overrides)
+
+
 @pytest.mark.parametrize("branch", ["vector", "fallback"])
 def test_exp_in_vectorised_loops_is_exp_on_every_platform(tmp_path, branch):
     """The per-element loops' exp (engine/device.py): the C library's, declared with vector

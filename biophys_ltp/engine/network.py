@@ -152,8 +152,6 @@ prp : 1
 t_last : second
 pending : 1
 v_soma : volt (linked)
-v_branch_point : volt (linked)
-v_branch : volt
 t_real : second (linked)
 trace_on : 1 (linked)
 v_prev : volt
@@ -177,7 +175,6 @@ slope_now = (v_soma - v_prev)/dt
 slope_max = slope_max + int(slope_now > slope_max and t < t_last + slope_window and v_soma - v0 < slope_ceiling)*(slope_now - slope_max)
 amp_max = amp_max + int(v_soma - v0 > amp_max)*(v_soma - v0 - amp_max)
 v_prev = v_soma
-v_branch = v_branch_point
 """
 
 # The cell group (gene expression) reads the control state of the neuron
@@ -278,9 +275,6 @@ class Network:
             namespace=ns, name="pathway")
         self.pathway.trace_on = b2.linked_var(self.neuron, "trace_on")
         self.pathway.v_soma = b2.linked_var(self.neuron, "v", index=np.zeros(n_path, dtype=int))
-        # the voltage where the pathway's branch leaves the trunk, copied each step into
-        # v_branch (which the synapses read as v_branch_pre: spike_coincidence)
-        self.pathway.v_branch_point = b2.linked_var(self.neuron, "v", index=self.idx["branch_point"])
         self.pathway.t_real = b2.linked_var(self.neuron, "t_real")
         self.pathway.run_regularly(PATHWAY_TRACK, when="after_groups", name="pathway_track")
         self.pathway.run_on_event("measure", "pending = 0")
@@ -314,6 +308,12 @@ class Network:
         self.neck = b2.Synapses(self.neuron, self.neuron, model=model.brian_equations("neck"), namespace=ns,
                                 name="neck")
         self.neck.connect(i=neck_heads, j=neck_parents)
+        # each spine head holds the potential where its branch leaves the trunk
+        # (v_branch_root: spike_coincidence), copied from there before each step's state updates
+        self.branch_root = b2.Synapses(self.neuron, self.neuron, "v_branch_root_post = v_pre : volt (summed)",
+                                       name="branch_root")
+        self.branch_root.connect(i=np.concatenate([self.idx["root"].ravel(), self.idx["slot_root"].ravel()]),
+                                 j=neck_heads)
         # the proteins that reach the pathway's branch, copied from the cell each step
         self.to_pathway = b2.Synapses(self.cell, self.pathway, "prp_post = prp_pre : 1 (summed)",
                                       name="to_pathway")
@@ -367,8 +367,8 @@ class Network:
         self.monitors["trace_path"] = b2.EventMonitor(
             self.pathway, "trace", variables=[_pathway_var(r) for r in SYNAPSE_RECORDS if r.traced],
             when="synapses", order=10, name="trace_path")
-        objects = [self.cell, self.neuron, self.pathway, self.syn, self.population, self.neck, self.to_cell,
-                   self.to_pathway,
+        objects = [self.cell, self.neuron, self.pathway, self.syn, self.population, self.neck, self.branch_root,
+                   self.to_cell, self.to_pathway,
                    *self.monitors.values()]
         self.net = b2.Network(*objects)
         self.objects = {o.name: o for o in objects}

@@ -28,7 +28,8 @@ so only numbers taken side by side are compared):
    (three pathways, test pulses every 5 min), 900 pulses at 1 Hz followed by 60 min (the
    induction figure's), strong LFS followed by 8 h, and the 10-h strong tetanus on a cell
    with a realistic number of synapses (``LAYOUT``: 50 spines per pathway, the pathways
-   alternating along six shared oblique branches; ~500 compartments); the fine steps each takes, and the
+   alternating along six shared oblique branches leaving the trunk 150-275 um from the soma;
+   ~500 compartments); the fine steps each takes, and the
    speed-up of the warped schedule over the fixed-step reference for the 10-h protocol
    (the reference's cost from the step cost above: it costs the same per simulated second
    whatever happens).
@@ -61,8 +62,10 @@ VARIANTS = {
     "6x": {"synapses_per_pathway": 36, "trunk_compartments": 24, "new_spine_slots": 4},
 }
 # a cell with the synapses of a realistic layout (50 spines per pathway, the three pathways
-# alternating along six shared oblique branches), timed on the 10-h protocol
-LAYOUT = {"synapses_per_pathway": 50, "oblique_branches": 6, "pathways_per_branch": 3, "new_spine_slots": 5}
+# alternating along six shared oblique branches that leave the trunk 150-275 um from the
+# soma), timed on the 10-h protocol
+LAYOUT = {"synapses_per_pathway": 50, "oblique_branches": 6, "pathways_per_branch": 3, "new_spine_slots": 5,
+          "oblique_origin_spread": 5 / 6}
 SHORT_S, LONG_S = 4, 12  # simulated seconds of the two fixed-step runs
 
 

@@ -143,6 +143,16 @@ class Model:
             branches += [sequence[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
         return branches
 
+    def branch_origins(self) -> list[int]:
+        """Where each oblique branch (in :meth:`spine_branches` order) leaves the apical
+        trunk, in distal-trunk compartments beyond the end of its proximal section: evenly
+        over the share ``oblique_origin_spread`` of the distal trunk (0, the default: all at
+        the proximal section's end), on compartment boundaries."""
+        entry = self.structure.get("oblique_origin_spread")
+        spread = float(entry.value) if entry is not None else 0.0
+        nt = int(self.structure["trunk_compartments"].value)
+        return [int(round(x)) for x in np.linspace(0.0, spread * nt, self.n_branches)]
+
     @property
     def dt(self) -> b2.Quantity:
         return self.structure["dt"].value
@@ -172,7 +182,7 @@ class Model:
             table[name] = replace(old, value=new_value)
             applied[name] = table[name].text
         out = replace(self, structure=structure, parameters=parameters, overrides=applied)
-        out.spine_branches()  # refuses a layout that cannot be built
+        out.spine_branches(), out.branch_origins()  # refuses a layout that cannot be built
         return out
 
     # -------------------------------------------------------------- equations
@@ -280,20 +290,28 @@ class Model:
         nt = int(s["trunk_compartments"].value)
         soma.trunk = b2.Cylinder(diameter=s["trunk_diameter"].value,
                                  length=s["trunk_proximal_length"].value, n=nt)
-        soma.trunk.distal = b2.Cylinder(diameter=s["trunk_diameter"].value,
-                                        length=s["trunk_distal_length"].value, n=nt)
+        # the distal trunk, in pieces where oblique branches leave it (one piece unless the
+        # branches' origins are spread: oblique_spread)
+        origins = self.branch_origins()
+        ends: dict[int, Any] = {0: soma.trunk}
+        parent, done = soma.trunk, 0
+        comp_len = s["trunk_distal_length"].value / nt
+        for cut in sorted(set(origins) - {0} | {nt}):
+            piece = b2.Cylinder(diameter=s["trunk_diameter"].value, length=(cut - done) * comp_len, n=cut - done)
+            parent["distal" if parent is soma.trunk else "next"] = piece
+            ends[cut], parent, done = piece, piece, cut
+        distal = [ends[c] for c in sorted(ends) if c]
         # lumped basal dendrites and apical tuft: they load the soma and the trunk
         soma.basal = b2.Cylinder(diameter=s["basal_diameter"].value, length=s["basal_length"].value, n=3)
-        soma.trunk.distal.tuft = b2.Cylinder(diameter=s["tuft_diameter"].value,
-                                             length=s["tuft_length"].value, n=3)
+        distal[-1].tuft = b2.Cylinder(diameter=s["tuft_diameter"].value, length=s["tuft_length"].value, n=3)
         n_path = len(self.pathways)
         heads: list[list[Any]] = [[None] * self.n_syn for _ in range(n_path)]
         necks: list[list[Any]] = [[None] * self.n_syn for _ in range(n_path)]
         obliques: list[list[Any]] = [[None] * self.n_syn for _ in range(n_path)]
         roots = np.zeros((n_path, self.n_syn), dtype=int)  # where each spine's branch leaves the trunk
         for b, spines in enumerate(self.spine_branches()):
-            # every branch leaves the end of the proximal trunk; its spines' stretches in a row
-            parent = soma.trunk
+            # the branch leaves the trunk at its origin; its spines' stretches in a row
+            parent = root = ends[origins[b]]
             seg_len = s["oblique_length"].value / len(spines)
             for k, (p, j) in enumerate(spines):
                 sec = b2.Cylinder(diameter=s["oblique_diameter"].value, length=seg_len, n=1)
@@ -303,7 +321,7 @@ class Model:
                 sec.neck["head"] = b2.Cylinder(diameter=s["spine_head_diameter"].value,
                                                length=s["spine_head_length"].value, n=1)
                 obliques[p][j], necks[p][j], heads[p][j] = sec, sec.neck, sec.neck.head
-                roots[p, j] = int(soma.trunk.indices[-1])
+                roots[p, j] = int(root.indices[-1])
                 parent = sec
         slots: list[list[Any]] = []
         slot_hosts: list[list[int]] = []  # the oblique compartment each slot's neck leaves from
@@ -330,9 +348,14 @@ class Model:
             # where each spine's branch leaves it: original spines (pathway, spine), new ones (pathway, place)
             "root": roots,
             "slot_root": np.array(slot_roots, dtype=int).reshape(n_path, self.n_slots),
-            "trunk": np.concatenate([soma.trunk.indices[:], soma.trunk.distal.indices[:]]),
+            "trunk": np.concatenate([soma.trunk.indices[:]] + [sec.indices[:] for sec in distal]),
+            # distance from the soma (um) of the centre of each trunk compartment
+            "trunk_um": np.concatenate([np.asarray(sec.distance / b2.um) for sec in [soma.trunk] + distal]),
+            # ... and of its far end
+            "trunk_end_um": np.concatenate([np.asarray((sec.distance + sec.length / 2) / b2.um)
+                                            for sec in [soma.trunk] + distal]),
             "basal": soma.basal.indices[:],
-            "tuft": soma.trunk.distal.tuft.indices[:],
+            "tuft": distal[-1].tuft.indices[:],
             "oblique": np.array([[sec.indices[0] for sec in row] for row in obliques]),
             # an original spine's neck leaves from its own oblique compartment ("oblique");
             # a slot's from the one it sits on
@@ -358,6 +381,9 @@ class Model:
                 "branches_per_pathway": max(sum(p in ps for ps in on) for p in range(len(self.pathways))),
                 "pathways_per_branch": max(len(ps) for ps in on),
                 "oblique_branches": len(on),
+                # where the branches leave the apical trunk, distance from the soma
+                "branch_origins_um": sorted({round(float(idx["trunk_end_um"][list(idx["trunk"]).index(r)]), 3)
+                                             for r in idx["root"].ravel()}),
                 "shaft_synapses_per_pathway": self.n_syn}
 
 
@@ -438,7 +464,7 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
                 raise ModelError(f"{where}: {name!r} = {p.text!r} has the wrong unit: the equations take "
                                  f"{_kind(ref.value)} (e.g. {ref.text!r}, as in the default model)")
     model = Model(data.get("name", path.stem), data.get("description", ""), where, structure, parameters)
-    model.spine_branches()  # refuses a layout that cannot be built
+    model.spine_branches(), model.branch_origins()  # refuses a layout that cannot be built
     return model.with_overrides(overrides)
 
 

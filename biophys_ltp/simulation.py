@@ -372,9 +372,7 @@ def compartment_labels(model: Model) -> dict[int, str]:
 
 def trunk_distances(model: Model) -> np.ndarray:
     """Distance from the soma (um) of the centre of each trunk compartment."""
-    morpho, _ = model.morphology()
-    trunk = morpho.trunk
-    return np.concatenate([np.asarray(trunk.distance / b2.um), np.asarray(trunk.distal.distance / b2.um)])
+    return model.morphology()[1]["trunk_um"]
 
 
 def _scale(record) -> float:

@@ -120,6 +120,16 @@ def test_pathways_can_share_branches():
     morpho, idx = model.morphology()
     trunk_end = int(morpho.trunk.indices[-1])
     assert set(idx["root"].ravel()) | set(idx["slot_root"].ravel()) == {trunk_end}
+    # the branches' origins spread over the distal trunk: each spine's root is its own branch's
+    spread = load_model(overrides={"synapses_per_pathway": 12, "oblique_branches": 4, "pathways_per_branch": 3,
+                                   "oblique_origin_spread": 1})
+    _, sidx = spread.morphology()
+    origins = spread.layout()["branch_origins_um"]
+    assert origins == [150.0, 200.0, 250.0, 300.0]
+    where = dict(zip(sidx["trunk"].tolist(), sidx["trunk_end_um"].tolist()))
+    for b, spines in enumerate(spread.spine_branches()):
+        assert {round(where[int(sidx["root"][p, k])], 3) for p, k in spines} == {origins[b]}
+    assert len(sidx["trunk"]) == len(idx["trunk"]) and spread.layout()["compartments"] == model.layout()["compartments"]
     layout = model.layout()
     assert (layout["branches_per_pathway"], layout["pathways_per_branch"], layout["oblique_branches"]) == (4, 3, 4)
     alone = load_model(overrides={"synapses_per_pathway": 12, "oblique_branches": 6}).layout()
@@ -131,6 +141,7 @@ def test_pathways_can_share_branches():
     ({"oblique_branches": 4}, "not a multiple"),
     ({"pathways_per_branch": 2}, "groups of pathways_per_branch"),
     ({"oblique_branches": 18}, "only 5 spines"),
+    ({"oblique_origin_spread": 1.5}, "0 to 1"),
 ])
 def test_a_layout_that_cannot_be_built_is_refused(overrides, message):
     from biophys_ltp.model import ModelError

@@ -291,7 +291,7 @@ class Model:
         soma.trunk = b2.Cylinder(diameter=s["trunk_diameter"].value,
                                  length=s["trunk_proximal_length"].value, n=nt)
         # the distal trunk, in pieces where oblique branches leave it (one piece unless the
-        # branches' origins are spread: oblique_spread)
+        # branches' origins are spread: oblique_origin_spread)
         origins = self.branch_origins()
         ends: dict[int, Any] = {0: soma.trunk}
         parent, done = soma.trunk, 0

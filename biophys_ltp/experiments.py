@@ -156,7 +156,7 @@ def spine_signatures(model: str | Model | None = None, params: Mapping[str, Any]
     res = simulate(protocol_from_dict(signature_protocol(pathway)), model, params=params,
                    trace_windows=windows, progress=False, **kwargs)
     _, idx = res.model.morphology()
-    branch = compartment_labels(res.model)[int(idx["branch_point"][res.model.pathways.index(pathway)])]
+    branch = compartment_labels(res.model)[int(idx["root"][res.model.pathways.index(pathway), 0])]
     head = res.traces[res.traces.compartment == f"{pathway}_spine"]
     root = res.traces[res.traces.compartment == branch]
     rows = []

@@ -343,8 +343,6 @@ class Model:
                 slots[p].append(host[f"slot{k}"])
         idx = {
             "soma": np.array([0]),
-            # where the branch of each pathway's first spine leaves the apical trunk
-            "branch_point": roots[:, 0].copy(),
             # where each spine's branch leaves it: original spines (pathway, spine), new ones (pathway, place)
             "root": roots,
             "slot_root": np.array(slot_roots, dtype=int).reshape(n_path, self.n_slots),
@@ -385,6 +383,12 @@ class Model:
                 "branch_origins_um": sorted({round(float(idx["trunk_end_um"][list(idx["trunk"]).index(r)]), 3)
                                              for r in idx["root"].ravel()}),
                 "shaft_synapses_per_pathway": self.n_syn}
+
+
+# Structure entries a model file may leave out: without them the cell has the first
+# layout (no places for new spines, each pathway alone on one branch leaving the trunk at
+# the end of its proximal section); see the Model properties of the same names.
+_OPTIONAL_STRUCTURE = ("new_spine_slots", "oblique_branches", "oblique_origin_spread", "pathways_per_branch")
 
 
 # ---------------------------------------------------------------------------
@@ -449,7 +453,7 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
     if path.resolve() != (MODELS_DIR / f"{DEFAULT_MODEL}.toml").resolve():
         # the equations fix each parameter's dimension; the default model's file states it
         reference = load_model(DEFAULT_MODEL)
-        lacking = sorted(set(reference.structure) - set(structure))
+        lacking = sorted(set(reference.structure) - set(structure) - set(_OPTIONAL_STRUCTURE))
         if lacking:
             raise ModelError(f"{where}: [structure] has no {', '.join(lacking)}")
         unknown = sorted(set(structure) - set(reference.structure))
@@ -464,8 +468,10 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
                 raise ModelError(f"{where}: {name!r} = {p.text!r} has the wrong unit: the equations take "
                                  f"{_kind(ref.value)} (e.g. {ref.text!r}, as in the default model)")
     model = Model(data.get("name", path.stem), data.get("description", ""), where, structure, parameters)
+    if overrides:
+        return model.with_overrides(overrides)  # checks the layout with the overrides applied
     model.spine_branches(), model.branch_origins()  # refuses a layout that cannot be built
-    return model.with_overrides(overrides)
+    return model
 
 
 def _parse_entry(where: str, name: str, entry: Any, plain: type | None = None) -> Any:

@@ -137,6 +137,23 @@ def test_pathways_can_share_branches():
     assert alone["compartments"] == layout["compartments"]
 
 
+def test_a_model_file_without_the_layout_entries_has_the_first_layout(tmp_path):
+    """The layout entries of [structure] may be left out (a model file from before they
+    existed): the cell is then laid out as before them, as the default model's is."""
+    import re
+    from biophys_ltp.model import _OPTIONAL_STRUCTURE
+    text = open(load_model().source).read()
+    for name in _OPTIONAL_STRUCTURE:
+        if name != "new_spine_slots":  # the default has places for new spines; without them it has none
+            text, n = re.subn(rf"^{name} = .*\n", "", text, flags=re.M)
+            assert n == 1, name
+    path = tmp_path / "older.toml"
+    path.write_text(text)
+    older = load_model(path)
+    assert older.layout() == load_model().layout()
+    assert (older.n_branches, older.pathways_per_branch) == (len(older.pathways), 1)
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"oblique_branches": 4}, "not a multiple"),
     ({"pathways_per_branch": 2}, "groups of pathways_per_branch"),

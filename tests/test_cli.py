@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -346,6 +347,19 @@ def test_reproduce_recompute_says_what_moved(capsys, figures_dir):
     code, out, _ = run_cli(capsys, "reproduce", "--recompute")
     assert code == 0
     assert "demo.csv: fepsp_pct max |change| 1" in out
+
+
+def test_reproduce_recompute_takes_equal_infinities_as_unchanged(capsys, figures_dir):
+    """An open band end (inf in both the stored and the new data) has not moved."""
+    script = FIGURE_SCRIPT.replace("time_min,fepsp_pct\\n0,100", "time_min,fepsp_pct,band_high\\n0,100,inf")
+    assert script != FIGURE_SCRIPT
+    (figures_dir / "fig_demo.py").write_text(script)
+    assert run_cli(capsys, "reproduce")[0] == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        code, out, _ = run_cli(capsys, "reproduce", "--recompute")
+    assert code == 0
+    assert "demo.csv: unchanged" in out
 
 
 def test_shipped_figure_data_are_current(capsys):

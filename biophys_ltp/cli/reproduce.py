@@ -182,7 +182,9 @@ def _what_moved(figure: str, before: dict[str, Any], after: dict[str, Any], fold
         for col in new.columns:
             if not (is_numeric_dtype(new[col]) and is_numeric_dtype(old[col])):
                 continue
-            diff = np.abs(new[col].to_numpy(float) - old[col].to_numpy(float))
+            a, b = new[col].to_numpy(float), old[col].to_numpy(float)
+            with np.errstate(invalid="ignore"):  # equal infinities (open band ends) have not moved
+                diff = np.where(a == b, 0.0, np.abs(a - b))
             if not np.nanmax(diff, initial=0.0) > 0:
                 continue
             text = f"{col} max |change| {np.nanmax(diff):.4g}"

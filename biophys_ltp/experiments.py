@@ -64,10 +64,21 @@ class Biophysics:
     traces: pd.DataFrame
 
 
+#: the trace window of :func:`biophysics_protocol` that :func:`biophysics_of` reads
+BIOPHYSICS_TRACE_WINDOWS = [("0 s", "1.5 s")]
+
+
 def biophysics(model: str | Model | None = None, params: Mapping[str, Any] | None = None,
                **kwargs) -> Biophysics:
+    """Run :func:`biophysics_protocol` and measure it (:func:`biophysics_of`)."""
     res = simulate(protocol_from_dict(biophysics_protocol()), model, params=params,
-                   trace_windows=[("0 s", "1.5 s")], progress=False, **kwargs)
+                   trace_windows=BIOPHYSICS_TRACE_WINDOWS, progress=False, **kwargs)
+    return biophysics_of(res)
+
+
+def biophysics_of(res: Any) -> Biophysics:
+    """Spine Ca2+ and the backpropagating AP, measured in a run of :func:`biophysics_protocol`
+    with :data:`BIOPHYSICS_TRACE_WINDOWS`."""
     tr = res.traces
 
     def comp(name: str, t0: float) -> pd.DataFrame:
@@ -339,6 +350,19 @@ def induction_change(res: Any, pathway: str = "S1") -> float:
     """fEPSP of ``pathway`` (% of baseline) :data:`INDUCTION_AFTER_MIN` after the end of the
     induction (the test pulse at that time)."""
     return res.fepsp_at(pathway, INDUCTION_END_MIN + INDUCTION_AFTER_MIN)
+
+
+def frequency_crossings(freq: pd.DataFrame) -> list[float]:
+    """Frequencies where the frequency-response curve without APV (an
+    :func:`induction_table` keyed ``frequency_hz``) crosses 100 %, interpolated linearly in
+    log frequency between the frequencies run."""
+    d = freq[freq.apv == 0].sort_values("frequency_hz")
+    x, y = np.log10(d.frequency_hz.to_numpy(float)), d.fepsp_pct.to_numpy(float) - 100
+    out = []
+    for k in range(len(y) - 1):
+        if (y[k] < 0) != (y[k + 1] < 0):
+            out.append(float(10 ** (x[k] + (x[k + 1] - x[k]) * (-y[k]) / (y[k + 1] - y[k]))))
+    return out
 
 
 def induction_table(results: Mapping[tuple[float, bool], Any], key_name: str) -> pd.DataFrame:

@@ -26,9 +26,11 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from .errors import InputError, known_names
+from .experiments import FREQUENCIES_HZ
 from .executor import one_line
 
-__all__ = ["Outcome", "OUTCOMES", "MAIN", "outcome_names", "jobs_for", "measure", "evaluate", "evaluate_many"]
+__all__ = ["Outcome", "OUTCOMES", "MAIN", "RUNS", "outcome_names", "jobs_for", "run_options", "measure", "evaluate",
+           "evaluate_many"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ def _repetition(trains: int, spacing_min: float) -> Callable[[], dict[str, Any]]
     return make
 
 
+def _biophysics() -> dict[str, Any]:
+    from .experiments import biophysics_protocol
+    return biophysics_protocol()
+
+
 # run name -> a function that returns the protocol (plain data)
 RUNS: dict[str, Callable[[], dict[str, Any]]] = {
     "wtet": _shipped("wtet"),
@@ -82,14 +89,24 @@ RUNS: dict[str, Callable[[], dict[str, Any]]] = {
     "stc": _shipped("stc_strong_weak"),
     "wlfs": _shipped("wlfs"),
     "slfs": _shipped("slfs"),
-    "freq_1hz": _frequency(1),
-    "freq_10hz": _frequency(10),
-    "freq_100hz": _frequency(100),
+    **{f"freq_{hz}hz": _frequency(hz) for hz in FREQUENCIES_HZ},
     "stdp_+10ms": _stdp(10),
     "stdp_-10ms": _stdp(-10),
+    "stdp_+50ms": _stdp(50),
+    "stdp_-50ms": _stdp(-50),
     "massed_2x1min": _repetition(2, 1),
     "spaced_2x10min": _repetition(2, 10),
+    "biophysics": _biophysics,
 }
+
+
+def run_options(run: str) -> dict[str, Any]:
+    """What a run needs of :func:`~biophys_ltp.simulation.simulate` besides its protocol
+    (plain data): the trace window that the biophysics outcomes read."""
+    if run == "biophysics":
+        from .experiments import BIOPHYSICS_TRACE_WINDOWS
+        return {"trace_windows": [list(w) for w in BIOPHYSICS_TRACE_WINDOWS]}
+    return {}
 
 
 def _after(run: str, pathway: str, minutes: float, *, from_end: bool = False) -> Callable[[Mapping[str, Any]], float]:
@@ -101,6 +118,57 @@ def _induction(run: str) -> Callable[[Mapping[str, Any]], float]:
         from .experiments import induction_change
         return induction_change(results[run])
     return read
+
+
+def _farthest_from_baseline(run: str, pathway: str) -> Callable[[Mapping[str, Any]], float]:
+    """The test pulse of ``pathway`` farthest from 100 % (a band "at every test pulse")."""
+    def read(results: Mapping[str, Any]) -> float:
+        fepsp = results[run].fepsp
+        values = fepsp[fepsp.pathway == pathway].fepsp_pct.to_numpy(float)
+        return float(values[np.argmax(np.abs(values - 100.0))])
+    return read
+
+
+def _aniso_first_hour_pp(results: Mapping[str, Any]) -> float:
+    """Anisomycin's effect on S1 in the first hour after the strong tetanus: of the test
+    pulses from its first pulse to 60 min later, the difference (with anisomycin minus
+    without, percentage points) that is largest in magnitude."""
+    stet, aniso = results["stet"], results["stet_anisomycin"]
+    t0 = stet.induction_min("S1")[0]
+
+    def first_hour(res):
+        f = res.fepsp[(res.fepsp.pathway == "S1") & res.fepsp.time_min.between(t0, t0 + 60)]
+        return f[["time_min", "fepsp_pct"]]
+    merged = first_hour(stet).merge(first_hour(aniso), on="time_min", suffixes=("_stet", "_aniso"))
+    diff = (merged.fepsp_pct_aniso - merged.fepsp_pct_stet).to_numpy(float)
+    return float(diff[np.argmax(np.abs(diff))]) if len(diff) else float("nan")
+
+
+def _biophysics_measure(read: Callable[[Any], float]) -> Callable[[Mapping[str, Any]], float]:
+    def measure_(results: Mapping[str, Any]) -> float:
+        from .experiments import biophysics_of
+        return float(read(biophysics_of(results["biophysics"])))
+    return measure_
+
+
+def _bap_250um(bio: Any) -> float:
+    from .experiments import bap_amplitude_at
+    return bap_amplitude_at(bio, 250.0)
+
+
+def _frequency_crossing_hz(results: Mapping[str, Any]) -> float:
+    """Where the frequency-response curve crosses 100 % (log-interpolated); where it does
+    not cross, the end of the range run on its side (1 Hz for a curve above 100 % all
+    along, 100 Hz for one below), so that a fit sees how far off it is; NaN where it
+    crosses more than once (no single crossing to compare)."""
+    from .experiments import frequency_crossings, induction_table
+    table = induction_table({(hz, False): results[f"freq_{hz}hz"] for hz in FREQUENCIES_HZ}, "frequency_hz")
+    crossings = frequency_crossings(table)
+    if len(crossings) == 1:
+        return crossings[0]
+    if not crossings:
+        return float(FREQUENCIES_HZ[0] if (table.fepsp_pct >= 100).all() else FREQUENCIES_HZ[-1])
+    return float("nan")
 
 
 def _spaced_minus_massed(results: Mapping[str, Any]) -> float:
@@ -137,11 +205,33 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in [
             _induction("stdp_-10ms"), "stdp_post_pre"),
     Outcome("spaced_minus_massed_8h", "two 100-Hz trains 10 min apart minus 1 min apart: S1 8 h after the first",
             "percentage points", ("spaced_2x10min", "massed_2x1min"), _spaced_minus_massed, None),
+    # the rest of the calibration targets, so that the fitting tool reaches every parameter
+    # fitted to one (tests/test_fit.py checks that each calibration target has an outcome)
+    Outcome("control_s2_stet", "strong tetanus: the unstimulated pathway S2, its test pulse farthest from "
+            "baseline", _PCT, ("stet",), _farthest_from_baseline("stet", "S2"), "control_pathway"),
+    Outcome("stet_aniso_first_hour_pp", "strong tetanus under anisomycin minus without: S1, the test pulse of "
+            "the first hour where they differ most", "percentage points", ("stet", "stet_anisomycin"),
+            _aniso_first_hour_pp, "aniso_first_hour_pp"),
+    Outcome("bap_250um", "backpropagating AP 250 um from the soma on the apical trunk, of the somatic AP",
+            "of somatic AP", ("biophysics",), _biophysics_measure(_bap_250um), "bap_250um"),
+    Outcome("ca_bap", "peak spine-head Ca2+ rise from one backpropagating AP", "uM", ("biophysics",),
+            _biophysics_measure(lambda bio: bio.ca_bap_uM), "ca_bap"),
+    Outcome("ca_supralinearity", "spine-head Ca2+ peak of an EPSP followed 10 ms later by a bAP, over the sum "
+            "of the two alone", "x sum", ("biophysics",), _biophysics_measure(lambda bio: bio.supralinearity),
+            "ca_supralinearity"),
+    Outcome("freq_crossing_hz", "frequency (900 pulses) where the frequency-response curve crosses baseline",
+            "Hz", tuple(f"freq_{hz}hz" for hz in FREQUENCIES_HZ), _frequency_crossing_hz, "freq_crossing_hz"),
+    Outcome("stdp_+50ms", "60 pairings, spike 50 ms after the pulse: S1 60 min after", _PCT, ("stdp_+50ms",),
+            _induction("stdp_+50ms"), "stdp_far"),
+    Outcome("stdp_-50ms", "60 pairings, spike 50 ms before the pulse: S1 60 min after", _PCT, ("stdp_-50ms",),
+            _induction("stdp_-50ms"), "stdp_far"),
 ]}
 
-# the outcomes of the sensitivity map (`fit` uses those whose target is a calibration target:
-# biophys_ltp.fit.default_outcomes)
-MAIN: tuple[str, ...] = tuple(OUTCOMES)
+# the outcomes of the sensitivity map (`fit` uses every outcome whose target is a
+# calibration target: biophys_ltp.fit.default_outcomes)
+MAIN: tuple[str, ...] = ("wtet_30min", "wtet_3h", "stet_1h", "stet_8h", "stet_aniso_8h", "stc_s2_8h",
+                         "wlfs_30min", "wlfs_3h", "slfs_8h", "freq_1hz", "freq_10hz", "freq_100hz",
+                         "stdp_+10ms", "stdp_-10ms", "spaced_minus_massed_8h")
 
 
 def outcome_names(names: Iterable[str] | None) -> list[str]:
@@ -214,7 +304,7 @@ def run_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     with _SIM_LOCK:
         try:
             res = simulate(spec["protocol"], spec.get("model"), params=dict(spec.get("params") or {}) or None,
-                           progress=False)
+                           progress=False, **dict(spec.get("options") or {}))
         except Exception as err:
             return {"status": "failed", "error": one_line(err), "traceback": traceback.format_exc(),
                     "worker": f"{socket.gethostname()}:{os.getpid()}", "wall_s": time.perf_counter() - t0}
@@ -241,7 +331,7 @@ def evaluate_many(param_sets: Sequence[Mapping[str, Any]], names: Iterable[str] 
     names = outcome_names(names)
     runs = jobs_for(names)
     sets = [{k: _as_text(v) for k, v in p.items()} for p in param_sets]
-    tasks = [_Task(i, run, {"protocol": proto, "model": model, "params": p})
+    tasks = [_Task(i, run, {"protocol": proto, "model": model, "params": p, "options": run_options(run)})
              for i, p in enumerate(sets) for run, proto in runs.items()]
     results: list[dict[str, Any]] = [{} for _ in sets]
     errors: list[dict[str, str]] = [{} for _ in sets]

@@ -33,7 +33,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import biophys_ltp as bl
@@ -125,17 +124,6 @@ def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
 
 def load(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
     return {key: pd.read_csv(data_dir / f) for key, f in zip(TABLES, DATA_FILES)}
-
-
-def crossing_hz(freq: pd.DataFrame) -> list[float]:
-    """Frequencies (log-interpolated) where the curve without APV crosses 100 %."""
-    d = freq[freq.apv == 0].sort_values("frequency_hz")
-    x, y = np.log10(d.frequency_hz.to_numpy(float)), d.fepsp_pct.to_numpy(float) - 100
-    out = []
-    for k in range(len(y) - 1):
-        if (y[k] < 0) != (y[k + 1] < 0):
-            out.append(float(10 ** (x[k] + (x[k + 1] - x[k]) * (-y[k]) / (y[k + 1] - y[k]))))
-    return out
 
 
 def _box(ax, x0, x1, band, top, bottom, label=None):

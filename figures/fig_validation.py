@@ -6,8 +6,9 @@ fitted parameter was tuned on: the model meeting them shows the fit, not a test.
 Validation targets are experiments no parameter was tuned on (biophys_ltp/validation.py;
 their predictions were committed in biophys_ltp/predictions.toml before the comparison).
 
-The model's numbers: the main outcomes (biophys_ltp/outcomes.py: WTET, STET, STET +
-anisomycin, tagging, WLFS, SLFS, the frequency response, spike timing) and the held-out
+The model's numbers: the outcomes in the fEPSP's units (biophys_ltp/outcomes.py: WTET,
+STET, STET + anisomycin, tagging, WLFS, SLFS, the frequency response, spike timing, the
+control pathway) and the held-out
 experiments (biophys_ltp/validation.py), each run once.  Each row shows the target's band
 (grey), the reported mean +- SEM where the paper gives them (black), and the model (a
 dot, filled when inside the band, open and red-edged when it misses).
@@ -57,18 +58,28 @@ COLUMNS = {
 }
 
 
+# the outcomes compared with an experiment in the fEPSP's units (the panels'); those in
+# units of their own (the bAP, spine Ca2+, the frequency response's crossing) are drawn
+# with their bands in the biophysics and induction figures
+OUTCOMES = [name for name, o in outcomes.OUTCOMES.items() if o.target and o.unit in {u for u, _ in PANELS}]
+
+
 def _jobs() -> dict[str, dict]:
-    jobs = {f"outcome: {run}": {"protocol": p} for run, p in outcomes.jobs_for().items()}
+    jobs = {f"outcome: {run}": {"protocol": p, **outcomes.run_options(run)}
+            for run, p in outcomes.jobs_for(OUTCOMES).items()}
     jobs.update({f"validation: {run}": {"protocol": p} for run, p in validation.jobs_for().items()})
     return jobs
 
 
 def inputs_hash() -> str:
     from biophys_ltp import provenance
-    return common.inputs_hash([job["protocol"] for job in _jobs().values()],
+    jobs = _jobs()
+    return common.inputs_hash([job["protocol"] for job in jobs.values()],
                               {"targets": provenance.file_digest(TARGETS_FILE),
                                "validation": provenance.file_digest(validation.__file__),
-                               "outcomes": provenance.file_digest(outcomes.__file__)})
+                               "outcomes": provenance.file_digest(outcomes.__file__),
+                               "run_options": {k: {o: v for o, v in job.items() if o != "protocol"}
+                                               for k, job in jobs.items()}})
 
 
 def simulate_all() -> dict[str, bl.Results]:
@@ -80,8 +91,8 @@ def tidy(results: dict[str, bl.Results]) -> pd.DataFrame:
         return {k.removeprefix(prefix): r for k, r in results.items() if k.startswith(prefix)}
 
     rows = []
-    found = outcomes.measure(None, strip("outcome: "))
-    named = [(o.name, o.target, o.unit, found[o.name]) for o in outcomes.OUTCOMES.values() if o.target]
+    found = outcomes.measure(OUTCOMES, strip("outcome: "))
+    named = [(name, outcomes.OUTCOMES[name].target, outcomes.OUTCOMES[name].unit, found[name]) for name in OUTCOMES]
     runs = strip("validation: ")
     named += [(e.name, e.target, e.unit, float(e.read(runs))) for e in validation.EXPERIMENTS.values()]
     for name, tid, unit, value in named:

@@ -39,9 +39,18 @@ def runs_once():
 
 
 @pytest.fixture(scope="session")
-def biophysics():
-    from biophys_ltp.experiments import biophysics as run
-    return run()
+def biophysics_run():
+    """The biophysics protocol as the outcomes run it (biophys_ltp.outcomes: protocol and
+    trace window), so that the measurements below and the fitting tool's read one run."""
+    from biophys_ltp.outcomes import RUNS, run_options
+    from biophys_ltp.simulation import simulate
+    return simulate(RUNS["biophysics"](), progress=False, **run_options("biophysics"))
+
+
+@pytest.fixture(scope="session")
+def biophysics(biophysics_run):
+    from biophys_ltp.experiments import biophysics_of
+    return biophysics_of(biophysics_run)
 
 
 @pytest.fixture(scope="session")

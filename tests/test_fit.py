@@ -126,7 +126,7 @@ def test_a_fit_from_a_30_percent_perturbation_meets_every_band(tmp_path, fake):
 
 
 def test_a_resumed_fit_gives_the_history_of_an_uninterrupted_one(tmp_path, monkeypatch):
-    kw = dict(perturb=0.3, seed=3, popsize=6, workers=1)
+    kw = dict(perturb=0.3, seed=7, popsize=6, workers=1)
     monkeypatch.setattr(outcomes, "evaluate_many", FakeEvaluate())
     whole = F.fit("slow", out=tmp_path / "whole", max_generations=40, **kw)
     assert whole.generations > 5
@@ -279,3 +279,62 @@ def test_a_real_fit_of_one_parameter_does_not_lose_ground(tmp_path):
         assert (tmp_path / "fit" / name).is_file()
     assert float(load_model(tmp_path / "fit" / "fitted_model.toml")["tau_early"]) == \
         float(parse_quantity(res.best["tau_early"]))
+
+
+def test_every_fitted_parameter_but_the_listed_ones_has_a_target_the_fitting_tool_can_use():
+    """Each calibration target (its experimental time-course points aside) is measured by an
+    outcome, so ``biophys-ltp fit`` can re-derive every parameter tuned on it; a parameter
+    the model file gives as fitted names such a target, or is listed in ``fit.UNTARGETED``
+    with what it was fitted to instead.  A new fitted parameter without a target fails here."""
+    from biophys_ltp.targets import TARGETS
+    fitted = {name for name, p in MODEL.all_parameters().items() if p.source.startswith("fitted")}
+    main = {t for t in F.calibration_ids() if not t.startswith("point_")}
+    measured = {o.target for o in outcomes.OUTCOMES.values()}
+    assert main <= measured, f"calibration targets without an outcome: {sorted(main - measured)}"
+    tuned = {p for t in main for p in TARGETS[t].tuned}
+    assert tuned <= fitted, f"tuned on a target but not marked fitted: {sorted(tuned - fitted)}"
+    assert fitted - tuned == set(F.UNTARGETED), sorted((fitted - tuned) ^ set(F.UNTARGETED))
+    # the slow parameters' own outcomes constrain every one of them
+    slow_targets = {outcomes.OUTCOMES[o].target for o in F.SLOW_OUTCOMES}
+    for p in F.SLOW_PARAMS:
+        assert any(p in TARGETS[t].tuned for t in slow_targets), p
+
+
+@pytest.mark.standalone
+def test_the_biophysics_outcomes_read_the_biophysics_measurements(biophysics_run, biophysics):
+    """The fitting tool's outcomes for the electrophysiology targets are the numbers that
+    tests/test_biophysics.py checks, read from the same run."""
+    from biophys_ltp.experiments import bap_amplitude_at
+    got = outcomes.measure(["bap_250um", "ca_bap", "ca_supralinearity"], {"biophysics": biophysics_run})
+    assert got == {"bap_250um": bap_amplitude_at(biophysics, 250.0), "ca_bap": biophysics.ca_bap_uM,
+                   "ca_supralinearity": biophysics.supralinearity}
+
+
+@pytest.mark.standalone
+def test_the_anisomycin_and_control_outcomes_read_the_strong_tetanus_runs(ltp_phases):
+    """Anisomycin's first-hour effect and the control pathway, as the fitting tool reads
+    them from the strong tetanus with and without anisomycin: each the test pulse farthest
+    off, inside its band (what tests/test_ltp.py checks at every test pulse)."""
+    results = {"stet": ltp_phases[1]["STET"], "stet_anisomycin": ltp_phases[1]["STET + anisomycin"]}
+    got = outcomes.measure(["stet_aniso_first_hour_pp", "control_s2_stet"], results)
+    assert got["stet_aniso_first_hour_pp"] in BANDS["aniso_first_hour_pp"], got
+    assert got["control_s2_stet"] in BANDS["control_pathway"], got
+    s2 = results["stet"].fepsp.query("pathway == 'S2'").fepsp_pct
+    assert abs(got["control_s2_stet"] - 100) == pytest.approx((s2 - 100).abs().max())
+
+
+@pytest.mark.standalone
+@pytest.mark.slow
+def test_the_induction_outcomes_read_the_induction_figure(induction):
+    """The frequency response's crossing of baseline and the far spike timings, as the
+    fitting tool reads them, are the induction figure's (tests/test_induction.py)."""
+    from biophys_ltp.experiments import FREQUENCIES_HZ, frequency_crossings, induction_change, induction_table
+    _fig, res = induction
+    results = {f"freq_{hz}hz": res[("frequency", float(hz), False)] for hz in FREQUENCIES_HZ}
+    results.update({f"stdp_{dt:+d}ms": res[("stdp", float(dt), False)] for dt in (50, -50)})
+    got = outcomes.measure(["freq_crossing_hz", "stdp_+50ms", "stdp_-50ms"], results)
+    freq = induction_table({(float(hz), False): results[f"freq_{hz}hz"] for hz in FREQUENCIES_HZ}, "frequency_hz")
+    assert [got["freq_crossing_hz"]] == frequency_crossings(freq)
+    assert got["stdp_+50ms"] == induction_change(results["stdp_+50ms"])
+    assert got["stdp_-50ms"] == induction_change(results["stdp_-50ms"])
+    assert all(v in BANDS[outcomes.OUTCOMES[o].target] for o, v in got.items()), got

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from biophys_ltp.experiments import FREQUENCIES_HZ, STDP_OFFSETS_MS, induction_change
+from biophys_ltp.experiments import FREQUENCIES_HZ, STDP_OFFSETS_MS, frequency_crossings, induction_change
 from biophys_ltp.regression import compare
 from biophys_ltp.targets import BANDS
 
@@ -116,7 +116,7 @@ def test_frequency_response_targets(induction):
     assert model[10.0] in BANDS["freq_10hz"], f"10 Hz: {model[10.0]:.1f} %"
     for f in (50.0, 100.0):
         assert model[f] in BANDS["freq_50_100hz"], f"{f:g} Hz: {model[f]:.1f} %"
-    crossings = fig.crossing_hz(freq)
+    crossings = frequency_crossings(freq)
     assert len(crossings) == 1 and crossings[0] in BANDS["freq_crossing_hz"], \
         f"crossings of 100 %: {crossings} ({model})"
     apv = freq[freq.apv == 1]

@@ -73,8 +73,8 @@ from .errors import InputError
 from .outcomes import OUTCOMES
 from .targets import BANDS, Band
 
-__all__ = ["SLOW_PARAMS", "SLOW_OUTCOMES", "PARAMETER_SETS", "UNTARGETED", "ONE_SIDED_SCALE", "FAILED_PENALTY", "FitResult",
-           "calibration_ids", "default_outcomes", "fit", "loss", "parse_fraction", "resolve_params",
+__all__ = ["SLOW_PARAMS", "SLOW_OUTCOMES", "PARAMETER_SETS", "UNTARGETED", "ONE_SIDED_SCALE", "FAILED_PENALTY",
+           "FitResult", "calibration_ids", "default_outcomes", "fit", "loss", "parse_fraction", "resolve_params",
            "target_loss", "write_fitted_model"]
 
 # the slow (late-phase) parameters, and the outcomes that measure them: `--params slow`

@@ -73,9 +73,9 @@ from .errors import InputError
 from .outcomes import OUTCOMES
 from .targets import BANDS, Band
 
-__all__ = ["SLOW_PARAMS", "SLOW_OUTCOMES", "PARAMETER_SETS", "UNTARGETED", "ONE_SIDED_SCALE", "FAILED_PENALTY",
-           "FitResult", "calibration_ids", "default_outcomes", "fit", "loss", "parse_fraction", "resolve_params",
-           "target_loss", "write_fitted_model"]
+__all__ = ["SLOW_PARAMS", "SLOW_OUTCOMES", "PARAMETER_SETS", "UNTARGETED", "FITTED_BUDGET", "ONE_SIDED_SCALE",
+           "FAILED_PENALTY", "FitResult", "calibration_ids", "default_outcomes", "fit", "loss", "parse_fraction",
+           "resolve_params", "target_loss", "write_fitted_model"]
 
 # the slow (late-phase) parameters, and the outcomes that measure them: `--params slow`
 SLOW_PARAMS: tuple[str, ...] = ("tau_early", "K_prp", "tau_z", "k_signal", "k_signal_pho", "theta_signal",
@@ -101,6 +101,10 @@ UNTARGETED: dict[str, str] = {
     "tau_mapk": "spaced theta bursts (Kramar et al. 2012): the tests' thresholds, no experimental number",
     "g_mapk": "as tau_mapk",
 }
+
+# How many parameters the model file may give as fitted: a change of the model may replace
+# fitted parameters or turn them into measured ones, not add to them (tests/test_fit.py).
+FITTED_BUDGET = 35
 
 # The scale of a one-sided band (percentage points of the fEPSP): such a band has no width.
 # 10 points is about the s.e.m. of the late fEPSP in the sources of these bands (Frey et al.

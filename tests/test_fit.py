@@ -294,6 +294,7 @@ def test_every_fitted_parameter_but_the_listed_ones_has_a_target_the_fitting_too
     tuned = {p for t in main for p in TARGETS[t].tuned}
     assert tuned <= fitted, f"tuned on a target but not marked fitted: {sorted(tuned - fitted)}"
     assert fitted - tuned == set(F.UNTARGETED), sorted((fitted - tuned) ^ set(F.UNTARGETED))
+    assert len(fitted) <= F.FITTED_BUDGET, f"{len(fitted)} fitted parameters, more than {F.FITTED_BUDGET}"
     # the slow parameters' own outcomes constrain every one of them
     slow_targets = {outcomes.OUTCOMES[o].target for o in F.SLOW_OUTCOMES}
     for p in F.SLOW_PARAMS:

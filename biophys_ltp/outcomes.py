@@ -21,12 +21,15 @@ import socket
 import time
 import traceback
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from .errors import InputError, known_names
-from .experiments import FREQUENCIES_HZ
+from .experiments import (BIOPHYSICS_TRACE_WINDOWS, FREQUENCIES_HZ, bap_amplitude_at, biophysics_of,
+                          biophysics_protocol, frequency_crossings, frequency_protocol, induction_change,
+                          induction_table, repetition_protocol, stdp_protocol)
 from .executor import one_line
 
 __all__ = ["Outcome", "OUTCOMES", "MAIN", "RUNS", "outcome_names", "jobs_for", "run_options", "measure", "evaluate",
@@ -55,32 +58,6 @@ def _shipped(name: str) -> Callable[[], dict[str, Any]]:
     return load
 
 
-def _frequency(hz: float) -> Callable[[], dict[str, Any]]:
-    def make() -> dict[str, Any]:
-        from .experiments import frequency_protocol
-        return frequency_protocol(hz)
-    return make
-
-
-def _stdp(offset_ms: float) -> Callable[[], dict[str, Any]]:
-    def make() -> dict[str, Any]:
-        from .experiments import stdp_protocol
-        return stdp_protocol(offset_ms)
-    return make
-
-
-def _repetition(trains: int, spacing_min: float) -> Callable[[], dict[str, Any]]:
-    def make() -> dict[str, Any]:
-        from .experiments import repetition_protocol
-        return repetition_protocol(trains, spacing_min)
-    return make
-
-
-def _biophysics() -> dict[str, Any]:
-    from .experiments import biophysics_protocol
-    return biophysics_protocol()
-
-
 # run name -> a function that returns the protocol (plain data)
 RUNS: dict[str, Callable[[], dict[str, Any]]] = {
     "wtet": _shipped("wtet"),
@@ -89,14 +66,14 @@ RUNS: dict[str, Callable[[], dict[str, Any]]] = {
     "stc": _shipped("stc_strong_weak"),
     "wlfs": _shipped("wlfs"),
     "slfs": _shipped("slfs"),
-    **{f"freq_{hz}hz": _frequency(hz) for hz in FREQUENCIES_HZ},
-    "stdp_+10ms": _stdp(10),
-    "stdp_-10ms": _stdp(-10),
-    "stdp_+50ms": _stdp(50),
-    "stdp_-50ms": _stdp(-50),
-    "massed_2x1min": _repetition(2, 1),
-    "spaced_2x10min": _repetition(2, 10),
-    "biophysics": _biophysics,
+    **{f"freq_{hz}hz": partial(frequency_protocol, hz) for hz in FREQUENCIES_HZ},
+    "stdp_+10ms": partial(stdp_protocol, 10),
+    "stdp_-10ms": partial(stdp_protocol, -10),
+    "stdp_+50ms": partial(stdp_protocol, 50),
+    "stdp_-50ms": partial(stdp_protocol, -50),
+    "massed_2x1min": partial(repetition_protocol, 2, 1),
+    "spaced_2x10min": partial(repetition_protocol, 2, 10),
+    "biophysics": biophysics_protocol,
 }
 
 
@@ -104,7 +81,6 @@ def run_options(run: str) -> dict[str, Any]:
     """What a run needs of :func:`~biophys_ltp.simulation.simulate` besides its protocol
     (plain data): the trace window that the biophysics outcomes read."""
     if run == "biophysics":
-        from .experiments import BIOPHYSICS_TRACE_WINDOWS
         return {"trace_windows": [list(w) for w in BIOPHYSICS_TRACE_WINDOWS]}
     return {}
 
@@ -115,7 +91,6 @@ def _after(run: str, pathway: str, minutes: float, *, from_end: bool = False) ->
 
 def _induction(run: str) -> Callable[[Mapping[str, Any]], float]:
     def read(results: Mapping[str, Any]) -> float:
-        from .experiments import induction_change
         return induction_change(results[run])
     return read
 
@@ -146,14 +121,8 @@ def _aniso_first_hour_pp(results: Mapping[str, Any]) -> float:
 
 def _biophysics_measure(read: Callable[[Any], float]) -> Callable[[Mapping[str, Any]], float]:
     def measure_(results: Mapping[str, Any]) -> float:
-        from .experiments import biophysics_of
         return float(read(biophysics_of(results["biophysics"])))
     return measure_
-
-
-def _bap_250um(bio: Any) -> float:
-    from .experiments import bap_amplitude_at
-    return bap_amplitude_at(bio, 250.0)
 
 
 def _frequency_crossing_hz(results: Mapping[str, Any]) -> float:
@@ -161,7 +130,6 @@ def _frequency_crossing_hz(results: Mapping[str, Any]) -> float:
     not cross, the end of the range run on its side (1 Hz for a curve above 100 % all
     along, 100 Hz for one below), so that a fit sees how far off it is; NaN where it
     crosses more than once (no single crossing to compare)."""
-    from .experiments import frequency_crossings, induction_table
     table = induction_table({(hz, False): results[f"freq_{hz}hz"] for hz in FREQUENCIES_HZ}, "frequency_hz")
     crossings = frequency_crossings(table)
     if len(crossings) == 1:
@@ -213,7 +181,8 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in [
             "the first hour where they differ most", "percentage points", ("stet", "stet_anisomycin"),
             _aniso_first_hour_pp, "aniso_first_hour_pp"),
     Outcome("bap_250um", "backpropagating AP 250 um from the soma on the apical trunk, of the somatic AP",
-            "of somatic AP", ("biophysics",), _biophysics_measure(_bap_250um), "bap_250um"),
+            "of somatic AP", ("biophysics",), _biophysics_measure(lambda bio: bap_amplitude_at(bio, 250.0)),
+            "bap_250um"),
     Outcome("ca_bap", "peak spine-head Ca2+ rise from one backpropagating AP", "uM", ("biophysics",),
             _biophysics_measure(lambda bio: bio.ca_bap_uM), "ca_bap"),
     Outcome("ca_supralinearity", "spine-head Ca2+ peak of an EPSP followed 10 ms later by a bAP, over the sum "

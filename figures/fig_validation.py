@@ -8,8 +8,8 @@ their predictions were committed in biophys_ltp/predictions.toml before the comp
 
 The model's numbers: the outcomes in the fEPSP's units (biophys_ltp/outcomes.py: WTET,
 STET, STET + anisomycin, tagging, WLFS, SLFS, the frequency response, spike timing, the
-control pathway) and the held-out
-experiments (biophys_ltp/validation.py), each run once.  Each row shows the target's band
+control pathway) and the held-out experiments (biophys_ltp/validation.py), each run
+once.  Each row shows the target's band
 (grey), the reported mean +- SEM where the paper gives them (black), and the model (a
 dot, filled when inside the band, open and red-edged when it misses).
 """

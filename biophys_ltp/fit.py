@@ -74,7 +74,7 @@ from .outcomes import OUTCOMES
 from .targets import BANDS, Band
 
 __all__ = ["SLOW_PARAMS", "SLOW_OUTCOMES", "PARAMETER_SETS", "UNTARGETED", "FITTED_BUDGET", "ONE_SIDED_SCALE",
-           "FAILED_PENALTY", "FitResult", "calibration_ids", "default_outcomes", "fit", "loss", "parse_fraction",
+           "FAILED_PENALTY", "FitResult", "band_text", "calibration_ids", "default_outcomes", "fit", "loss", "parse_fraction",
            "resolve_params", "target_loss", "write_fitted_model"]
 
 # the slow (late-phase) parameters, and the outcomes that measure them: `--params slow`
@@ -176,7 +176,8 @@ def _met(values: Mapping[str, float], outcomes: Sequence[str]) -> int:
     return sum(1 for o in outcomes if math.isfinite(values[o]) and values[o] in BANDS[OUTCOMES[o].target])
 
 
-def _band_text(band: Band) -> str:
+def band_text(band: Band) -> str:
+    """A band as the fit's report writes it: "120-160 %", ">= 130 %", "<= 110 %"."""
     unit = band.unit
     if math.isfinite(band.low) and math.isfinite(band.high):
         return f"{band.low:g}-{band.high:g} {unit}"
@@ -939,7 +940,7 @@ def _targets_table(outcomes: Sequence[str], start: Mapping[str, float], best: Ma
     rows = ["| target | outcome | band | start | best |", "|---|---|---|---|---|"]
     for o in outcomes:
         band = BANDS[OUTCOMES[o].target]
-        rows.append(f"| {OUTCOMES[o].target} | {o} | {_band_text(band)} | {cell(start[o], band)} | "
+        rows.append(f"| {OUTCOMES[o].target} | {o} | {band_text(band)} | {cell(start[o], band)} | "
                     f"{cell(best[o], band)} |")
     return "\n".join(rows)
 

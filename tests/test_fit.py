@@ -223,6 +223,21 @@ def test_only_calibration_targets_are_fitted(monkeypatch):
 # The command
 # ---------------------------------------------------------------------------
 
+def test_the_command_lists_what_can_be_fitted(capsys):
+    """``fit --list``: every outcome with a calibration target, with the parameters tuned on
+    it, and every fitted parameter without one; without --list, --params and --out are
+    needed."""
+    assert cli.main(["fit", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in F.default_outcomes(["k_ins"]):
+        assert f"  {name}: " in out, name
+    assert "target bap_250um" in out and "tuned on it: gNa_dend, gK_dend" in out
+    assert all(f"  {name}: " in out for name in F.UNTARGETED)
+    assert "  stet_1h: " not in out  # a validation target is never fitted
+    assert cli.main(["fit", "--out", "never-written"]) == 2
+    assert "fit needs --params (or --list" in capsys.readouterr().err
+
+
 def test_the_command_prints_progress_with_the_time_left_and_the_table(tmp_path, fake, capsys):
     code = cli.main(["fit", "--params", "slow", "--perturb", "30%", "--seed", "1", "--out", str(tmp_path / "demo"),
                      "--workers", "2", "--generations", "60"])

@@ -38,8 +38,9 @@ OUTCOMES_HELP = """\
 outcomes to fit, comma-separated (biophys_ltp.outcomes; each must have a
 calibration target).  Default: for slow-phase parameters those of the
 slow-phase outcomes wtet_30min, wtet_3h, stet_1h, stet_8h, stet_aniso_8h,
-stc_s2_8h, wlfs_30min, wlfs_3h and slfs_8h whose target is a calibration
-target, else every outcome with a calibration target"""
+stc_s2_8h, wlfs_30min, wlfs_3h, slfs_8h and stet_aniso_first_hour_pp whose
+target is a calibration target, else every outcome with a calibration target
+(--list shows them)"""
 
 
 def add_fit_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,9 +49,13 @@ def add_fit_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     p = sub.add_parser("fit", help=FIT_HELP, description=FIT_DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--params", required=True, metavar="A,B,...", help=PARAMS_HELP)
+    p.add_argument("--params", default=None, metavar="A,B,...", help=PARAMS_HELP + " (required)")
     p.add_argument("--outcomes", default=None, metavar="A,B,...", help=OUTCOMES_HELP)
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (an existing fit there is resumed)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder (an existing fit there is resumed; required)")
+    p.add_argument("--list", action="store_true",
+                   help="list the outcomes a fit can use, each with its calibration target's band and the "
+                        "parameters tuned on it, and the fitted parameters that have no target; then exit")
     p.add_argument("--model", default=None, metavar="NAME",
                    help=f"model name or file whose values are the start (default {DEFAULT_MODEL})")
     p.add_argument("--start", action="append", metavar="NAME=VALUE", default=[],
@@ -80,10 +85,36 @@ def add_fit_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+def list_fittable() -> str:
+    """The outcomes with a calibration target (outcome, target, band, the parameters tuned
+    on it) and the parameters marked fitted that no calibration target names."""
+    from ..fit import UNTARGETED, band_text, calibration_ids
+    from ..outcomes import OUTCOMES
+    from ..targets import BANDS, TARGETS
+
+    ids = calibration_ids()
+    lines = ["outcomes with a calibration target (what --outcomes takes):"]
+    for name, o in OUTCOMES.items():
+        if o.target in ids:
+            t = TARGETS[o.target]
+            lines.append(f"  {name}: {o.description}; target {o.target} ({t.paper}), band "
+                         f"{band_text(BANDS[o.target])}; tuned on it: {', '.join(t.tuned) or 'none'}")
+    lines.append("fitted parameters without a calibration target (a fit cannot re-derive them):")
+    lines += [f"  {name}: {why}" for name, why in UNTARGETED.items()]
+    return "\n".join(lines)
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..fit import DEFAULT_GENERATIONS, DEFAULT_SEED, DEFAULT_SIGMA0, fit
     from ..units import strip_quotes
+
+    if args.list:
+        print(list_fittable())
+        return 0
+    missing = [option for option, value in (("--params", args.params), ("--out", args.out)) if not value]
+    if missing:
+        raise InputError(f"fit needs {' and '.join(missing)} (or --list to see what can be fitted)")
 
     def pairs(items: list[str], option: str, example: str) -> dict[str, str]:
         out: dict[str, str] = {}

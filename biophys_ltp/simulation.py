@@ -274,7 +274,7 @@ def check_run(proto: Protocol, model: Model, schedule: Schedule, raw: RawResults
             f"program folder {raw.build_dir}")
     dt_s = float(schedule.dt)
     # (part, variable, its times, its index, what the index numbers)
-    recorded = [("measure", name, "t_sim", "i", "pathway") for name in ("slope", "amp")]
+    recorded = [("measure", name, "t_sim", "i", "pathway") for name in ("current", "slope", "amp")]
     recorded += [("path_samples", r.column, "t_sim", "i", "pathway") for r in mech.records("synapse")]
     recorded += [("cell_samples", r.column, "t_sim", None, None) for r in mech.records("cell")]
     if raw.traces:
@@ -323,23 +323,24 @@ def _fepsp_frame(proto: Protocol, schedule: Schedule, raw: RawResults,
         if not len(test_sim):
             continue
         sel = m["i"] == k
-        lookup = dict(zip(steps[sel], zip(m["slope"][sel], m["amp"][sel])))
+        lookup = dict(zip(steps[sel], zip(m["slope"][sel], m["amp"][sel], m["current"][sel])))
         got = [lookup.get(int(s)) for s in test_sim]
         if any(g is None for g in got):
             raise SimulationError(f"pathway {name}: {sum(g is None for g in got)} test pulses without a response")
         slope = np.array([g[0] for g in got])
         amp = np.array([g[1] for g in got])
+        current = np.array([g[2] for g in got])
         base = test_real < baseline_steps
         if not base.any():  # protocol_from_dict refuses a protocol without baseline test pulses
             raise SimulationError(f"pathway {name}: no test pulse in the baseline")
         ref = slope[base].mean()
         if not ref > 0:
             raise SimulationError(f"pathway {name}: no baseline response (mean slope {ref})")
-        for t, s, a in zip(test_real, slope, amp):
-            # slope in V/s, which is mV/ms; amplitude in V
-            rows.append((t * dt_s / 60.0, name, 100.0 * s / ref, s, a * 1e3))
+        for t, s, a, c in zip(test_real, slope, amp, current):
+            # slope in V/s, which is mV/ms; amplitude in V; current in A
+            rows.append((t * dt_s / 60.0, name, 100.0 * s / ref, s, a * 1e3, c * 1e12))
     return pd.DataFrame(rows, columns=["time_min", "pathway", "fepsp_pct", "epsp_slope_mV_per_ms",
-                                       "epsp_amplitude_mV"])
+                                       "epsp_amplitude_mV", "synaptic_current_pA"])
 
 
 def _state_frame(proto: Protocol, model: Model, schedule: Schedule, raw: RawResults) -> pd.DataFrame:

@@ -21,12 +21,17 @@ from . import gates
 
 log = logging.getLogger("biophys_ltp")
 
-# EPSP amplitude: the peak within this window after each pulse (a test EPSP peaks 3-4 ms
-# after the pulse at the soma, its initial slope is steepest at 1-2 ms)
+# The response to each pulse, measured at the soma as in whole-cell recordings: the EPSP's
+# amplitude (the peak within MEASURE_WINDOW; a test EPSP peaks 3-4 ms after the pulse) and
+# its initial slope (the steepest rise within SLOPE_WINDOW, at 1-2 ms, before any spike;
+# the fEPSP proxy); and the pathway's synaptic current (AMPA and NMDA receptors of its
+# spines and of its population on the trunk, inward), its peak within SLOPE_WINDOW (the
+# AMPA current peaks ~0.5 ms after the pulse): the current whose sink the initial slope of
+# a field EPSP in stratum radiatum measures.
 MEASURE_WINDOW = 10 * b2.ms
-SLOPE_WINDOW = 5 * b2.ms  # initial slope: steepest rise within this window (before any spike)
+SLOPE_WINDOW = 5 * b2.ms
 # A test pulse on a strongly potentiated pathway can fire the cell.  As the population
-# spike is left out of a field EPSP's slope (taken on the initial rise), the slope is taken
+# spike is left out of an EPSP's slope (taken on the initial rise), the slope is taken
 # only while the soma is less than this far above its potential at the pulse: below the
 # spike threshold (~15 mV above rest), above the ~5-mV baseline test EPSP, and above the
 # point of steepest rise of larger EPSPs.
@@ -110,14 +115,16 @@ v_gate : volt
 
 def _synapse_extra(n_syn: int) -> str:
     # what the pathway needs at every step: its kinase and phosphatase totals (nuclear
-    # signal), its conductance (pathway population) and the mean late weight of its
-    # original spines (slot = 0; growth of new spines)
+    # signal), its conductance (pathway population), the mean late weight of its
+    # original spines (slot = 0; growth of new spines) and its spines' synaptic current
+    # (inward positive)
     return (
         f"kin_path_pre = kin : 1 (summed)\n"
         f"pho_path_pre = pho_active : 1 (summed)\n"
         f"g_ampa_path_pre = g_ampa_syn : siemens (summed)\n"
         f"g_nmda_path_pre = g_nmda_syn : siemens (summed)\n"
         f"z_mean_pre = z_late*(1 - slot)/{n_syn} : 1 (summed)\n"
+        f"i_syn_path_pre = g_ampa_syn*(E_ampa_post - v_post) + g_nmda_syn*B_mg_post*(E_nmda_post - v_post) : amp (summed)\n"
     )
 
 
@@ -164,6 +171,9 @@ pho_path : 1
 g_ampa_path : siemens
 g_nmda_path : siemens
 z_mean : 1
+i_syn_path : amp
+i_pop_path : amp
+current_max : amp
 measure_window : second (shared, constant)
 slope_window : second (shared, constant)
 slope_ceiling : volt (shared, constant)
@@ -174,6 +184,8 @@ PATHWAY_TRACK = """
 slope_now = (v_soma - v_prev)/dt
 slope_max = slope_max + int(slope_now > slope_max and t < t_last + slope_window and v_soma - v0 < slope_ceiling)*(slope_now - slope_max)
 amp_max = amp_max + int(v_soma - v0 > amp_max)*(v_soma - v0 - amp_max)
+current_now = i_syn_path + i_pop_path
+current_max = current_max + int(current_now > current_max and t < t_last + slope_window)*(current_now - current_max)
 v_prev = v_soma
 """
 
@@ -267,7 +279,7 @@ class Network:
 
         self.pathway = b2.NeuronGroup(
             n_path, PATHWAY_EQS, threshold="t >= pulse_time(k*second, i) - 0.5*dt",
-            reset="k += 1\nt_last = t\nv0 = v_soma\namp_max = 0*mV\nslope_max = 0*volt/second\npending = 1",
+            reset="k += 1\nt_last = t\nv0 = v_soma\namp_max = 0*mV\nslope_max = 0*volt/second\ncurrent_max = 0*amp\npending = 1",
             events={"measure": "pending > 0.5 and t >= t_last + measure_window",
                     "sample": "t_real >= next_sample",
                     "trace": "trace_on > 0.5",
@@ -293,7 +305,11 @@ class Network:
                          j=np.concatenate([heads.ravel(), slot_heads.ravel()]))
         is_slot = np.concatenate([np.zeros(n_path * n_syn), np.ones(n_path * n_slots)])
         self.syn.slot = is_slot
-        pop_eqs = model.brian_equations("population") + b2.Equations("n_syn : 1 (shared, constant)")
+        # (and the population's synaptic current, inward positive)
+        pop_eqs = model.brian_equations("population") + b2.Equations(
+            "n_syn : 1 (shared, constant)\n"
+            "i_pop_path_pre = n_clones*(g_ampa_path_pre*(E_ampa_post - v_post)"
+            " + g_nmda_path_pre*B_mg_post*(E_nmda_post - v_post))/n_syn : amp (summed)")
         self.population = b2.Synapses(self.pathway, self.neuron, model=pop_eqs, namespace=ns,
                                       name="population")
         # the population's synapses are spread along the apical trunk (Schaffer collaterals
@@ -354,7 +370,7 @@ class Network:
         self.pathway.v_prev = -65 * b2.mV
 
         self.monitors = {
-            "measure": b2.EventMonitor(self.pathway, "measure", variables=["t_last", "amp_max", "slope_max"],
+            "measure": b2.EventMonitor(self.pathway, "measure", variables=["t_last", "current_max", "amp_max", "slope_max"],
                                        name="measure_mon"),
             "path_sample": b2.EventMonitor(
                 self.pathway, "sample", variables=[_pathway_var(r) for r in SYNAPSE_RECORDS],
@@ -415,7 +431,8 @@ class Network:
 # plain numbers in SI units (Ca too: mmolar is Brian2's name for mol/m^3).
 RESULTS = {
     "measure": {"t_sim": ("measure_mon", "t_last"), "i": ("measure_mon", "i"),
-                "amp": ("measure_mon", "amp_max"), "slope": ("measure_mon", "slope_max")},
+                "amp": ("measure_mon", "amp_max"), "slope": ("measure_mon", "slope_max"),
+                "current": ("measure_mon", "current_max")},
     "path_samples": {"i": ("path_sample_mon", "i"), "t_sim": ("path_sample_mon", "t"),
                      **{r.column: ("path_sample_mon", _pathway_var(r)) for r in SYNAPSE_RECORDS}},
     "cell_samples": {"t_real": ("cell_sample_mon", "t_real"), "t_sim": ("cell_sample_mon", "t"),

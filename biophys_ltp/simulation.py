@@ -333,12 +333,13 @@ def _fepsp_frame(proto: Protocol, schedule: Schedule, raw: RawResults,
         base = test_real < baseline_steps
         if not base.any():  # protocol_from_dict refuses a protocol without baseline test pulses
             raise SimulationError(f"pathway {name}: no test pulse in the baseline")
-        ref = slope[base].mean()
+        # the fEPSP: the pathway's synaptic current (the field's sink), % of its baseline mean
+        ref = current[base].mean()
         if not ref > 0:
-            raise SimulationError(f"pathway {name}: no baseline response (mean slope {ref})")
+            raise SimulationError(f"pathway {name}: no baseline response (mean synaptic current {ref} A)")
         for t, s, a, c in zip(test_real, slope, amp, current):
             # slope in V/s, which is mV/ms; amplitude in V; current in A
-            rows.append((t * dt_s / 60.0, name, 100.0 * s / ref, s, a * 1e3, c * 1e12))
+            rows.append((t * dt_s / 60.0, name, 100.0 * c / ref, s, a * 1e3, c * 1e12))
     return pd.DataFrame(rows, columns=["time_min", "pathway", "fepsp_pct", "epsp_slope_mV_per_ms",
                                        "epsp_amplitude_mV", "synaptic_current_pA"])
 

@@ -96,6 +96,8 @@ RUNS: dict[str, dict[str, Any]] = {
     "d1_antagonist_stet": _protocol("STET under SCH 23390", "", [STET, _drug("sch23390", "20 min", "2 h")]),
     "d1_antagonist_slfs": _protocol("SLFS under SCH 23390", "", [SLFS, _drug("sch23390", "20 min", "2 h")]),
     "d1_agonist": _protocol("SKF 38393", "", [_drug("skf38393", "30 min", "45 min")]),
+    # the NMDA receptor antagonist on the test-pulse response (Collingridge et al. 1983)
+    "apv": _protocol("APV, test pulses only", "", [_drug("apv", "30 min", "90 min")]),
 }
 
 
@@ -174,6 +176,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
                "d1_antagonist_slfs"),
     Experiment("d1_agonist", "D1/D5 agonist for 15 min, no stimulation: S1 8 h after", ("d1_agonist",),
                _at("d1_agonist", 8), _PCT, "d1_agonist"),
+    Experiment("apv_test_pulse", "APV from 30 to 90 min, test pulses only: S1 30 min into the drug", ("apv",),
+               _at("apv", 0.5), _PCT, "apv_test_pulse"),
 ]}
 
 

@@ -167,7 +167,7 @@ def state_table(results: Mapping[str, "bl.Results"], pathways: Iterable[str], co
 TWO_PATHWAY_STATE = ["early_weight", "late_weight", "tag", "proteins"]
 TWO_PATHWAY_COLUMNS = {
     "time_min": "minutes from the start of the protocol",
-    "fepsp_pct": "initial slope of the somatic EPSP, % of the baseline mean",
+    "fepsp_pct": "fEPSP: the pathway's synaptic current at the test pulse, % of the baseline mean",
     "early_weight": "early change of AMPA receptors (fraction of baseline)",
     "late_weight": "consolidated change (fraction of baseline)",
     "tag": "mean tag of the pathway's synapses (0-1)",

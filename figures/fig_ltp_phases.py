@@ -101,7 +101,7 @@ def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
         "versions": meta["versions"], "protocols": PROTOCOLS, "trace_window": TRACE_WINDOW,
         "wall_time_s": time.perf_counter() - t0,
         "columns": {"time_min": "minutes from the start of the protocol",
-                    "fepsp_pct": "initial slope of the somatic EPSP, % of the baseline mean",
+                    "fepsp_pct": "fEPSP: the pathway's synaptic current at the test pulse, % of the baseline mean",
                     "early_weight": "early change of AMPA receptors (fraction of baseline)",
                     "late_weight": "consolidated change (fraction of baseline)",
                     "tag": "mean tag of S1's synapses (0-1)", "proteins": "dendritic PRP level (0-1)",

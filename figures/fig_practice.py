@@ -75,7 +75,7 @@ COLUMNS = {
     "spacing_min": "onset-to-onset interval of the trains, minutes (0 for one train)",
     "pathway": "S1 (tetanised) or S2 (unstimulated control)",
     "time_min": "minutes from the start of the protocol (first train at 30 min)",
-    "fepsp_pct": "initial slope of the somatic EPSP, % of the baseline mean",
+    "fepsp_pct": "fEPSP: the pathway's synaptic current at the test pulse, % of the baseline mean",
     "spine_volume": "S1's spine-head volume relative to its initial volume",
     "early_weight": "S1's early change of AMPA receptors (fraction of baseline)",
     "late_weight": "S1's consolidated change (fraction of baseline)",

@@ -72,7 +72,7 @@ COLUMNS = {
            "'spaced' (three trains 10 min apart, twice, 6 h apart)",
     "pathway": "S1 (stimulated) or S2 (unstimulated control)",
     "time_min": "minutes from the start of the protocol (first stimulation at 30 min)",
-    "fepsp_pct": "initial slope of the somatic EPSP, % of the baseline mean",
+    "fepsp_pct": "fEPSP: the pathway's synaptic current at the test pulse, % of the baseline mean",
     "added_pp_2h": "percentage points of S1's fEPSP that the second TBS adds 2 h after it, over one TBS "
                    "at the same time",
     "proteins_max": "largest PRP level at S1's dendrite during the two-TBS run (0-1)",

@@ -36,7 +36,7 @@ def _protocol(name, events):
 def runs(validation_runs):
     """The drug experiments' runs (biophys_ltp.validation.RUNS), shared with test_validation."""
     return validation_runs(["stet", "slfs", "actd_around", "actd_after", "kn62", "kt5720", "forskolin",
-                            "forskolin_aniso", "zip_stet", "zip_slfs"])
+                            "forskolin_aniso", "zip_stet", "zip_slfs", "apv"])
 
 
 def _at(runs, key, hours_after, pathway="S1"):
@@ -88,6 +88,23 @@ def test_the_schedule_sets_each_target_only_while_its_drug_is_present():
 # ---------------------------------------------------------------------------
 # Outcomes against the experiments
 # ---------------------------------------------------------------------------
+
+def test_apv_leaves_the_fepsp_but_not_the_somatic_epsp_slope(runs):
+    """APV after the baseline: the fEPSP (the pathway's synaptic current) stays where the
+    experiments saw no effect; the somatic EPSP's initial slope, which dendritic Na+
+    channels boost, falls further, because the small NMDA receptor current is amplified
+    into it (README, "What the model is": fEPSP)."""
+    f = runs["apv"].fepsp
+    s1 = f[f.pathway == "S1"]
+    baseline = s1[s1.time_min < 30.0]
+    during = s1.iloc[(s1.time_min - 60.0).abs().argmin()]
+    _check("apv_test_pulse", during.fepsp_pct)
+    assert during.fepsp_pct < 100.0  # the NMDA receptors carry a little of the current
+    slope_pct = 100.0 * during.epsp_slope_mV_per_ms / baseline.epsp_slope_mV_per_ms.mean()
+    assert slope_pct < during.fepsp_pct
+    after = s1.iloc[(s1.time_min - 120.0).abs().argmin()]  # 30 min after the drug
+    _check("control_pathway", after.fepsp_pct)
+
 
 def test_actinomycin_d_blocks_the_late_phase_only_around_the_tetanus(runs):
     _check("actd_around_8h", _at(runs, "actd_around", 8))

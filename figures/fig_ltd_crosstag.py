@@ -112,7 +112,7 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     cross(ax, "SLFS S1 + WTET S2", "S1: SLFS", "S2: WTET 60 min after SLFS onset", "WTET", 60.0)
     ax.axvspan(lfs_start / 60, lfs_end / 60, color="0.85", lw=0)
     mark(ax, 1.5, "WTET S2")
-    ax.set(title="B  Cross-tagging: SLFS (S1) then WTET (S2)", ylim=(50, 165))
+    ax.set(title="B  Cross-tagging: SLFS (S1) then WTET (S2)", ylim=(40, 165))  # legend below S1
     ax.legend(frameon=False, fontsize=8, loc="lower right")
 
     ax = axes[2]
@@ -121,7 +121,8 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     for k in range(3):
         mark(ax, 0.5 + k / 6, "STET" if k == 0 else "")
     ax.set(title="C  Cross-tagging: STET (S1) then WLFS (S2)", ylim=(50, 185))
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    # between S1's late LTP and the control pathway, clear of S2's depression
+    ax.legend(frameon=False, fontsize=8, loc="center right", bbox_to_anchor=(1.0, 0.6))
 
     for ax in axes[:3]:
         ax.axhline(100, color="0.6", lw=0.8, ls=":")

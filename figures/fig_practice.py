@@ -180,7 +180,7 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     ax.axhline(100, color="0.6", lw=0.8, ls=":")
     ax.set(xlabel="time (h)", ylabel="fEPSP slope of S1 (% of baseline)", xlim=(0, 10), ylim=(90, 215),
            title="A  Massed versus spaced 100-Hz trains")
-    ax.legend(frameon=False, fontsize=7.5, loc="lower right", bbox_to_anchor=(1.0, 0.1))
+    ax.legend(frameon=False, fontsize=7.5, loc="upper right")  # above the curves
 
     # B: fEPSP at 8 h against the number of trains
     ax = fig.add_subplot(gs[0, 1])

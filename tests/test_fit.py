@@ -342,15 +342,15 @@ def test_the_anisomycin_and_control_outcomes_read_the_strong_tetanus_runs(ltp_ph
 @pytest.mark.standalone
 @pytest.mark.slow
 def test_the_induction_outcomes_read_the_induction_figure(induction):
-    """The frequency response's crossing of baseline and the far spike timings, as the
-    fitting tool reads them, are the induction figure's (tests/test_induction.py)."""
+    """The frequency response's crossing of baseline and the 5-ms and far spike timings,
+    as the fitting tool reads them, are the induction figure's (tests/test_induction.py)."""
     from biophys_ltp.experiments import FREQUENCIES_HZ, frequency_crossings, induction_change, induction_table
     _fig, res = induction
     results = {f"freq_{hz}hz": res[("frequency", float(hz), False)] for hz in FREQUENCIES_HZ}
-    results.update({f"stdp_{dt:+d}ms": res[("stdp", float(dt), False)] for dt in (50, -50)})
-    got = outcomes.measure(["freq_crossing_hz", "stdp_+50ms", "stdp_-50ms"], results)
+    results.update({f"stdp_{dt:+d}ms": res[("stdp", float(dt), False)] for dt in (5, -5, 50, -50)})
+    got = outcomes.measure(["freq_crossing_hz", "stdp_+5ms", "stdp_-5ms", "stdp_+50ms", "stdp_-50ms"], results)
     freq = induction_table({(float(hz), False): results[f"freq_{hz}hz"] for hz in FREQUENCIES_HZ}, "frequency_hz")
     assert [got["freq_crossing_hz"]] == frequency_crossings(freq)
-    assert got["stdp_+50ms"] == induction_change(results["stdp_+50ms"])
-    assert got["stdp_-50ms"] == induction_change(results["stdp_-50ms"])
+    for dt in (5, -5, 50, -50):
+        assert got[f"stdp_{dt:+d}ms"] == induction_change(results[f"stdp_{dt:+d}ms"])
     assert all(v in BANDS[outcomes.OUTCOMES[o].target] for o, v in got.items()), got

@@ -47,7 +47,7 @@ MAX_DURATION = 365 * 86400 * b2.second
 #: Shortest test-pulse interval.  Test pulses are meant to sample the synapse, not to
 #: change it, but every pulse activates its phosphatase a little, and closer pulses sum.
 #: Measured on the default model (3 h of test pulses only, fEPSP at the end): every 10 s
-#: -12.0 %, 20 s -3.1 %, 30 s -1.5 %, 1 min -0.6 %, 2 min -0.3 %, 5 min -0.1 %.  Below
+#: -10.5 %, 20 s -2.5 %, 30 s -1.2 %, 1 min -0.5 %, 2 min -0.2 %, 5 min -0.1 %.  Below
 #: 20 s the test pulses are a low-frequency stimulus of their own; from 20 s on their
 #: effect is that slow drift, which the README states (tests/test_inputs.py measures it on
 #: the model as it is).

@@ -25,7 +25,7 @@ MISSES = {
     "wbs_1h": "model miss: a weak tetanus 1 h before STET on another pathway keeps only 112 % at 8 h (experiment: "
               "late LTP); its tag has mostly decayed when the proteins made for S1 arrive ~40 min after the "
               "strong tetanus (tau_transport)",
-    "depot_late": "model miss: 1000 pulses at 1 Hz depress a naive synapse by ~17 % in the model (1 Hz LTD, "
+    "depot_late": "model miss: 1000 pulses at 1 Hz depress a naive synapse by ~15 % in the model (1 Hz LTD, "
                   "freq_1hz) against 4 % in Fujii et al.'s guinea-pig slices, so 100 min after the train the "
                   "stimulation removes more than the little potentiation left",
     "kt5720_8h": "model miss: the strong tetanus never opens the slow cAMP/PKA route, so blocking PKA leaves the "

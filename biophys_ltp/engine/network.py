@@ -21,13 +21,13 @@ from . import gates
 
 log = logging.getLogger("biophys_ltp")
 
-# The response to each pulse, measured at the soma as in whole-cell recordings: the EPSP's
-# amplitude (the peak within MEASURE_WINDOW; a test EPSP peaks 3-4 ms after the pulse) and
-# its initial slope (the steepest rise within SLOPE_WINDOW, at 1-2 ms, before any spike;
-# the fEPSP proxy); and the pathway's synaptic current (AMPA and NMDA receptors of its
-# spines and of its population on the trunk, inward), its peak within SLOPE_WINDOW (the
-# AMPA current peaks ~0.5 ms after the pulse): the current whose sink the initial slope of
-# a field EPSP in stratum radiatum measures.
+# The response to each pulse: the pathway's synaptic current (AMPA and NMDA receptors of
+# its spines and of its population on the trunk, inward), its peak within SLOPE_WINDOW (the
+# AMPA current peaks ~0.5 ms after the pulse), the current whose sink the initial slope of
+# a field EPSP in stratum radiatum measures (the model's fEPSP); and, at the soma as in
+# whole-cell recordings, the EPSP's amplitude (the peak within MEASURE_WINDOW; a test EPSP
+# peaks 3-4 ms after the pulse) and its initial slope (the steepest rise within
+# SLOPE_WINDOW, at 1-2 ms, before any spike).
 MEASURE_WINDOW = 10 * b2.ms
 SLOPE_WINDOW = 5 * b2.ms
 # A test pulse on a strongly potentiated pathway can fire the cell.  As the population

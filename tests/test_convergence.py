@@ -2,13 +2,8 @@
 against the model's 0.05 ms (both warped, which agrees with the fixed step: test_reference).
 
 The slow variables (early and late weight, tag, proteins) must agree within
-``step_convergence.state``.  Every test pulse's fEPSP should agree within
-``step_convergence.fepsp_pct`` (0.5 percentage point); it does after strong LFS, 1-Hz
-trains and a weak tetanus, not yet after a strong tetanus and spike-timing pairings
-(0.55 and 0.70 point): the current that the enlarged spines of a strong tetanus draw
-depends on the step while their synaptic state agrees, and the pairings' spike route
-counts whole steps (README, "The fine step").  Those cases are marked as expected
-failures (strict: they must fail, so that a change that mends them is noticed).
+``step_convergence.state``, and every test pulse's fEPSP within
+``step_convergence.fepsp_pct`` (0.5 percentage point; measured: README, "The fine step").
 """
 
 from __future__ import annotations
@@ -27,8 +22,6 @@ FEPSP = tolerances("step_convergence")["fepsp_pct"]
 STATE = tolerances("step_convergence")["state"]
 STATE_COLUMNS = ("early_weight", "late_weight", "tag", "proteins")
 PROTOCOLS = {**FAST, **SLOW}
-# fEPSP apart by more than FEPSP between the two steps (measured: README, "The fine step")
-NOT_YET = {"strong tetanus, first hour", "60 pairings, +10 ms on S1 and -10 ms on S2"}
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +59,6 @@ def test_synaptic_state_does_not_depend_on_the_fine_step(runs, name):
     _state_agrees(runs, name)
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="the fEPSP moves 0.55-0.70 point between "
-                                                                   "dt 0.05 and 0.025 ms"))
-    if name in NOT_YET else name
-    for name in PROTOCOLS])
+@pytest.mark.parametrize("name", list(PROTOCOLS))
 def test_fepsp_does_not_depend_on_the_fine_step(runs, name):
     _fepsp_agrees(runs, name)

@@ -239,6 +239,7 @@ def test_new_values_and_timings_reuse_the_compiled_program(tmp_path):
     assert parse_quantity(meta["schedule"]["settings"]["isolated_tail"]) == ScheduleSettings().isolated_tail
     assert meta["schedule"]["settings"]["max_warp"] == ScheduleSettings().max_warp
     assert parse_quantity(meta["measurement"]["slope_window"]) == SLOPE_WINDOW
+    assert "AMPA" in meta["measurement"]["fepsp"]
     assert meta["model_hash"] != first.metadata["model_hash"]
     assert meta["wall_time_s"] > 0
     for name in ("fepsp.csv", "state.csv"):

@@ -72,7 +72,7 @@ def test_a_second_theta_burst_an_hour_later_helps_through_the_slow_cascade(tbs_s
     """A second theta burst 60 min after the first adds more than one 10 min after it
     (Kramar et al. 2012, what tau_mapk and g_mapk were fitted to); the advantage comes from
     the slow MAPK/ERK-like cascade: without its gain (g_mapk = 0) it falls to under a
-    quarter (measured: 16.7 points with it, 1.3 without)."""
+    quarter (measured: 16.6 points with it, 1.3 without)."""
     from biophys_ltp.experiments import tbs_added_pp, tbs_spacing_protocol
     jobs = {gap: {"protocol": tbs_spacing_protocol(gap), "params": {"g_mapk": "0"}} for gap in (0, 10, 60)}
     done = runs_once({f"causes: TBS {gap} min apart, g_mapk 0": job for gap, job in jobs.items()})
@@ -87,7 +87,7 @@ def test_each_spike_timing_order_has_its_own_route(induction, runs_once):
     """Pre-before-post pairings (+10 ms) potentiate through the kinase activated when NMDA
     receptor Ca2+ entry coincides with a passing spike (k_bap, fitted on the +5/+10-ms
     bands); post-before-pre pairings (-10 ms) depress through the spike-timing depression
-    route (k_dep, k_rem_dep).  Knocked out one at a time (measured: +10 ms 131.7 % with the
+    route (k_dep, k_rem_dep).  Knocked out one at a time (measured: +10 ms 131.6 % with the
     coincidence route, 91.9 % without; -10 ms 88.8 % with the depression route, 98.0 %
     without, and 88.8 % without the coincidence route):
 
@@ -118,7 +118,7 @@ def test_spaced_practice_wins_by_consolidation_more_than_by_the_new_spine(learni
     (theta_sprout, fitted on the practice figure's spine counts).  Without spine growth
     (theta_sprout out of reach) the spaced day must still win by more than three quarters
     of its margin: its advantage is the second consolidation, the new synapse adds to it
-    (measured: 34.9 points with the new spine, 30.2 without)."""
+    (measured: 34.3 points with the new spine, 30.2 without)."""
     from biophys_ltp.experiments import learning_day_protocols
     spaced, crammed = learning_day["spaced"], learning_day["crammed"]
     no_growth = runs_once({"causes: spaced practice, no new spine": {

@@ -83,6 +83,32 @@ COLUMNS = {
 }
 
 
+
+# where a point's name may go, in points from the point (first free one wins)
+LABEL_OFFSETS = ((3, 3), (3, 12), (3, -11), (3, 21), (-3, 12), (-3, -11), (3, 30), (3, -20))
+
+
+def _label_points(ax, points) -> None:
+    """Name each point (name, x, y) beside it, at the first offset of LABEL_OFFSETS where
+    its text does not overlap a name already placed; a line joins a name set apart."""
+    fig = ax.figure
+    fig.canvas.draw()  # the axes' final limits and size, for the data -> pixel transform
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for name, x, y in sorted(points, key=lambda p: -p[1]):  # the largest effects first
+        for dx, dy in LABEL_OFFSETS:
+            text = ax.annotate(name, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7,
+                               ha="left" if dx > 0 else "right",
+                               arrowprops=dict(arrowstyle="-", color="0.7", lw=0.5) if abs(dy) > 3 else None)
+            box = text.get_window_extent(renderer).expanded(1.05, 1.15)
+            if not any(box.overlaps(other) for other in placed):
+                placed.append(box)
+                break
+            text.remove()
+        else:  # no free place: the first one
+            dx, dy = LABEL_OFFSETS[0]
+            ax.annotate(name, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7)
+
 def figure_design() -> dict:
     """The screening this figure shows: the command's defaults."""
     names = sens.default_parameters()
@@ -264,15 +290,12 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
         top = max(float(np.nanmax(x)) if len(x) else 1.0, float(np.nanmax(y)) if len(y) else 0.0, 1e-9)
         ax.plot([0, 1.1 * top], [0, 1.1 * top], ls="--", color="0.6", lw=0.8)
         ax.text(1.05 * top, 1.05 * top, "sigma = mu*", fontsize=7, color="0.5", ha="right", va="bottom")
-        named = t[t.mu_star_rel.to_numpy(float) >= sens.INSENSITIVE_BELOW].head(LABELLED)
-        for j, (_, row) in enumerate(named.sort_values("mu_star").iterrows()):
-            yy = row.sigma if np.isfinite(row.sigma) else 0.0
-            # staggered, so that the names of neighbouring points do not print over each other
-            ax.annotate(row.parameter, (row.mu_star, yy), xytext=(2, 3 + 9 * (j % 3)), textcoords="offset points",
-                        fontsize=7, arrowprops=dict(arrowstyle="-", color="0.7", lw=0.5) if j % 3 else None)
-        unit = t.unit.iloc[0] if len(t) else ""
         ax.set_xlim(left=0)
         ax.set_ylim(bottom=0)
+        named = t[t.mu_star_rel.to_numpy(float) >= sens.INSENSITIVE_BELOW].head(LABELLED)
+        _label_points(ax, [(row.parameter, row.mu_star, row.sigma if np.isfinite(row.sigma) else 0.0)
+                           for _, row in named.iterrows()])
+        unit = t.unit.iloc[0] if len(t) else ""
         ax.set_xlabel(f"mu* ({unit} per range)", fontsize=8)
         ax.set_ylabel("sigma" + (" (undefined: one trajectory)" if undefined else ""), fontsize=8)
         desc = textwrap.shorten(OUTCOMES[o].description if o in OUTCOMES else o, 70, placeholder="...")

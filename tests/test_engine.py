@@ -30,6 +30,38 @@ SHORT = {
 }
 
 
+def test_within_a_step_the_cable_equation_reads_the_conductances_of_the_same_step():
+    """The order of a step (Network._order_within_step): the synapses are integrated, their
+    conductances summed into the compartments (the pathway population's after the spine
+    synapses', whose pathway totals it reads), then the cable equation is solved, and the
+    synaptic current the test pulse measures is summed from the new potentials before the
+    measurement reads it.  Brian2's default sums before integrating (a one-step lag)."""
+    import gc
+
+    from brian2.devices.device import reset_device
+    from brian2.utils.logger import catch_logs
+
+    from biophys_ltp.engine.network import Network
+    b2.set_device("runtime")
+    try:
+        with catch_logs():  # the objects are built to be inspected, never run
+            network = Network(load_model())
+            names = [entry.name for entry in network.net.scheduling_summary().entries]
+            del network
+            gc.collect()
+    finally:
+        reset_device()
+    at = names.index
+    synapses, cable = at("synapses_stateupdater"), at("neuron_spatialstateupdater")
+    for var in Network.CONDUCTANCES["synapses"]:
+        assert synapses < at(f"synapses_summed_variable_{var}") < at("population_summed_variable_g_pop_ampa_post")
+    for var in Network.CONDUCTANCES["population"]:
+        assert at("synapses_summed_variable_g_ampa_path_pre") < at(f"population_summed_variable_{var}") < cable
+    for group, variables in Network.CURRENTS.items():
+        for var in variables:
+            assert cable < at(f"{group}_summed_variable_{var}") < at("pathway_track")
+
+
 def test_structure_key_ignores_parameter_values():
     base = load_model()
     changed = load_model(overrides={"g_ampa": "0.6 nS", "tau_early": "2 h"})

@@ -149,6 +149,8 @@ def _spaced_minus_massed(results: Mapping[str, Any]) -> float:
 
 
 _PCT = "% of baseline"
+
+
 def _stdp(ms: int) -> Outcome:
     """The outcome of 60 pairings with the spike ``ms`` after the pulse (before it if negative)."""
     run = f"stdp_{ms:+d}ms"

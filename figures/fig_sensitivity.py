@@ -83,7 +83,6 @@ COLUMNS = {
 }
 
 
-
 # where a point's name may go, in points from the point (first free one wins)
 LABEL_OFFSETS = ((3, 3), (3, 12), (3, -11), (3, 21), (-3, 12), (-3, -11), (3, 30), (3, -20))
 
@@ -108,6 +107,7 @@ def _label_points(ax, points) -> None:
         else:  # no free place: the first one
             dx, dy = LABEL_OFFSETS[0]
             ax.annotate(name, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7)
+
 
 def figure_design() -> dict:
     """The screening this figure shows: the command's defaults."""

@@ -87,26 +87,30 @@ COLUMNS = {
 LABEL_OFFSETS = ((3, 3), (3, 12), (3, -11), (3, 21), (-3, 12), (-3, -11), (3, 30), (3, -20))
 
 
+def _label(ax, name: str, x: float, y: float, dx: float, dy: float):
+    """``name`` at (dx, dy) points from the point (x, y); a line joins it when set apart."""
+    return ax.annotate(name, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7,
+                       ha="left" if dx > 0 else "right",
+                       arrowprops=dict(arrowstyle="-", color="0.7", lw=0.5) if abs(dy) > 3 else None)
+
+
 def _label_points(ax, points) -> None:
     """Name each point (name, x, y) beside it, at the first offset of LABEL_OFFSETS where
-    its text does not overlap a name already placed; a line joins a name set apart."""
+    its text does not overlap a name already placed (the first offset if none is free)."""
     fig = ax.figure
     fig.canvas.draw()  # the axes' final limits and size, for the data -> pixel transform
     renderer = fig.canvas.get_renderer()
     placed = []
     for name, x, y in sorted(points, key=lambda p: -p[1]):  # the largest effects first
         for dx, dy in LABEL_OFFSETS:
-            text = ax.annotate(name, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7,
-                               ha="left" if dx > 0 else "right",
-                               arrowprops=dict(arrowstyle="-", color="0.7", lw=0.5) if abs(dy) > 3 else None)
+            text = _label(ax, name, x, y, dx, dy)
             box = text.get_window_extent(renderer).expanded(1.05, 1.15)
             if not any(box.overlaps(other) for other in placed):
                 placed.append(box)
                 break
             text.remove()
-        else:  # no free place: the first one
-            dx, dy = LABEL_OFFSETS[0]
-            ax.annotate(name, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7)
+        else:
+            _label(ax, name, x, y, *LABEL_OFFSETS[0])
 
 
 def figure_design() -> dict:

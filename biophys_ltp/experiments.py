@@ -155,9 +155,10 @@ def spine_signatures(model: str | Model | None = None, params: Mapping[str, Any]
     """Per event of :data:`SIGNATURE_EVENTS`: the peak rise of free Ca2+ in ``pathway``'s
     spine head above its level before the event (``ca_peak_increase_uM``), the peak
     head voltage (``v_peak_mV``), the peak Ca2+ current through its NMDA receptors
-    (``nmda_ca_peak_pA``: ``i_nmda_ca`` of the nmda mechanism) and the peak voltage
-    where the pathway's branch leaves the trunk (``v_branch_peak_mV``: what the
-    spike_coincidence mechanism reads as a passing spike).  The numbers behind the
+    (``nmda_ca_peak_pA``: ``i_nmda_ca`` of the nmda mechanism), the peak voltage
+    where the pathway's branch leaves the trunk (``v_branch_peak_mV``) and the peak at the
+    model's spike site (``v_spike_site_peak_mV``: what the spike_coincidence mechanism
+    compares with theta_bap; the head's or the branch point's, by ``spike_site``).  The numbers behind the
     spike-timing discussion in the README.  The spine measured is the pathway's first one
     (the one traces record); the pathway's other spines, further out on its branch,
     depolarise more."""
@@ -176,9 +177,11 @@ def spine_signatures(model: str | Model | None = None, params: Mapping[str, Any]
         r = root[(root.time_s >= t0 + lo) & (root.time_s < t0 + hi)]
         if w.empty or r.empty:
             raise RuntimeError(f"no trace samples for {label!r} at {t0} s")
+        v_head, v_branch = float(w.v_mV.max()), float(r.v_mV.max())
         rows.append({"event": label, "ca_peak_increase_uM": float(w.ca_uM.max() - w.ca_uM.iloc[0]),
-                     "v_peak_mV": float(w.v_mV.max()), "nmda_ca_peak_pA": float(w.i_nmda_ca_pA.max()),
-                     "v_branch_peak_mV": float(r.v_mV.max())})
+                     "v_peak_mV": v_head, "nmda_ca_peak_pA": float(w.i_nmda_ca_pA.max()),
+                     "v_branch_peak_mV": v_branch,
+                     "v_spike_site_peak_mV": v_head if res.model.spike_site == "spine_head" else v_branch})
     return pd.DataFrame(rows)
 
 

@@ -351,10 +351,12 @@ KINASE_PHOSPHATASE = Mechanism(
 
 SPIKE_COINCIDENCE = Mechanism(
     "spike_coincidence",
-    "Spike timing: two routes that need a backpropagating action potential, seen where the"
-    " synapse's branch leaves the apical trunk (v_branch_root, held by the spine head's"
-    " compartment and set each step by the engine, above theta_bap; a local NMDA plateau"
-    " on the branch does not reach there).  Kinase: NMDA receptor Ca2+ entry above"
+    "Spike timing: two routes that need a backpropagating action potential, seen as the"
+    " potential at the synapse's spike site above theta_bap (v_spike_site, held by the spine"
+    " head's compartment and set each step by the engine; the model's structure entry"
+    " spike_site: the spine head itself, or, on a cell whose few strong synapses per branch"
+    " drive it into an NMDA plateau that reaches the heads, where the branch leaves the"
+    " apical trunk).  Kinase: NMDA receptor Ca2+ entry above"
     " theta_nmda_ca while the spike passes, i.e. glutamate bound shortly before it (kin_spike)."
     "  Depression: NMDA receptor Ca2+ entry above theta_dep while the spike's trace (bap,"
     " decaying with tau_bap) is up activates a depression activity (dep, decaying with the"
@@ -362,10 +364,10 @@ SPIKE_COINCIDENCE = Mechanism(
     " orders, so a spike after glutamate nets potentiation and one before it depression."
     "  Both need NMDA receptors (APV blocks them)",
     {"neuron": """
-    v_branch_root : volt
+    v_spike_site : volt
     """, "synapse": """
-    kin_spike = k_bap*int(i_nmda_ca_post > theta_nmda_ca)*int(v_branch_root_post > theta_bap) : Hz
-    dbap/dt = fast_post*(int(v_branch_root_post > theta_bap)*(1 - bap)/tau_bap_on - bap/tau_bap) : 1 (clock-driven)
+    kin_spike = k_bap*int(i_nmda_ca_post > theta_nmda_ca)*int(v_spike_site_post > theta_bap) : Hz
+    dbap/dt = fast_post*(int(v_spike_site_post > theta_bap)*(1 - bap)/tau_bap_on - bap/tau_bap) : 1 (clock-driven)
     ddep/dt = warp_post*(k_dep*present*bap*int(i_nmda_ca_post > theta_dep)*(1 - dep) - dep/tau_pho) : 1 (clock-driven)
     """},
     {"synapse": ("k_bap", "theta_nmda_ca", "theta_bap", "tau_bap_on", "tau_bap", "k_dep", "theta_dep")},

@@ -41,7 +41,16 @@ DEFAULT_MODEL = "ca1_spine"
 
 # Structure entries that are plain values rather than quantities.
 _PLAIN_STRUCTURE = {"pathways": list, "synapses_per_pathway": int, "new_spine_slots": int,
-                    "trunk_compartments": int, "oblique_branches": int, "pathways_per_branch": int}
+                    "trunk_compartments": int, "oblique_branches": int, "pathways_per_branch": int,
+                    "spike_site": str}
+
+#: Where the spike-timing routes (mechanism spike_coincidence) sense a passing spike: in the
+#: spine head itself, a signal the synapse has, or where the synapse's branch leaves the
+#: apical trunk, which a cell with few, strong synapses per branch needs (there a burst of
+#: one pathway drives the branch into an NMDA plateau that reaches every head on it).
+SPIKE_SITES = ("spine_head", "branch_root")
+# Structure entries whose value is one of a few names.
+_CHOICES = {"spike_site": SPIKE_SITES}
 
 
 class ModelError(InputError):
@@ -64,6 +73,8 @@ class Parameter:
     def text(self) -> str:
         if isinstance(self.value, (list, tuple)):
             return ", ".join(map(str, self.value))
+        if isinstance(self.value, str):
+            return self.value
         if isinstance(self.value, (int, np.integer)) and not isinstance(self.value, bool):
             return str(self.value)
         return format_quantity(self.value)
@@ -117,6 +128,13 @@ class Model:
         """Oblique branches carrying the pathways' spines (default: one per pathway)."""
         entry = self.structure.get("oblique_branches")
         return int(entry.value) if entry is not None else len(self.pathways) // self.pathways_per_branch
+
+    @property
+    def spike_site(self) -> str:
+        """Where the spike-timing routes sense a passing spike (:data:`SPIKE_SITES`; a model
+        file without the entry has the first layout's ``"branch_root"``)."""
+        entry = self.structure.get("spike_site")
+        return str(entry.value) if entry is not None else "branch_root"
 
     def spine_branches(self) -> list[list[tuple[int, int]]]:
         """Which spine sits where: for each oblique branch, its spines from the trunk
@@ -370,7 +388,8 @@ class Model:
     def layout(self) -> dict[str, Any]:
         """How the cell is laid out, as counts (for results' metadata): compartments, and per
         pathway its spines, its places for new spines, the oblique branches its spines sit
-        on, the pathways sharing those branches, and its shaft synapses on the trunk."""
+        on, the pathways sharing those branches, and the shaft synapses on the trunk that
+        its population stands for; and where the spike-timing routes sense a spike."""
         morpho, idx = self.morphology()
         on = [{p for p, _ in spines} for spines in self.spine_branches()]
         return {"compartments": int(morpho.total_compartments),
@@ -382,13 +401,16 @@ class Model:
                 # where the branches leave the apical trunk, distance from the soma
                 "branch_origins_um": sorted({round(float(idx["trunk_end_um"][list(idx["trunk"]).index(r)]), 3)
                                              for r in idx["root"].ravel()}),
-                "shaft_synapses_per_pathway": self.n_syn}
+                # the pathway population: one shaft place per spine, each standing for n_clones synapses
+                "shaft_synapses_per_pathway": int(round(self.n_syn * float(self["n_clones"]))),
+                "spike_site": self.spike_site}
 
 
 # Structure entries a model file may leave out: without them the cell has the first
 # layout (no places for new spines, each pathway alone on one branch leaving the trunk at
 # the end of its proximal section); see the Model properties of the same names.
-_OPTIONAL_STRUCTURE = ("new_spine_slots", "oblique_branches", "oblique_origin_spread", "pathways_per_branch")
+_OPTIONAL_STRUCTURE = ("new_spine_slots", "oblique_branches", "oblique_origin_spread", "pathways_per_branch",
+                       "spike_site")
 
 
 # ---------------------------------------------------------------------------
@@ -463,7 +485,7 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
         references = reference.all_parameters()
         for name, p in {**structure, **parameters}.items():
             ref = references.get(name)
-            if ref is not None and not isinstance(ref.value, (list, int)) and \
+            if ref is not None and not isinstance(ref.value, (list, int, str)) and \
                     b2.get_dimensions(p.value) is not b2.get_dimensions(ref.value):
                 raise ModelError(f"{where}: {name!r} = {p.text!r} has the wrong unit: the equations take "
                                  f"{_kind(ref.value)} (e.g. {ref.text!r}, as in the default model)")
@@ -481,6 +503,7 @@ def _parse_entry(where: str, name: str, entry: Any, plain: type | None = None) -
     if plain is not None:
         if not isinstance(value, plain):
             raise ModelError(f"{where}: {name!r} must be a {plain.__name__}")
+        _check_choice(name, value, f"{where}: {name!r}")
         return value
     try:
         q = parse_quantity(str(value), what=name)
@@ -563,7 +586,16 @@ def _parse_bounds(where: str, name: str, entry: Mapping[str, Any], value: Any) -
     return out[0], out[1]
 
 
+def _check_choice(name: str, value: Any, where: str) -> None:
+    choices = _CHOICES.get(name)
+    if choices is not None and value not in choices:
+        raise ModelError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+
+
 def _coerce_like(old: Parameter, value: Any, what: str) -> Any:
+    if isinstance(old.value, str):
+        _check_choice(old.name, value, what)
+        return value
     if isinstance(old.value, list):
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
@@ -602,6 +634,8 @@ def _stable(value: Any) -> Any:
     """A representation of a value that does not depend on Brian2's unit display state."""
     if isinstance(value, (list, tuple)):
         return list(value)
+    if isinstance(value, str):
+        return value
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value)
     return [repr(float(value)), si_unit_text(b2.get_dimensions(value))]

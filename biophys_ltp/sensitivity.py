@@ -829,7 +829,7 @@ THRESHOLDS: dict[str, tuple[str, str]] = {
     "theta_camp": ("uM", "free Ca2+ in S1's first spine head averaged over 1-s windows during 900 pulses (the "
                          "largest window; the slow route's ca_slow follows it with tau_camp)"),
     "theta_nmda_ca": ("pA", "peak NMDA receptor Ca2+ current in S1's first spine head, for the events whose "
-                            "spike passes the root of the spine's branch (v_branch_root above theta_bap; spine_signatures)"),
+                            "spike passes the synapse's spike site (v_spike_site above theta_bap; spine_signatures)"),
     "pho_min": ("1", "phosphatase activity of S1 (mean over its synapses): peak after one test pulse, the "
                      "level before it, and the mean over the last 3 s of 60 pulses or bursts at 1 Hz"),
     "theta_signal": ("1", "peak of the nuclear signal (sampled once a minute: up to ~3 % below the true peak)"),
@@ -934,7 +934,7 @@ def measure_signatures(model: str | None = None, params: Mapping[str, Any] | Non
     for _, r in sig.iterrows():
         add("theta_kin", f"spine Ca peak: {r.event}", r.ca_peak_increase_uM + ca_rest)
     for _, r in sig.iterrows():
-        if r.v_branch_peak_mV > theta_bap:
+        if r.v_spike_site_peak_mV > theta_bap:
             add("theta_nmda_ca", f"NMDA receptor Ca2+ current: {r.event}", r.nmda_ca_peak_pA)
     jobs = signature_jobs(model, params)
     res = simulate_many(jobs, workers=workers, progress=progress)

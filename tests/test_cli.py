@@ -115,6 +115,42 @@ def test_model_list(capsys):
     assert "ca1_spine" in out
 
 
+def test_model_list_has_the_layout_model_and_show_prints_its_spike_site(capsys):
+    code, out, _ = run_cli(capsys, "model", "list")
+    assert code == 0 and "ca1_layout" in out.split()
+    code, out, err = run_cli(capsys, "model", "show", "ca1_layout")
+    assert code == 0, err
+    assert any(line.split()[:2] == ["spike_site", "spine_head"] for line in out.splitlines() if line.split())
+
+
+def test_validate_calibration_prints_each_outcome_with_its_band_and_verdict(capsys, monkeypatch):
+    """``validate --calibration`` (for a model whose calibration no stored figure shows):
+    every outcome with a calibration target, its band, the value to two decimals (a value
+    at a band's edge, 85.004 against <= 85, reads as the miss it is) and the verdict; with
+    --strict a calibration miss fails the command."""
+    from biophys_ltp import outcomes, validation
+    from biophys_ltp.fit import calibration_ids
+    from biophys_ltp.targets import BANDS
+    names = [n for n, o in outcomes.OUTCOMES.items() if o.target in calibration_ids()]
+    inside = {n: (BANDS[outcomes.OUTCOMES[n].target].low if np.isfinite(BANDS[outcomes.OUTCOMES[n].target].low)
+                  else BANDS[outcomes.OUTCOMES[n].target].high) for n in names}
+    edge = "freq_1hz"
+    assert BANDS[outcomes.OUTCOMES[edge].target].high == 85
+    values = dict(inside, **{edge: 85.004})
+    monkeypatch.setattr(outcomes, "evaluate", lambda names, **kw: {n: values[n] for n in names})
+    monkeypatch.setattr(validation, "run_experiments", lambda names, **kw: {})
+    code, out, err = run_cli(capsys, "validate", "--calibration", "--quiet", "--strict")
+    assert code == 1, err
+    rows = {line.split()[0]: line for line in out.splitlines() if line.split()}
+    assert set(names) <= set(rows)
+    assert "85.00" in rows[edge] and " MISS " in rows[edge]
+    assert all(" ok " in rows[n] for n in names if n != edge)
+    assert f"{len(names) - 1} of {len(names)} calibration outcomes within their band; missed: {edge}" in out
+    monkeypatch.setattr(outcomes, "evaluate", lambda names, **kw: {n: inside[n] for n in names})
+    code, out, err = run_cli(capsys, "validate", "--calibration", "--quiet", "--strict")
+    assert code == 0, err
+
+
 def test_parse_sets():
     assert cli.parse_sets(["g_ampa=0.6 nS", "tau_ca='20 ms'", "g_ampa=0.7 nS"]) == {
         "g_ampa": "0.7 nS", "tau_ca": "20 ms"}

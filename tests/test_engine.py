@@ -62,6 +62,39 @@ def test_within_a_step_the_cable_equation_reads_the_conductances_of_the_same_ste
             assert cable < at(f"{group}_summed_variable_{var}") < at("pathway_track")
 
 
+@pytest.mark.parametrize("site", ["spine_head", "branch_root"])
+def test_each_spine_head_senses_a_spike_at_its_models_spike_site(site):
+    """spike_coincidence reads v_spike_site in each spine head (and each place for a new
+    spine): the head's own potential, or the potential where its branch leaves the trunk,
+    as the model's structure entry spike_site says; a change of site is a new build."""
+    import gc
+
+    import numpy as np
+    from brian2.devices.device import reset_device
+    from brian2.utils.logger import catch_logs
+
+    from biophys_ltp.engine.network import Network
+    model = load_model(overrides={"spike_site": site})
+    b2.set_device("runtime")
+    try:
+        with catch_logs():  # built to be inspected, never run
+            network = Network(model)
+            src, dst = network.spike_site.i[:].copy(), network.spike_site.j[:].copy()
+            idx = network.idx
+            del network
+            gc.collect()
+    finally:
+        reset_device()
+    heads = np.concatenate([idx["head"].ravel(), idx["slot_head"].ravel()])
+    roots = np.concatenate([idx["root"].ravel(), idx["slot_root"].ravel()])
+    assert sorted(dst) == sorted(heads)
+    expected = dict(zip(heads, heads if site == "spine_head" else roots))
+    assert all(expected[d] == s for s, d in zip(src, dst))
+    assert model.layout()["spike_site"] == site
+    other = "branch_root" if site == "spine_head" else "spine_head"
+    assert build_key(model) != build_key(load_model(overrides={"spike_site": other}))
+
+
 def test_structure_key_ignores_parameter_values():
     base = load_model()
     changed = load_model(overrides={"g_ampa": "0.6 nS", "tau_early": "2 h"})
@@ -140,7 +173,7 @@ def test_layout_counts_the_cell_that_is_built():
 
 def test_pathways_can_share_branches():
     """With pathways_per_branch = 3 every oblique branch carries spines of all three
-    pathways, alternating along it, and each spine's branch root (where the synapse reads a
+    pathways, alternating along it, and each spine's branch root (where the default model senses a
     passing spike) is where its own branch leaves the trunk; the counts in the layout follow."""
     model = load_model(overrides={"synapses_per_pathway": 12, "oblique_branches": 4, "pathways_per_branch": 3})
     branches = model.spine_branches()
@@ -191,6 +224,7 @@ def test_a_model_file_without_the_layout_entries_has_the_first_layout(tmp_path):
     ({"pathways_per_branch": 2}, "groups of pathways_per_branch"),
     ({"oblique_branches": 18}, "only 5 spines"),
     ({"oblique_origin_spread": 1.5}, "0 to 1"),
+    ({"spike_site": "soma"}, "not one of spine_head, branch_root"),
 ])
 def test_a_layout_that_cannot_be_built_is_refused(overrides, message):
     from biophys_ltp.model import ModelError

@@ -23,7 +23,13 @@ def add_validate_parser(sub) -> None:
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes (default: $BIOPHYS_LTP_WORKERS or the CPU count)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
-    p.add_argument("--strict", action="store_true", help="exit status 1 when the model misses an experiment")
+    p.add_argument("--calibration", action="store_true",
+                   help="first run every outcome with a calibration target (biophys_ltp/outcomes.py, the ones a "
+                        "fit uses) and print each with its band: for a model other than the default, whose "
+                        "calibration the stored figures do not show")
+    p.add_argument("--strict", action="store_true",
+                   help="exit status 1 when the model misses an experiment (or, with --calibration, a "
+                        "calibration band)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_validate)
 
@@ -65,6 +71,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{name}: {e.description} [{t.paper}, {t.figure}]")
         return 0
     names = experiment_names(args.names or None)
+    calibration_misses = _calibration(args) if args.calibration else []
     try:
         pred = load_predictions()
     except ResultError as err:
@@ -91,4 +98,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
         else:
             print(f"the model or the code changed since the predictions of {pred.date} (digest "
                   f"{pred.model_digest}, now {digest}): 'model now' is not a prediction")
-    return 1 if (args.strict and misses) else 0
+    return 1 if (args.strict and (misses or calibration_misses)) else 0
+
+
+def _calibration(args: argparse.Namespace) -> list[str]:
+    """Run and print the outcomes that have a calibration target; return the missed ones."""
+    from ..fit import band_text, calibration_ids
+    from ..outcomes import OUTCOMES, evaluate
+    from ..targets import BANDS, TARGETS
+    ids = calibration_ids()
+    names = [n for n, o in OUTCOMES.items() if o.target in ids]
+    values = evaluate(names, model=args.model, workers=args.workers, progress=False if args.quiet else None)
+    out = [("calibration outcome", "band", "model", "", "source")]
+    misses = []
+    for name in names:
+        band, value = BANDS[OUTCOMES[name].target], values[name]
+        met = value in band
+        if not met:
+            misses.append(name)
+        t = TARGETS[OUTCOMES[name].target]
+        shown = "-" if math.isnan(value) else f"{value:.2f}"  # two decimals: a value at a band's edge
+        out.append((name, band_text(band), shown, "ok" if met else "MISS", f"{t.paper}, {t.figure}"))
+    print(table(out))
+    print(f"\n{len(names) - len(misses)} of {len(names)} calibration outcomes within their band"
+          + (f"; missed: {', '.join(misses)}" if misses else "") + "\n")
+    return misses

@@ -331,12 +331,14 @@ class Network:
         self.neck = b2.Synapses(self.neuron, self.neuron, model=model.brian_equations("neck"), namespace=ns,
                                 name="neck")
         self.neck.connect(i=neck_heads, j=neck_parents)
-        # each spine head holds the potential where its branch leaves the trunk
-        # (v_branch_root: spike_coincidence), copied from there before each step's state updates
-        self.branch_root = b2.Synapses(self.neuron, self.neuron, "v_branch_root_post = v_pre : volt (summed)",
-                                       name="branch_root")
-        self.branch_root.connect(i=np.concatenate([self.idx["root"].ravel(), self.idx["slot_root"].ravel()]),
-                                 j=neck_heads)
+        # each spine head holds the potential at its spike site (v_spike_site: spike_coincidence;
+        # the model's spike_site: the head itself, or where its branch leaves the trunk), copied
+        # from there before each step's state updates
+        sites = neck_heads if model.spike_site == "spine_head" else \
+            np.concatenate([self.idx["root"].ravel(), self.idx["slot_root"].ravel()])
+        self.spike_site = b2.Synapses(self.neuron, self.neuron, "v_spike_site_post = v_pre : volt (summed)",
+                                      name="spike_site")
+        self.spike_site.connect(i=sites, j=neck_heads)
         # the proteins that reach the pathway's branch, copied from the cell each step
         self.to_pathway = b2.Synapses(self.cell, self.pathway, "prp_post = prp_pre : 1 (summed)",
                                       name="to_pathway")
@@ -391,7 +393,7 @@ class Network:
             self.pathway, "trace", variables=[_pathway_var(r) for r in SYNAPSE_RECORDS if r.traced],
             when="synapses", order=10, name="trace_path")
         self._order_within_step()
-        objects = [self.cell, self.neuron, self.pathway, self.syn, self.population, self.neck, self.branch_root,
+        objects = [self.cell, self.neuron, self.pathway, self.syn, self.population, self.neck, self.spike_site,
                    self.to_cell, self.to_pathway,
                    *self.monitors.values()]
         self.net = b2.Network(*objects)

@@ -27,9 +27,9 @@ so only numbers taken side by side are compared):
 2. **Protocols** with a warm build, wall time of ``simulate()``: the 10-h strong tetanus
    (three pathways, test pulses every 5 min), 900 pulses at 1 Hz followed by 60 min (the
    induction figure's), strong LFS followed by 8 h, and the 10-h strong tetanus on a cell
-   with a realistic number of synapses (``LAYOUT``: 50 spines per pathway, the pathways
-   alternating along six shared oblique branches leaving the trunk 150-275 um from the soma;
-   ~500 compartments); the fine steps each takes, and the
+   with a realistic number of synapses (``LAYOUT_MODEL``, models/ca1_layout.toml: 50 spines
+   per pathway, the pathways alternating along six shared oblique branches leaving the trunk
+   150-275 um from the soma; ~500 compartments); the fine steps each takes, and the
    speed-up of the warped schedule over the fixed-step reference for the 10-h protocol
    (the reference's cost from the step cost above: it costs the same per simulated second
    whatever happens).
@@ -61,11 +61,10 @@ VARIANTS = {
     "2x": {"synapses_per_pathway": 10, "trunk_compartments": 12, "new_spine_slots": 2},
     "6x": {"synapses_per_pathway": 36, "trunk_compartments": 24, "new_spine_slots": 4},
 }
-# a cell with the synapses of a realistic layout (50 spines per pathway, the three pathways
-# alternating along six shared oblique branches that leave the trunk 150-275 um from the
-# soma), timed on the 10-h protocol
-LAYOUT = {"synapses_per_pathway": 50, "oblique_branches": 6, "pathways_per_branch": 3, "new_spine_slots": 5,
-          "oblique_origin_spread": 5 / 6}
+# the realistic-layout model (models/ca1_layout.toml: 50 spines per pathway, the three
+# pathways alternating along six shared oblique branches that leave the trunk 150-275 um
+# from the soma), timed on the 10-h protocol
+LAYOUT_MODEL = "ca1_layout"
 SHORT_S, LONG_S = 4, 12  # simulated seconds of the two fixed-step runs
 
 
@@ -245,21 +244,21 @@ def protocols(step_s: float | None) -> None:
     cases = [("10-h strong tetanus", "stet", 3.0, None),
              ("900 pulses at 1 Hz + 60 min", protocol_from_dict(frequency_protocol(1)), 8.0, None),
              ("strong LFS + 8 h", slfs, 15.0, None),
-             ("10-h STET, 50 spines/pathway", "stet", 10.0, LAYOUT)]
+             ("10-h STET, ca1_layout", "stet", 10.0, LAYOUT_MODEL)]
     print("\nProtocols (warm build; wall time of simulate(), best of 2):")
     stet_wall = None
-    for label, proto, target, structure in cases:
-        if structure:
-            bl.simulate("smoke", params=structure, progress=False)  # warm build
+    for label, proto, target, model in cases:
+        if model:
+            bl.simulate("smoke", model, progress=False)  # warm build
         walls = []
         for _ in range(2):
             t0 = time.perf_counter()
-            res = bl.simulate(proto, params=structure, progress=False)
+            res = bl.simulate(proto, model, progress=False)
             walls.append(time.perf_counter() - t0)
         sched = res.metadata["schedule"]
         steps = sched["simulated_s"] / (sched["dt_ms"] * 1e-3)
         wall = min(walls)
-        if proto == "stet" and not structure:
+        if proto == "stet" and not model:
             stet_wall, stet_bio = wall, sched["biological_s"]
         cell = res.metadata["cell"]
         print(f"  {label:28s} {wall:5.2f} s  ({steps / 1e6:.2f} million fine steps, {sched['simulated_s']:.1f} s "

@@ -124,14 +124,15 @@ def _synapse_extra(n_syn: int) -> str:
     # what the pathway needs at every step: its kinase and phosphatase totals (nuclear
     # signal), its conductance (pathway population), the mean late weight of its
     # original spines (slot = 0; growth of new spines) and its spines' synaptic current
-    # (inward positive)
+    # (inward positive; read after the cable equation, with the NMDA receptors' unblocked
+    # fraction it used for the step's new potential, mg_unblock)
     return (
         f"kin_path_pre = kin : 1 (summed)\n"
         f"pho_path_pre = pho_active : 1 (summed)\n"
         f"g_ampa_path_pre = g_ampa_syn : siemens (summed)\n"
         f"g_nmda_path_pre = g_nmda_syn : siemens (summed)\n"
         f"z_mean_pre = z_late*(1 - slot)/{n_syn} : 1 (summed)\n"
-        f"i_syn_path_pre = g_ampa_syn*(E_ampa_post - v_post) + g_nmda_syn*B_mg_post*(E_nmda_post - v_post) : amp (summed)\n"
+        f"i_syn_path_pre = g_ampa_syn*(E_ampa_post - v_post) + g_nmda_syn*mg_unblock_post*(E_nmda_post - v_post) : amp (summed)\n"
     )
 
 
@@ -316,7 +317,7 @@ class Network:
         pop_eqs = model.brian_equations("population") + b2.Equations(
             "n_syn : 1 (shared, constant)\n"
             "i_pop_path_pre = n_clones*(g_ampa_path_pre*(E_ampa_post - v_post)"
-            " + g_nmda_path_pre*B_mg_post*(E_nmda_post - v_post))/n_syn : amp (summed)")
+            " + g_nmda_path_pre*mg_unblock_post*(E_nmda_post - v_post))/n_syn : amp (summed)")
         self.population = b2.Synapses(self.pathway, self.neuron, model=pop_eqs, namespace=ns,
                                       name="population")
         # the population's synapses are spread along the apical trunk (Schaffer collaterals

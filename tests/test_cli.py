@@ -124,16 +124,19 @@ def test_model_list_has_the_layout_model_and_show_prints_its_spike_site(capsys):
 
 
 def test_validate_calibration_prints_each_outcome_with_its_band_and_verdict(capsys, monkeypatch):
-    """``validate --calibration`` (for a model whose calibration no stored figure shows):
-    every outcome with a calibration target, its band, the value to two decimals (a value
-    at a band's edge, 85.004 against <= 85, reads as the miss it is) and the verdict; with
-    --strict a calibration miss fails the command."""
+    """``validate --calibration`` (for a model whose outcomes no stored figure shows): every
+    outcome with a target, those with a calibration target apart from the held-out ones,
+    each with its band, its value to two decimals (a value at a band's edge, 85.004 against
+    <= 85, reads as the miss it is) and its verdict; with --strict a miss fails the command."""
     from biophys_ltp import outcomes, validation
     from biophys_ltp.fit import calibration_ids
     from biophys_ltp.targets import BANDS
-    names = [n for n, o in outcomes.OUTCOMES.items() if o.target in calibration_ids()]
+    with_target = [n for n, o in outcomes.OUTCOMES.items() if o.target in BANDS]
+    names = [n for n in with_target if outcomes.OUTCOMES[n].target in calibration_ids()]
+    held_out = [n for n in with_target if n not in names]
+    assert names and held_out
     inside = {n: (BANDS[outcomes.OUTCOMES[n].target].low if np.isfinite(BANDS[outcomes.OUTCOMES[n].target].low)
-                  else BANDS[outcomes.OUTCOMES[n].target].high) for n in names}
+                  else BANDS[outcomes.OUTCOMES[n].target].high) for n in with_target}
     edge = "freq_1hz"
     assert BANDS[outcomes.OUTCOMES[edge].target].high == 85
     values = dict(inside, **{edge: 85.004})
@@ -142,10 +145,12 @@ def test_validate_calibration_prints_each_outcome_with_its_band_and_verdict(caps
     code, out, err = run_cli(capsys, "validate", "--calibration", "--quiet", "--strict")
     assert code == 1, err
     rows = {line.split()[0]: line for line in out.splitlines() if line.split()}
-    assert set(names) <= set(rows)
+    assert set(with_target) <= set(rows)
     assert "85.00" in rows[edge] and " MISS " in rows[edge]
-    assert all(" ok " in rows[n] for n in names if n != edge)
+    assert all(" ok " in rows[n] for n in with_target if n != edge)
     assert f"{len(names) - 1} of {len(names)} calibration outcomes within their band; missed: {edge}" in out
+    assert f"{len(held_out)} of {len(held_out)} held-out outcomes within their band" in out
+    assert out.index("calibration outcome") < out.index("held-out outcome")
     monkeypatch.setattr(outcomes, "evaluate", lambda names, **kw: {n: inside[n] for n in names})
     code, out, err = run_cli(capsys, "validate", "--calibration", "--quiet", "--strict")
     assert code == 0, err

@@ -23,18 +23,21 @@ pytestmark = pytest.mark.standalone
 
 
 def test_the_spike_is_read_where_the_branch_leaves_the_trunk():
-    """Why spike_coincidence reads a passing spike at the branch point and not in the spine:
-    in the spine head a 20-Hz triplet (one SLFS burst, which must depress) gives more
-    calcium than a +5 or +10 ms pairing, while at the branch point every pairing's spike
-    peaks far above the highest a train reaches; and a pairing with the spike 5-20 ms after
+    """Why the default model's spike_coincidence reads a passing spike at the branch point
+    (spike_site = "branch_root") and not in the spine: in the spine head a 20-Hz triplet
+    (one SLFS burst, which must depress) gives more calcium than a +5 or +10 ms pairing,
+    while at the branch point every pairing's spike peaks far above the highest a train
+    reaches; and a pairing with the spike 5-20 ms after
     the pulse carries more NMDA receptor Ca2+ current than an EPSP alone, a post-before-pre
-    or a +50 ms pairing (first spine of S1).  Signals only, compared with each other: where
+    or a +50 ms pairing (first spine of S1; the realistic layout's heads, which can tell
+    them apart, are tests/test_layout.py's).  Signals only, compared with each other: where
     the fitted thresholds theta_bap and theta_nmda_ca sit between them, and by what margin,
     is reported by ``biophys-ltp sensitivity --margins`` (README), and that the +10 ms
     potentiation goes through the coincidence route is tests/test_causes.py's."""
     from biophys_ltp.experiments import spine_signatures
     sig = spine_signatures().set_index("event")
     ca, v, nmda, root = sig.ca_peak_increase_uM, sig.v_peak_mV, sig.nmda_ca_peak_pA, sig.v_branch_peak_mV
+    assert (sig.v_spike_site_peak_mV == root).all(), sig  # the default's site is the branch point
     triplet = ca["3 pulses at 20 Hz"]
     assert ca["pairing +5 ms"] < triplet and ca["pairing +10 ms"] < triplet, sig
     pairings = [e for e in sig.index if e.startswith("pairing")]

@@ -24,12 +24,12 @@ def add_validate_parser(sub) -> None:
                    help="worker processes (default: $BIOPHYS_LTP_WORKERS or the CPU count)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--calibration", action="store_true",
-                   help="first run every outcome with a calibration target (biophys_ltp/outcomes.py, the ones a "
-                        "fit uses) and print each with its band: for a model other than the default, whose "
-                        "calibration the stored figures do not show")
+                   help="first run every outcome that has a target (biophys_ltp/outcomes.py) and print each with "
+                        "its band, those with a calibration target (the ones a fit uses) apart from the held-out "
+                        "ones: for a model other than the default, whose outcomes the stored figures do not show")
     p.add_argument("--strict", action="store_true",
-                   help="exit status 1 when the model misses an experiment (or, with --calibration, a "
-                        "calibration band)")
+                   help="exit status 1 when the model misses an experiment (or, with --calibration, an "
+                        "outcome's band)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_validate)
 
@@ -102,24 +102,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _calibration(args: argparse.Namespace) -> list[str]:
-    """Run and print the outcomes that have a calibration target; return the missed ones."""
+    """Run the outcomes that have a target (biophys_ltp/outcomes.py) and print them in two
+    tables, those with a calibration target (what a fit may use) and those with a held-out
+    one; return the missed ones."""
     from ..fit import band_text, calibration_ids
     from ..outcomes import OUTCOMES, evaluate
     from ..targets import BANDS, TARGETS
     ids = calibration_ids()
-    names = [n for n, o in OUTCOMES.items() if o.target in ids]
+    names = [n for n, o in OUTCOMES.items() if o.target in BANDS]
     values = evaluate(names, model=args.model, workers=args.workers, progress=False if args.quiet else None)
-    out = [("calibration outcome", "band", "model", "", "source")]
     misses = []
-    for name in names:
-        band, value = BANDS[OUTCOMES[name].target], values[name]
-        met = value in band
-        if not met:
-            misses.append(name)
-        t = TARGETS[OUTCOMES[name].target]
-        shown = "-" if math.isnan(value) else f"{value:.2f}"  # two decimals: a value at a band's edge
-        out.append((name, band_text(band), shown, "ok" if met else "MISS", f"{t.paper}, {t.figure}"))
-    print(table(out))
-    print(f"\n{len(names) - len(misses)} of {len(names)} calibration outcomes within their band"
-          + (f"; missed: {', '.join(misses)}" if misses else "") + "\n")
+    for role, chosen in (("calibration", [n for n in names if OUTCOMES[n].target in ids]),
+                         ("held-out", [n for n in names if OUTCOMES[n].target not in ids])):
+        out = [(f"{role} outcome", "band", "model", "", "source")]
+        missed = []
+        for name in chosen:
+            band, value = BANDS[OUTCOMES[name].target], values[name]
+            if value not in band:
+                missed.append(name)
+            t = TARGETS[OUTCOMES[name].target]
+            shown = "-" if math.isnan(value) else f"{value:.2f}"  # two decimals: a value at a band's edge
+            out.append((name, band_text(band), shown, "ok" if value in band else "MISS", f"{t.paper}, {t.figure}"))
+        print(table(out))
+        print(f"\n{len(chosen) - len(missed)} of {len(chosen)} {role} outcomes within their band"
+              + (f"; missed: {', '.join(missed)}" if missed else "") + "\n")
+        misses += missed
     return misses

@@ -81,6 +81,8 @@ class Parameter:
 
     @property
     def unit(self) -> str:
+        if isinstance(self.value, str):
+            return ""  # a named choice (spike_site)
         if isinstance(self.value, b2.Quantity) and not self.value.is_dimensionless:
             return str(self.value.get_best_unit())
         return "1"

@@ -126,8 +126,8 @@ def test_model_list_has_the_layout_model_and_show_prints_its_spike_site(capsys):
 def test_validate_calibration_prints_each_outcome_with_its_band_and_verdict(capsys, monkeypatch):
     """``validate --calibration`` (for a model whose outcomes no stored figure shows): every
     outcome with a target, those with a calibration target apart from the held-out ones,
-    each with its band, its value to two decimals (a value at a band's edge, 85.004 against
-    <= 85, reads as the miss it is) and its verdict; with --strict a miss fails the command."""
+    each with its band, its value to two decimals (a value just past a band's edge, 85.004 for
+    a 70-85 % band, reads as the miss it is) and its verdict; with --strict a miss fails the command."""
     from biophys_ltp import outcomes, validation
     from biophys_ltp.fit import calibration_ids
     from biophys_ltp.targets import BANDS

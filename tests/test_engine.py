@@ -91,6 +91,8 @@ def test_each_spine_head_senses_a_spike_at_its_models_spike_site(site):
     expected = dict(zip(heads, heads if site == "spine_head" else roots))
     assert all(expected[d] == s for s, d in zip(src, dst))
     assert model.layout()["spike_site"] == site
+    # the pathway population stands for n_clones shaft synapses per spine (default 5 x 2)
+    assert load_model().layout()["shaft_synapses_per_pathway"] == 5 * 2
     other = "branch_root" if site == "spine_head" else "spine_head"
     assert build_key(model) != build_key(load_model(overrides={"spike_site": other}))
 

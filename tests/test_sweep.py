@@ -97,6 +97,7 @@ def test_parse_grid_errors(items, message):
     ({"protocol.name": "x"}, SweepError, r"unknown protocol key"),
     ({"tau_z": ["1 min", "60 s"]}, SweepError, r"same value is listed twice"),
     ({"pathways": "S1"}, SweepError, r"cannot be swept"),
+    ({"spike_site": "spine_head, branch_root"}, SweepError, r"spike_site.*names a choice.*--set spike_site=VALUE"),
 ])
 def test_grid_errors_name_the_problem_before_anything_runs(tmp_path, grid, error, message):
     with pytest.raises(error, match=message):

@@ -199,6 +199,9 @@ def validate_grid(grid: Mapping[str, Any], proto: Protocol, model: Model) -> lis
                     f"'biophys-ltp model show'), nor a protocol setting (events[i].KEY, protocol.KEY)")
             if isinstance(model[name], (list, tuple)):
                 raise SweepError(f"{name}: a list-valued structure entry cannot be swept")
+            if isinstance(model[name], str):
+                raise SweepError(f"{name}: a structure entry that names a choice ({model[name]!r}) cannot be "
+                                 f"swept; run the sweep once per value with --set {name}=VALUE")
             # the model checks the name and the unit of every value
             for v in values:
                 model.with_overrides({name: v})

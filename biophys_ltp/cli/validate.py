@@ -118,11 +118,12 @@ def _calibration(args: argparse.Namespace) -> list[str]:
         missed = []
         for name in chosen:
             band, value = BANDS[OUTCOMES[name].target], values[name]
-            if value not in band:
+            met = value in band
+            if not met:
                 missed.append(name)
             t = TARGETS[OUTCOMES[name].target]
             shown = "-" if math.isnan(value) else f"{value:.2f}"  # two decimals: a value at a band's edge
-            out.append((name, band_text(band), shown, "ok" if value in band else "MISS", f"{t.paper}, {t.figure}"))
+            out.append((name, band_text(band), shown, "ok" if met else "MISS", f"{t.paper}, {t.figure}"))
         print(table(out))
         print(f"\n{len(chosen) - len(missed)} of {len(chosen)} {role} outcomes within their band"
               + (f"; missed: {', '.join(missed)}" if missed else "") + "\n")

@@ -91,8 +91,6 @@ def test_each_spine_head_senses_a_spike_at_its_models_spike_site(site):
     expected = dict(zip(heads, heads if site == "spine_head" else roots))
     assert all(expected[d] == s for s, d in zip(src, dst))
     assert model.layout()["spike_site"] == site
-    # the pathway population stands for n_clones shaft synapses per spine (default 5 x 2)
-    assert load_model().layout()["shaft_synapses_per_pathway"] == 5 * 2
     other = "branch_root" if site == "spine_head" else "spine_head"
     assert build_key(model) != build_key(load_model(overrides={"spike_site": other}))
 
@@ -171,6 +169,9 @@ def test_layout_counts_the_cell_that_is_built():
     assert idx["head"].shape == (n_path, small["spines_per_pathway"])
     assert len(set(idx["head"].ravel()) | set(idx["slot_head"].ravel())) == n_path * (
         small["spines_per_pathway"] + small["new_spine_places_per_pathway"])
+    # the pathway population stands for n_clones shaft synapses per spine (default 5 x 2)
+    assert small["shaft_synapses_per_pathway"] == 5 * 2
+    assert load_model(overrides={"n_clones": 0}).layout()["shaft_synapses_per_pathway"] == 0
 
 
 def test_pathways_can_share_branches():

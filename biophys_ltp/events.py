@@ -35,14 +35,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tbs": {"pulses": 10, "frequency": "5 Hz", "burst_pulses": 4, "burst_frequency": "100 Hz"},
 }
 
-_PAIRING_DEFAULTS: dict[str, Any] = {"pairs": 60, "frequency": "1 Hz", "dt": "10 ms"}
+_PAIRING_DEFAULTS: dict[str, Any] = {"pairs": 60, "frequency": "1 Hz", "dt": "10 ms", "spikes": 1}
 
 _TRAIN_KINDS = ("train", *PRESETS)
 
 #: Allowed keys per event kind.
 KIND_KEYS: dict[str, tuple[str, ...]] = {
     **{kind: ("kind", "pathway", "at", *_TRAIN_KEYS) for kind in _TRAIN_KINDS},
-    "pairing": ("kind", "pathway", "at", "pairs", "frequency", "dt"),
+    "pairing": ("kind", "pathway", "at", "pairs", "frequency", "dt", "spikes", "spike_frequency"),
     "drug": ("kind", "drug", "start", "stop"),
 }
 
@@ -153,9 +153,10 @@ class Event:
 
     Train kinds (``train`` and its presets) use ``at``, ``pulses``,
     ``frequency``, ``repeats``, ``every``, ``burst_pulses`` and
-    ``burst_frequency``; ``pairing`` uses ``at``, ``pairs``, ``frequency``
-    and ``dt``; ``drug`` uses ``drug``, ``start`` and ``stop``.  Unused
-    fields are ``None``.
+    ``burst_frequency``; ``pairing`` uses ``at``, ``pairs``, ``frequency``,
+    ``dt``, ``spikes`` and ``spike_frequency`` (a burst of ``spikes`` somatic
+    spikes, the first ``dt`` after each pulse); ``drug`` uses ``drug``,
+    ``start`` and ``stop``.  Unused fields are ``None``.
     """
 
     kind: str
@@ -169,6 +170,8 @@ class Event:
     burst_frequency: Quantity | None = None
     pairs: int | None = None
     dt: Quantity | None = None
+    spikes: int | None = None
+    spike_frequency: Quantity | None = None
     drug: str | None = None
     start: Quantity | None = None
     stop: Quantity | None = None
@@ -201,7 +204,8 @@ class Event:
     def spike_seconds(self) -> np.ndarray:
         if self.kind != "pairing":
             return np.zeros(0)
-        return round_ns(self.pulse_seconds() + to_seconds(self.dt))
+        burst = np.zeros(1) if self.spikes == 1 else np.arange(self.spikes) / float(self.spike_frequency / Hz)
+        return np.sort(round_ns((self.pulse_seconds()[:, None] + to_seconds(self.dt) + burst[None, :]).ravel()))
 
     def pulse_times(self) -> Quantity:
         """Times of this event's presynaptic pulses (empty for a drug)."""
@@ -235,6 +239,10 @@ class Event:
         out.update(pathway=self.pathway, at=fmt(self.at))
         if self.kind == "pairing":
             out.update(pairs=self.pairs, frequency=fmt(self.frequency), dt=fmt(self.dt))
+            if self.spikes != 1:  # a single spike per pairing, as protocols without the key
+                out["spikes"] = self.spikes
+            if self.spike_frequency is not None:
+                out["spike_frequency"] = fmt(self.spike_frequency)
             return out
         out.update(pulses=self.pulses, frequency=fmt(self.frequency), repeats=self.repeats)
         if self.every is not None:
@@ -298,16 +306,27 @@ def parse_event(data: Any, index: int, source: str) -> Event:
 
     if kind == "pairing":
         pairs = ctx.count(given, "pairs")
-        if pairs > SPIKE_CAPACITY - 1:
-            raise ctx.fail(f'"pairs" ({pairs}) is more than the engine holds ({SPIKE_CAPACITY - 1} somatic '
-                           f"current steps in a protocol)")
+        spikes = ctx.count(given, "spikes")
+        if pairs * spikes > SPIKE_CAPACITY - 1:
+            what = f'"pairs" ({pairs}) is' if spikes == 1 else \
+                f'{pairs * spikes} somatic spikes ("pairs" {pairs} x "spikes" {spikes}) are'
+            raise ctx.fail(f"{what} more than the engine holds ({SPIKE_CAPACITY - 1} somatic current steps in a "
+                           f"protocol)")
         frequency = ctx.frequency(given, "frequency")
+        spike_frequency = None
+        if "spike_frequency" in given:
+            spike_frequency = ctx.frequency(given, "spike_frequency")
+        elif spikes > 1:
+            raise ctx.fail(f'missing required key "spike_frequency" (spikes = {spikes})')
+        burst_length = (spikes - 1) / spike_frequency if spikes > 1 else 0 * second
         dt = ctx.time(given, "dt", allow_negative=True)
-        if abs(dt) >= 0.5 / frequency:
+        if abs(dt) >= 0.5 / frequency or abs(dt + burst_length) >= 0.5 / frequency:
+            what = f'"dt" ({fmt(dt)})' if spikes == 1 else f'the burst\'s spikes ({fmt(dt)} to {fmt(dt + burst_length)})'
             raise ctx.fail(
-                f'"dt" ({fmt(dt)}) must lie within plus or minus half the period of "frequency" '
+                f'{what} must lie within plus or minus half the period of "frequency" '
                 f"({fmt(frequency)}: {fmt(0.5 / frequency)}), so that each somatic spike pairs with its own pulse")
-        return Event(kind=kind, pathway=pathway, at=at, pairs=pairs, frequency=frequency, dt=dt)
+        return Event(kind=kind, pathway=pathway, at=at, pairs=pairs, frequency=frequency, dt=dt, spikes=spikes,
+                     spike_frequency=spike_frequency)
 
     pulses = ctx.count(given, "pulses")
     frequency = ctx.frequency(given, "frequency")

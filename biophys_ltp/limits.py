@@ -86,6 +86,11 @@ def check_schedule(protocol: "Protocol", model: "Model", schedule: "Schedule",
                 f"{where}: pairings {_fmt(1 / event.frequency)} apart ({_fmt(event.frequency)}) would overlap "
                 f"their somatic current steps ({_fmt(settings.step_duration)} each): the period must exceed "
                 f"{_fmt(settings.step_duration + min_gap)}")
+        if event.kind == "pairing" and event.spikes > 1 and 1 / event.spike_frequency <= settings.step_duration + min_gap:
+            raise ProtocolError(
+                f"{where}: a burst's spikes {_fmt(1 / event.spike_frequency)} apart ({_fmt(event.spike_frequency)}) "
+                f"would overlap their somatic current steps ({_fmt(settings.step_duration)} each): the interval "
+                f"must exceed {_fmt(settings.step_duration + min_gap)}")
     inductions = protocol.induction_pulses()
     for name in protocol.pathways:
         steps = np.sort(np.concatenate([np.round(np.asarray(inductions[name] / dt)).astype(np.int64),

@@ -265,6 +265,26 @@ def test_pairing_negative_dt_spike_first():
     assert secs(p.induction_onsets()["S1"]) == 2400.0
 
 
+def test_pairing_with_a_postsynaptic_burst():
+    """Each pulse is paired with a burst of somatic spikes, the first ``dt`` after the pulse
+    (Wittenberg & Wang 2006 paired with two or three spikes); the burst's spikes count
+    against the engine's capacity of somatic steps, and the event writes itself back."""
+    ev = {"kind": "pairing", "pathway": "S1", "at": "40 min", "pairs": 4, "frequency": "5 Hz", "dt": "-15 ms",
+          "spikes": 3, "spike_frequency": "100 Hz"}
+    p = protocol_from_dict(base(ev))
+    pulses = secs(p.induction_pulses()["S1"])
+    spikes = secs(p.somatic_spikes())
+    np.testing.assert_allclose(pulses, 2400 + 0.2 * np.arange(4), rtol=0, atol=1e-9)
+    expected = (pulses[:, None] - 0.015 + np.array([0.0, 0.01, 0.02])[None, :]).ravel()
+    np.testing.assert_allclose(spikes, expected, rtol=0, atol=1e-9)
+    first, last = p.events[0].span()
+    assert secs(first) == pytest.approx(2399.985, abs=1e-9) and secs(last) == pytest.approx(2400.605, abs=1e-9)
+    d = p.to_dict()["events"][0]
+    assert (d["spikes"], d["spike_frequency"]) == (3, "100 Hz")
+    again = protocol_from_dict(base({k: v for k, v in d.items()}))
+    np.testing.assert_array_equal(secs(again.somatic_spikes()), spikes)
+
+
 def test_no_pairing_gives_empty_spikes():
     p = protocol_from_dict(base(WTET_S1))
     assert len(p.somatic_spikes()) == 0

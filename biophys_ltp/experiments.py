@@ -298,6 +298,10 @@ FREQUENCY_PULSES = 900
 STDP_OFFSETS_MS = (-100, -50, -20, -10, -5, 5, 10, 20, 50, 100)
 STDP_PAIRS = 60
 STDP_RATE_HZ = 1.0
+# the spikes of a postsynaptic burst, 10 ms apart (Wittenberg & Wang 2006 paired pulses with
+# bursts of two spikes about 10 ms apart, as encoded by models of their data; the spike
+# interval of Inglebert et al. 2020's bursts was not read)
+BURST_SPIKE_HZ = 100.0
 INDUCTION_END_MIN = 45.0
 INDUCTION_AFTER_MIN = 60.0
 
@@ -327,14 +331,24 @@ def frequency_protocol(frequency_hz: float, apv: bool = False) -> dict[str, Any]
     return _induction_protocol(f"{FREQUENCY_PULSES} pulses at {frequency_hz:g} Hz", event, apv)
 
 
-def stdp_protocol(offset_ms: float, apv: bool = False) -> dict[str, Any]:
-    """60 pairings at 1 Hz on S1, each a presynaptic pulse and a somatic spike (2-ms current
-    step) ``offset_ms`` after it (negative: the spike first), the last pairing's pulse at
-    :data:`INDUCTION_END_MIN`; with ``apv`` the NMDA receptors are blocked throughout."""
-    start_s = INDUCTION_END_MIN * 60 - (STDP_PAIRS - 1) / STDP_RATE_HZ
-    event = {"kind": "pairing", "pathway": "S1", "at": f"{start_s:g} s", "pairs": STDP_PAIRS,
-             "frequency": f"{STDP_RATE_HZ:g} Hz", "dt": f"{offset_ms:g} ms"}
-    return _induction_protocol(f"STDP, {STDP_PAIRS} pairings, spike {offset_ms:+g} ms", event, apv)
+def stdp_protocol(offset_ms: float, apv: bool = False, *, spikes: int = 1, pairs: int = STDP_PAIRS,
+                  rate_hz: float = STDP_RATE_HZ) -> dict[str, Any]:
+    """``pairs`` pairings (default 60) at ``rate_hz`` (default 1 Hz) on S1, each a
+    presynaptic pulse and a somatic spike (2-ms current step) ``offset_ms`` after it
+    (negative: the spike first), or a burst of ``spikes`` spikes :data:`BURST_SPIKE_HZ` apart
+    starting then; the last pairing's pulse at :data:`INDUCTION_END_MIN`; with ``apv`` the
+    NMDA receptors are blocked throughout."""
+    start_s = INDUCTION_END_MIN * 60 - (pairs - 1) / rate_hz
+    at_s = f"{start_s:.6f}".rstrip("0").rstrip(".")
+    event = {"kind": "pairing", "pathway": "S1", "at": f"{at_s} s", "pairs": pairs,
+             "frequency": f"{rate_hz:g} Hz", "dt": f"{offset_ms:g} ms"}
+    name = f"STDP, {pairs} pairings, spike {offset_ms:+g} ms"
+    if spikes > 1:
+        event.update(spikes=spikes, spike_frequency=f"{BURST_SPIKE_HZ:g} Hz")
+        name = f"STDP, {pairs} pairings at {rate_hz:g} Hz, {spikes} spikes from {offset_ms:+g} ms"
+    elif (pairs, rate_hz) != (STDP_PAIRS, STDP_RATE_HZ):
+        name = f"STDP, {pairs} pairings at {rate_hz:g} Hz, spike {offset_ms:+g} ms"
+    return _induction_protocol(name, event, apv)
 
 
 def frequency_jobs(frequencies: tuple[float, ...] = FREQUENCIES_HZ, apv: tuple[bool, ...] = (False, True),

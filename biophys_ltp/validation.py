@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import ResultError, known_names
+from .experiments import induction_change, stdp_protocol
 
 PREDICTIONS_FILE = Path(__file__).resolve().parent / "predictions.toml"
 
@@ -49,6 +50,11 @@ TRAIN = {"kind": "train", "pathway": "S1", "at": "30 min", "pulses": 100, "frequ
 DEPOT_PULSES = 1000
 DEPOT_LAGS_MIN = {"depot_early": 20.0, "depot_late": 100.0}
 DEPOT_READ_MIN = 30.0
+
+
+# pairings with postsynaptic bursts: run name -> somatic spikes per pairing
+BURST_PAIRS, BURST_RATE_HZ = 100, 0.3
+BURST_RUNS = {"stdp_1spike": 1, "stdp_3spikes": 3}
 
 
 def _lfs(start_min: float) -> dict[str, Any]:
@@ -98,6 +104,10 @@ RUNS: dict[str, dict[str, Any]] = {
     "d1_agonist": _protocol("SKF 38393", "", [_drug("skf38393", "30 min", "45 min")]),
     # the NMDA receptor antagonist on the test-pulse response (Collingridge et al. 1983)
     "apv": _protocol("APV, test pulses only", "", [_drug("apv", "30 min", "90 min")]),
+    # spike timing in CA1 slices with postsynaptic bursts (Inglebert et al. 2020, Fig. 4A):
+    # 100 pairings at 0.3 Hz, the somatic spike 10 ms after the pulse, or a burst of three
+    **{run: stdp_protocol(10.0, spikes=spikes, pairs=BURST_PAIRS, rate_hz=BURST_RATE_HZ)
+       for run, spikes in BURST_RUNS.items()},
 }
 
 
@@ -117,6 +127,11 @@ def _depotentiation(run: str) -> Callable[[Mapping], float]:
         alone, depot = r["train"].fepsp_at("S1", t), r[run].fepsp_at("S1", t)
         return 100.0 * (alone - depot) / (before - 100.0)
     return read
+
+
+def _induction(run: str) -> Callable[[Mapping], float]:
+    """fEPSP (%) of S1 60 min after the end of an induction protocol (biophys_ltp.experiments)."""
+    return lambda r: induction_change(r[run])
 
 
 def _minus(a: Callable[[Mapping], float], b: Callable[[Mapping], float]) -> Callable[[Mapping], float]:
@@ -178,6 +193,9 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
                _at("d1_agonist", 8), _PCT, "d1_agonist"),
     Experiment("apv_test_pulse", "APV from 30 to 90 min, test pulses only: S1 30 min into the drug", ("apv",),
                _at("apv", 0.5), _PCT, "apv_test_pulse"),
+    Experiment("stdp_burst_gain_pp", "100 pairings at 0.3 Hz, spike 10 ms after the pulse: a burst of 3 somatic "
+               "spikes minus a single spike, S1 60 min after", tuple(BURST_RUNS),
+               _minus(_induction("stdp_3spikes"), _induction("stdp_1spike")), _PP, "stdp_burst_gain"),
 ]}
 
 

@@ -53,6 +53,28 @@ def test_the_spike_is_read_where_the_branch_leaves_the_trunk():
     assert (ca[pairings] > ca["epsp"]).all(), sig
 
 
+def test_a_pairing_with_a_burst_fires_the_cell_once_per_spike_of_the_burst(runs_once):
+    """A pairing event with ``spikes`` = 3 at 100 Hz (the held-out experiment
+    stdp_burst_gain_pp, Inglebert et al. 2020) drives three somatic action potentials 10 ms
+    apart after each pulse, each reaching the branch point where S1's spike-timing routes
+    read it: the burst is delivered as the protocol says, not merged into one long step."""
+    import numpy as np
+    protocol = {"name": "two burst pairings", "duration": "3 min", "baseline": "1 min", "test_interval": "5 min",
+                "pathways": ["S1", "S2"],
+                "events": [{"kind": "pairing", "pathway": "S1", "at": "61 s", "pairs": 2, "frequency": "0.3 Hz",
+                            "dt": "10 ms", "spikes": 3, "spike_frequency": "100 Hz"}]}
+    res = runs_once({"induction: two burst pairings": {"protocol": protocol,
+                                                        "trace_windows": [("60.9 s", "64.6 s")]}})
+    tr = res["induction: two burst pairings"].traces
+    soma = tr[tr.compartment == "soma"].sort_values("time_s")
+    t, v = soma.time_s.to_numpy(), soma.v_mV.to_numpy()
+    crossings = t[1:][(v[1:] > 0) & (v[:-1] <= 0)]
+    expected = np.array([61.0, 64.333333333]).repeat(3) + np.tile([0.010, 0.020, 0.030], 2)
+    assert len(crossings) == 6, crossings
+    # each action potential peaks within ~1.5 ms of its 2-ms step's onset
+    assert np.all((crossings >= expected) & (crossings < expected + 0.0025)), crossings - expected
+
+
 def _run(results, experiment, value, apv=False):
     return results[(experiment, float(value), apv)]
 

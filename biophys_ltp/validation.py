@@ -52,9 +52,13 @@ DEPOT_LAGS_MIN = {"depot_early": 20.0, "depot_late": 100.0}
 DEPOT_READ_MIN = 30.0
 
 
-# pairings with postsynaptic bursts: run name -> somatic spikes per pairing
-BURST_PAIRS, BURST_RATE_HZ = 100, 0.3
+# spike timing in CA1 slices (Inglebert et al. 2020): pairings at 0.3 Hz, pre-post 100
+# times, post-pre 150 times (Fig. 1A); with postsynaptic bursts (Fig. 4A): run name -> somatic
+# spikes per pre-post pairing at +10 ms; and the window's other sides (Fig. 1B): run name ->
+# (offset_ms, pairings)
+BURST_PAIRS, BURST_RATE_HZ, POST_PRE_PAIRS = 100, 0.3, 150
 BURST_RUNS = {"stdp_1spike": 1, "stdp_3spikes": 3}
+SLICE_STDP_RUNS = {"stdp_slice_-25ms": (-25.0, POST_PRE_PAIRS), "stdp_slice_+50ms": (50.0, BURST_PAIRS)}
 
 
 def _lfs(start_min: float) -> dict[str, Any]:
@@ -108,6 +112,7 @@ RUNS: dict[str, dict[str, Any]] = {
     # 100 pairings at 0.3 Hz, the somatic spike 10 ms after the pulse, or a burst of three
     **{run: stdp_protocol(10.0, spikes=spikes, pairs=BURST_PAIRS, rate_hz=BURST_RATE_HZ)
        for run, spikes in BURST_RUNS.items()},
+    **{run: stdp_protocol(offset, pairs=pairs, rate_hz=BURST_RATE_HZ) for run, (offset, pairs) in SLICE_STDP_RUNS.items()},
 }
 
 
@@ -193,6 +198,12 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
                _at("d1_agonist", 8), _PCT, "d1_agonist"),
     Experiment("apv_test_pulse", "APV from 30 to 90 min, test pulses only: S1 30 min into the drug", ("apv",),
                _at("apv", 0.5), _PCT, "apv_test_pulse"),
+    Experiment("stdp_slice_+10ms", "100 pairings at 0.3 Hz, spike 10 ms after the pulse: S1 60 min after",
+               ("stdp_1spike",), _induction("stdp_1spike"), _PCT, "stdp_slice_pre_post"),
+    Experiment("stdp_slice_-25ms", "150 pairings at 0.3 Hz, spike 25 ms before the pulse: S1 60 min after",
+               ("stdp_slice_-25ms",), _induction("stdp_slice_-25ms"), _PCT, "stdp_slice_post_pre"),
+    Experiment("stdp_slice_+50ms", "100 pairings at 0.3 Hz, spike 50 ms after the pulse: S1 60 min after",
+               ("stdp_slice_+50ms",), _induction("stdp_slice_+50ms"), _PCT, "stdp_slice_late_ltd"),
     Experiment("stdp_burst_gain_pp", "100 pairings at 0.3 Hz, spike 10 ms after the pulse: a burst of 3 somatic "
                "spikes minus a single spike, S1 60 min after", tuple(BURST_RUNS),
                _minus(_induction("stdp_3spikes"), _induction("stdp_1spike")), _PP, "stdp_burst_gain"),

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,6 +246,11 @@ def run_experiments(names: Iterable[str] | None = None, model: str | Path | None
     return {name: float(EXPERIMENTS[name].read(results)) for name in names}
 
 
+def _toml_key(name: str) -> str:
+    """``name`` as a TOML key: bare where TOML allows it, else quoted (``stdp_slice_+10ms``)."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
+
+
 def write_predictions(values: Mapping[str, float], path: Path = PREDICTIONS_FILE,
                       model: str | Path | None = None) -> Path:
     """Write the predictions file: the numbers with the model's digest and versions."""
@@ -263,7 +270,7 @@ def write_predictions(values: Mapping[str, float], path: Path = PREDICTIONS_FILE
     ]
     for name, value in values.items():
         e = EXPERIMENTS[name]
-        lines += [f"[predictions.{name}]", f'description = "{e.description}"', f"value = {value:.4f}",
+        lines += [f"[predictions.{_toml_key(name)}]", f'description = "{e.description}"', f"value = {value:.4f}",
                   f'unit = "{e.unit}"', ""]
     path.write_text("\n".join(lines))
     return path

@@ -12,6 +12,11 @@ after a backpropagating spike (the ``spike_coincidence`` mechanism):
 - Spike timing: 60 pairings at 1 Hz of a presynaptic pulse on S1 and a somatic spike (a
   2-ms current step) ``dt`` after it, dt from -100 to +100 ms (Bi & Poo 1998, J Neurosci
   18:10464-10472), with and without APV.
+- Spike timing as in CA1 slices (Inglebert et al. 2020, PNAS 117:33402-33411): pairings
+  at 0.3 Hz, 100 with the spike after the pulse, 150 with it before (their Fig. 1A), at
+  -50 to +50 ms; and at +10 ms with a burst of 1-4 spikes 10 ms apart (their Fig. 4A).
+  The held-out experiments ``stdp_slice_*`` and ``stdp_burst_gain_pp``
+  (biophys_ltp/validation.py) are four of these runs.
 
 The change is read 60 min after the last pulse.  The project's references give ranges,
 not points, for both experiments (biophys_ltp.targets: ``freq_*``, ``stdp_*``): they are
@@ -25,7 +30,10 @@ ends at 45 min; S2 is the unstimulated control; 110 min each).
 Panel A: S1's fEPSP 60 min after the end of the 900 pulses against the frequency.
 Panel B: the same after 60 pairings against the offset dt.  Panel C: S1's fEPSP over time
 at 1, 10, 20 and 100 Hz, with APV at 1 and 100 Hz.  Panel D: S1's fEPSP over time for
-dt = -10, +10 and +50 ms, with APV at +10 ms.
+dt = -10, +10 and +50 ms, with APV at +10 ms.  Panel E: S1's fEPSP 60 min after the
+pairings at 0.3 Hz against dt, beside the directions of Inglebert et al.'s Fig. 1B (3 mM
+Ca2+; no magnitudes read: a change must leave the 90-110 % of an unchanged input).  Panel
+F: the same at +10 ms against the number of spikes per pairing.
 """
 
 from __future__ import annotations
@@ -36,9 +44,11 @@ from pathlib import Path
 import pandas as pd
 
 import biophys_ltp as bl
-from biophys_ltp.experiments import (FREQUENCY_PULSES, INDUCTION_AFTER_MIN, INDUCTION_END_MIN, STDP_PAIRS,
-                                     frequency_jobs, induction_table, stdp_jobs)
+from biophys_ltp.experiments import (BURST_SPIKE_HZ, FREQUENCY_PULSES, INDUCTION_AFTER_MIN, INDUCTION_END_MIN,
+                                     STDP_PAIRS, frequency_jobs, induction_change, induction_table, stdp_jobs,
+                                     stdp_protocol)
 from biophys_ltp.targets import BANDS
+from biophys_ltp.validation import BURST_PAIRS, BURST_RATE_HZ, POST_PRE_PAIRS
 
 import _common as common
 
@@ -46,21 +56,30 @@ FIGURE = {
     "name": "induction",
     "title": "Induction from spine calcium: frequency response and spike-timing window",
     "paper": "Dudek & Bear 1992 (PNAS 89:4363); Mulkey & Malenka 1992 (Neuron 9:967); Bi & Poo 1998 "
-             "(J Neurosci 18:10464)",
+             "(J Neurosci 18:10464); Inglebert et al. 2020 (PNAS 117:33402)",
     "panel": ("fEPSP 60 min after 900 pulses at 1-100 Hz and after 60 spike-timing pairings at -100 to "
-              "+100 ms, with and without APV, beside the experimental ranges (approx.)"),
+              "+100 ms, with and without APV, beside the experimental ranges (approx.); pairings at 0.3 Hz "
+              "at -50 to +50 ms and with bursts of 1-4 spikes, beside the directions seen in CA1 slices"),
 }
 NAME = FIGURE["name"]
-DATA_FILES = [f"{NAME}_frequency.csv", f"{NAME}_stdp.csv", f"{NAME}_fepsp.csv"]
-TABLES = ("frequency", "stdp", "fepsp")
+DATA_FILES = [f"{NAME}_frequency.csv", f"{NAME}_stdp.csv", f"{NAME}_fepsp.csv", f"{NAME}_slice.csv"]
+TABLES = ("frequency", "stdp", "fepsp", "slice")
+# pairings as in CA1 slices (Inglebert et al. 2020): offsets at 0.3 Hz, and spikes per
+# pairing at +10 ms (one spike: the window's +10 ms run)
+SLICE_OFFSETS_MS = (-50, -25, -10, -5, 5, 10, 25, 50)
+SLICE_SPIKES = (1, 2, 3, 4)
+SLICE_BURST_AT_MS = 10.0
 COLUMNS = {
     "frequency_hz": "frequency of the 900 pulses on S1",
     "offset_ms": "time of the somatic spike after the presynaptic pulse (negative: spike first)",
     "apv": "1: NMDA receptors blocked throughout (APV), 0: not",
     "fepsp_pct": "S1's fEPSP 60 min after the last induction pulse, % of the baseline mean",
     "control_pct": "S2's (unstimulated) fEPSP at the same time, % of the baseline mean",
-    "experiment": "'frequency' or 'stdp'",
-    "value": "frequency_hz (frequency) or offset_ms (stdp)",
+    "experiment": "'frequency', 'stdp' (60 pairings at 1 Hz), 'slice_window' (pairings at 0.3 Hz) or "
+                  "'slice_burst' (pairings at 0.3 Hz, +10 ms, with a burst of spikes)",
+    "value": "frequency_hz (frequency), offset_ms (stdp, slice_window) or spikes (slice_burst)",
+    "spikes": "somatic spikes per pairing, 10 ms apart (slice table)",
+    "pairs": "pairings at 0.3 Hz (slice table: 100 with the spike after the pulse, 150 before it)",
     "pathway": "S1 (stimulated) or S2 (control)",
     "time_min": "minutes from the start of the protocol (the induction ends at 45 min)",
 }
@@ -71,9 +90,24 @@ STDP_COLORS = {-10.0: "#4C72B0", 10.0: "#C44E52", 50.0: "#8172B3"}
 MODEL_COLOR, APV_COLOR = "black", "#DD8452"
 
 
+def _slice_pairs(offset_ms: float) -> int:
+    return BURST_PAIRS if offset_ms > 0 else POST_PRE_PAIRS
+
+
+def slice_jobs() -> dict[tuple[str, float, bool], dict]:
+    """Pairings at 0.3 Hz at each of :data:`SLICE_OFFSETS_MS`, and at +10 ms with bursts of
+    2-4 spikes (one spike is the window's +10 ms run)."""
+    jobs = {("slice_window", float(d), False): {"protocol": stdp_protocol(
+        d, pairs=_slice_pairs(d), rate_hz=BURST_RATE_HZ)} for d in SLICE_OFFSETS_MS}
+    jobs.update({("slice_burst", float(n), False): {"protocol": stdp_protocol(
+        SLICE_BURST_AT_MS, spikes=n, pairs=BURST_PAIRS, rate_hz=BURST_RATE_HZ)} for n in SLICE_SPIKES if n > 1})
+    return jobs
+
+
 def all_jobs() -> dict[tuple[str, float, bool], dict]:
     jobs = {("frequency", f, a): job for (f, a), job in frequency_jobs().items()}
     jobs.update({("stdp", d, a): job for (d, a), job in stdp_jobs().items()})
+    jobs.update(slice_jobs())
     return jobs
 
 
@@ -84,7 +118,8 @@ def inputs_hash() -> str:
 
 
 def simulate_all() -> dict[tuple[str, float, bool], bl.Results]:
-    """All 34 runs (7 frequencies and 10 offsets, each with and without APV) in one pool."""
+    """All 45 runs (7 frequencies and 10 offsets, each with and without APV; 8 offsets and 3
+    bursts at 0.3 Hz) in one pool."""
     return bl.simulate_many(all_jobs())
 
 
@@ -95,6 +130,23 @@ def tidy(results: dict[tuple[str, float, bool], bl.Results]) -> dict[str, pd.Dat
         sub = {(v, a): r for (e, v, a), r in results.items() if e == experiment}
         if sub:
             tables[experiment] = induction_table(sub, key_name).round(4)
+    slice_rows = []
+    for (experiment, value, _), res in results.items():
+        if experiment == "slice_window":
+            spikes, offset = 1, value
+        elif experiment == "slice_burst":
+            spikes, offset = int(value), SLICE_BURST_AT_MS
+        else:
+            continue
+        row = {"experiment": experiment, "offset_ms": float(offset), "spikes": spikes,
+               "pairs": _slice_pairs(offset), "fepsp_pct": induction_change(res, "S1"),
+               "control_pct": induction_change(res, "S2")}
+        slice_rows.append(row)
+        if experiment == "slice_window" and value == SLICE_BURST_AT_MS:
+            slice_rows.append({**row, "experiment": "slice_burst"})  # one spike of the burst series
+    if slice_rows:
+        tables["slice"] = (pd.DataFrame(slice_rows).sort_values(["experiment", "offset_ms", "spikes"],
+                                                                ignore_index=True).round(4))
     rows = []
     for (experiment, value, apv), res in results.items():
         f = res.fepsp[res.fepsp.pathway.isin(["S1", "S2"])][["pathway", "time_min", "fepsp_pct"]].copy()
@@ -146,8 +198,8 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
 
     common.style()
     d = load(data_dir)
-    freq, stdp, fepsp = d["frequency"], d["stdp"], d["fepsp"]
-    fig, axes = plt.subplots(2, 2, figsize=(12.5, 9), gridspec_kw={"hspace": 0.36, "wspace": 0.25})
+    freq, stdp, fepsp, slices = d["frequency"], d["stdp"], d["fepsp"], d["slice"]
+    fig, axes = plt.subplots(3, 2, figsize=(12.5, 13.5), gridspec_kw={"hspace": 0.4, "wspace": 0.25})
 
     # A: frequency response
     ax = axes[0, 0]
@@ -204,6 +256,40 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     axes[1, 0].set_ylim(60, 175)
     course(axes[1, 1], "stdp", SHOWN_STDP, STDP_COLORS, [10.0], "D  Pairings: time courses")
     axes[1, 1].set_ylim(60, 175)
+
+    # E: the window with pairings at 0.3 Hz, beside the directions seen in CA1 slices
+    ax = axes[2, 0]
+    lo, hi = 55.0, 160.0
+    _box(ax, 5, 25, BANDS["stdp_slice_pre_post"], hi, lo,
+         "Inglebert et al. 2020, 3 mM Ca2+: t-LTP / t-LTD (direction only)")
+    _box(ax, -25, -5, BANDS["stdp_slice_post_pre"], hi, lo)
+    _box(ax, 40, 60, BANDS["stdp_slice_late_ltd"], hi, lo)
+    unchanged = BANDS["control_pathway"]
+    ax.axhspan(unchanged.low, unchanged.high, color="0.6", alpha=0.08, lw=0, label="unchanged input (90-110 %)")
+    w = slices[slices.experiment == "slice_window"].sort_values("offset_ms")
+    ax.plot(w.offset_ms, w.fepsp_pct, "o-", color=MODEL_COLOR, ms=5, lw=1.5, label="model", zorder=3)
+    ax.axhline(100, color="0.6", lw=0.8, ls=":")
+    ax.axvline(0, color="0.6", lw=0.8, ls=":")
+    ax.set(xlabel="spike time after the presynaptic pulse, dt (ms)", ylabel="fEPSP 60 min after (% of baseline)",
+           ylim=(lo, hi), xlim=(-55, 55),
+           title=f"E  Pairings at {BURST_RATE_HZ:g} Hz ({BURST_PAIRS} pre-post, {POST_PRE_PAIRS} post-pre)")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+
+    # F: spikes per pairing at +10 ms
+    ax = axes[2, 1]
+    b = slices[slices.experiment == "slice_burst"].sort_values("spikes")
+    ax.plot(b.spikes, b.fepsp_pct, "o-", color=MODEL_COLOR, ms=6, lw=1.5, label="model", zorder=3)
+    ax.axhspan(BANDS["control_pathway"].low, BANDS["control_pathway"].high, color="0.6", alpha=0.08, lw=0)
+    ax.axhline(100, color="0.6", lw=0.8, ls=":")
+    ax.text(0.03, 0.05, "Inglebert et al. 2020, Fig. 4A (1.8 mM Ca2+): 1 spike t-LTD, 2 none on average,\n"
+            "3 or 4 t-LTP. The model has no extracellular Ca2+; its single-spike pairings\n"
+            "potentiate, as at 3 mM (panel E): held-out test is the direction only",
+            transform=ax.transAxes, fontsize=7.5, va="bottom")
+    ax.set(xlabel=f"somatic spikes per pairing ({BURST_SPIKE_HZ:g} Hz), first 10 ms after the pulse",
+           ylabel="fEPSP 60 min after (% of baseline)", ylim=(55, 160), xlim=(0.6, 4.4),
+           title=f"F  Postsynaptic bursts at +10 ms ({BURST_PAIRS} pairings at {BURST_RATE_HZ:g} Hz)")
+    ax.set_xticks(list(SLICE_SPIKES))
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
     return common.save(fig, out_dir, NAME)
 
 

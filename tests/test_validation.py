@@ -97,6 +97,13 @@ def test_the_predictions_file_names_every_experiment_and_the_model():
     assert all(math.isfinite(v) for v in pred.values.values())
 
 
+def test_the_predictions_file_reads_back_every_experiment_name(tmp_path):
+    """Names that are not bare TOML keys (``stdp_slice_+10ms``) are written quoted."""
+    values = {name: float(k) + 0.5 for k, name in enumerate(validation.EXPERIMENTS)}
+    path = validation.write_predictions(values, tmp_path / "predictions.toml")
+    assert validation.load_predictions(path).values == values
+
+
 # ---------------------------------------------------------------------------
 # The model against the experiments
 # ---------------------------------------------------------------------------

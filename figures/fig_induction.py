@@ -283,7 +283,7 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     ax.axhline(100, color="0.6", lw=0.8, ls=":")
     ax.text(0.03, 0.05, "Inglebert et al. 2020, Fig. 4A (1.8 mM Ca2+): 1 spike t-LTD, 2 none on average,\n"
             "3 or 4 t-LTP. The model has no extracellular Ca2+; its single-spike pairings\n"
-            "potentiate, as at 3 mM (panel E): held-out test is the direction only",
+            "potentiate, as at 3 mM (panel E): the held-out test compares the direction only",
             transform=ax.transAxes, fontsize=7.5, va="bottom")
     ax.set(xlabel=f"somatic spikes per pairing ({BURST_SPIKE_HZ:g} Hz), first 10 ms after the pulse",
            ylabel="fEPSP 60 min after (% of baseline)", ylim=(55, 160), xlim=(0.6, 4.4),

@@ -108,8 +108,9 @@ def tbs_spacing():
 
 @pytest.fixture(scope="session")
 def induction():
-    """The induction figure's 34 runs: 900 pulses at 1-100 Hz and 60 pairings at -100 to
-    +100 ms, each with and without APV (110 min each; ~9 min on 2 cores: slow run only)."""
+    """The induction figure's 45 runs: 900 pulses at 1-100 Hz and 60 pairings at -100 to
+    +100 ms, each with and without APV, and 11 pairing protocols at 0.3 Hz (110 min each;
+    ~10 min on 2 cores: slow run only)."""
     fig = load_figure("induction")
     return fig, fig.simulate_all()
 

@@ -61,3 +61,48 @@ def test_the_layout_cells_test_pulse_is_subthreshold():
     soma = res.traces[res.traces.compartment == "soma"].v_mV
     rise = soma.max() - soma.iloc[0]
     assert 1 < rise < 10 and soma.max() < -55, (soma.iloc[0], soma.max())
+
+
+def test_the_small_cell_reproduces_the_layout_cells_outcomes(runs_once):
+    """The default model is the layout cell's reduced variant (five spines per pathway, each
+    pathway alone on its branch, the rest of it as shaft synapses; the spike read at the
+    branch point): kept because it reproduces the full cell's outcomes within a stated
+    tolerance.  Every calibration outcome in the fEPSP's units lies within
+    reduced_variant.calibration_pp (figures/tolerances.toml) of the layout cell's, and every
+    outcome and held-out experiment with a target gets the same verdict on both.  The
+    default model's numbers are its stored validation figure data (whose agreement with the
+    model tests/test_validation.py checks), so only the layout cell is run here."""
+    from conftest import load_figure
+
+    from biophys_ltp import validation
+    from biophys_ltp.fit import calibration_ids
+    from biophys_ltp.outcomes import OUTCOMES, jobs_for, measure, run_options
+    from biophys_ltp.regression import tolerances
+    from biophys_ltp.targets import BANDS
+
+    tol = tolerances("reduced_variant")["calibration_pp"]
+    small = load_figure("validation").load()["validation"].set_index("name")
+    names = [n for n in small.index if n in OUTCOMES]
+    assert set(small.index) == set(names) | set(validation.EXPERIMENTS), "stored rows are not the table's"
+    jobs = {f"layout outcome: {run}": {"protocol": p, "model": LAYOUT, **run_options(run)}
+            for run, p in jobs_for(names).items()}
+    jobs.update({f"layout validation: {run}": {"protocol": p, "model": LAYOUT}
+                 for run, p in validation.jobs_for().items()})
+    done = runs_once(jobs)
+
+    def runs(prefix):
+        return {k.removeprefix(prefix): r for k, r in done.items() if k.startswith(prefix)}
+
+    full = measure(names, runs("layout outcome: "))
+    held = runs("layout validation: ")
+    full.update({e.name: float(e.read(held)) for e in validation.EXPERIMENTS.values()})
+    calibration = calibration_ids()
+    problems = []
+    for name, row in small.iterrows():
+        value, target = full[name], row.target
+        if target in calibration and abs(value - row.model) > tol.abs:
+            problems.append(f"{name}: small cell {row.model:.2f}, layout {value:.2f} ({tol.reason})")
+        if (value in BANDS[target]) != bool(row.met):
+            problems.append(f"{name}: verdicts differ (small cell {row.model:.2f}, layout {value:.2f}, "
+                            f"band {BANDS[target].describe()})")
+    assert not problems, "\n".join(problems)

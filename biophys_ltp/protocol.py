@@ -47,7 +47,8 @@ Event kinds:
 ``pairing``
     ``pairs`` (default 60) presynaptic pulses at ``frequency`` (default
     1 Hz), each with a somatic spike ``dt`` (default 10 ms, may be negative)
-    after the pulse.
+    after the pulse; optional ``spikes`` (default 1): a burst of that many
+    somatic spikes at ``spike_frequency``, the first ``dt`` after the pulse.
 ``drug``
     ``drug`` (a drug of the drug table, :data:`biophys_ltp.drugs.DRUGS`:
     ``"apv"``, ``"anisomycin"``, ``"actinomycin_d"``, ``"kn62"``, ``"kt5720"``,

@@ -105,6 +105,30 @@ def test_grid_errors_name_the_problem_before_anything_runs(tmp_path, grid, error
     assert not (tmp_path / "out").exists()
 
 
+def test_a_pairing_burst_is_swept_by_its_spike_count_and_frequency(tmp_path):
+    """events[i].spikes and events[i].spike_frequency of a pairing are grid names: each
+    point's protocol pairs every pulse with that many somatic spikes at that frequency."""
+    from brian2 import second
+    seen = []
+
+    def runner(spec):
+        proto = protocol_from_dict(spec["protocol"], source=spec["source"])
+        spikes = np.asarray(proto.somatic_spikes() / second)
+        seen.append((len(spikes), round(float(spikes[1] - spikes[0]), 9)))
+        return fake_runner(spec)
+
+    pairing = {"name": "burst pairings", "duration": "12 min", "baseline": "5 min", "test_interval": "1 min",
+               "pathways": ["S1", "S2"], "events": [{"kind": "pairing", "pathway": "S1", "at": "5 min", "pairs": 10,
+                                                     "frequency": "0.3 Hz", "dt": "10 ms", "spikes": 2,
+                                                     "spike_frequency": "100 Hz"}]}
+    res = sweep(pairing, {"events[0].spikes": "2, 4", "events[0].spike_frequency": "50 Hz, 100 Hz"},
+                tmp_path / "out", outcome_times=("1 min",), progress=False, workers=1, _runner=runner)
+    assert len(res.points) == 4
+    assert sorted(seen) == [(20, 0.01), (20, 0.02), (40, 0.01), (40, 0.02)]
+    with pytest.raises(SweepError, match=r"no sweepable key 'spikes'"):
+        fake_sweep(tmp_path / "bad", grid={"events[0].spikes": "2, 3"})  # a train has no spikes
+
+
 def test_point_id_depends_on_values_not_on_how_they_are_written(tmp_path):
     a = fake_sweep(tmp_path / "a", grid={"events[0].at": "5 min, 7 min", "theta_signal": "2.5"})
     b = fake_sweep(tmp_path / "b", grid={"events[0].at": ["420 s", "300 s"],

@@ -25,8 +25,9 @@ GRID_HELP = """\
 NAME=V1,V2,...: values with units (tau_z=15min,30min; g_ampa=0.5nS,0.6nS; a
 dimensionless value is a bare number).  NAME is a model parameter ('biophys-ltp
 model show'), a protocol event's key events[i].KEY with i counted from 0 (times:
-at, every, dt, start, stop; frequencies: frequency, burst_frequency; counts:
-pulses, repeats, burst_pulses, pairs), or protocol.duration, protocol.baseline,
+at, every, dt, start, stop; frequencies: frequency, burst_frequency,
+spike_frequency; counts: pulses, repeats, burst_pulses, pairs, spikes), or
+protocol.duration, protocol.baseline,
 protocol.test_interval.  Repeatable: the points are all combinations."""
 
 

@@ -24,8 +24,9 @@ Grid names
     list of ``[[events]]`` (``events[1]`` is the second event; protocol error
     messages number events from 1 and call it "event 2").  Times: ``at``,
     ``every``, ``dt`` (pairing), ``start`` and ``stop`` (drug); frequencies:
-    ``frequency``, ``burst_frequency``; whole numbers: ``pulses``, ``repeats``,
-    ``burst_pulses``, ``pairs``.  ``at`` of a drug event moves its window and
+    ``frequency``, ``burst_frequency``, ``spike_frequency`` (pairing); whole numbers:
+    ``pulses``, ``repeats``, ``burst_pulses``, ``pairs``, ``spikes`` (pairing).  ``at`` of a
+    drug event moves its window and
     keeps its length (as :meth:`Protocol.replace_event_time`).
 ``protocol.KEY``
     ``protocol.duration``, ``protocol.baseline`` or ``protocol.test_interval``.

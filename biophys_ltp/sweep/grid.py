@@ -31,8 +31,8 @@ DEFAULT_OUTCOME_TIMES: tuple[str, ...] = ("1 h", "3 h", "8 h")
 # event keys that may be swept, with their dimension (None: a whole number)
 _EVENT_KEYS: dict[str, Any] = {
     "at": b2.second, "start": b2.second, "stop": b2.second, "every": b2.second, "dt": b2.second,
-    "frequency": b2.Hz, "burst_frequency": b2.Hz,
-    "pulses": None, "repeats": None, "burst_pulses": None, "pairs": None,
+    "frequency": b2.Hz, "burst_frequency": b2.Hz, "spike_frequency": b2.Hz,
+    "pulses": None, "repeats": None, "burst_pulses": None, "pairs": None, "spikes": None,
 }
 _PROTOCOL_KEYS: dict[str, Any] = {"duration": b2.second, "baseline": b2.second,
                                   "test_interval": b2.second}

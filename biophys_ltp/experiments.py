@@ -298,9 +298,8 @@ FREQUENCY_PULSES = 900
 STDP_OFFSETS_MS = (-100, -50, -20, -10, -5, 5, 10, 20, 50, 100)
 STDP_PAIRS = 60
 STDP_RATE_HZ = 1.0
-# the spikes of a postsynaptic burst, 10 ms apart (Wittenberg & Wang 2006 paired pulses with
-# bursts of two spikes about 10 ms apart, as encoded by models of their data; the spike
-# interval of Inglebert et al. 2020's bursts was not read)
+# the spikes of a postsynaptic burst, 10 ms apart: a choice (the spike interval of the
+# bursts in Inglebert et al. 2020's Fig. 4 was not read)
 BURST_SPIKE_HZ = 100.0
 INDUCTION_END_MIN = 45.0
 INDUCTION_AFTER_MIN = 60.0

@@ -91,6 +91,14 @@ def check_schedule(protocol: "Protocol", model: "Model", schedule: "Schedule",
                 f"{where}: a burst's spikes {_fmt(1 / event.spike_frequency)} apart ({_fmt(event.spike_frequency)}) "
                 f"would overlap their somatic current steps ({_fmt(settings.step_duration)} each): the interval "
                 f"must exceed {_fmt(settings.step_duration + min_gap)}")
+        if event.kind == "pairing" and event.spikes > 1 and event.pairs > 1:
+            burst = (event.spikes - 1) / event.spike_frequency
+            if 1 / event.frequency - burst <= settings.step_duration + min_gap:
+                raise ProtocolError(
+                    f"{where}: a burst of {event.spikes} spikes at {_fmt(event.spike_frequency)} lasts "
+                    f"{_fmt(burst)}, so its last spike's current step would overlap the next pairing's first "
+                    f"({_fmt(1 / event.frequency)} apart): the pairings' period must exceed the burst by "
+                    f"{_fmt(settings.step_duration + min_gap)}")
     inductions = protocol.induction_pulses()
     for name in protocol.pathways:
         steps = np.sort(np.concatenate([np.round(np.asarray(inductions[name] / dt)).astype(np.int64),

@@ -55,7 +55,7 @@ DEPOT_READ_MIN = 30.0
 
 
 # spike timing in CA1 slices (Inglebert et al. 2020): pairings at 0.3 Hz, pre-post 100
-# times, post-pre 150 times (Fig. 1A); with postsynaptic bursts (Fig. 4A): run name -> somatic
+# times, post-pre 150 times (Fig. 1A's legend); with postsynaptic bursts (Fig. 4A): run name -> somatic
 # spikes per pre-post pairing at +10 ms; and the window's other sides (Fig. 1B): run name ->
 # (offset_ms, pairings)
 BURST_PAIRS, BURST_RATE_HZ, POST_PRE_PAIRS = 100, 0.3, 150

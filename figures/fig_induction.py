@@ -13,7 +13,7 @@ after a backpropagating spike (the ``spike_coincidence`` mechanism):
   2-ms current step) ``dt`` after it, dt from -100 to +100 ms (Bi & Poo 1998, J Neurosci
   18:10464-10472), with and without APV.
 - Spike timing as in CA1 slices (Inglebert et al. 2020, PNAS 117:33402-33411): pairings
-  at 0.3 Hz, 100 with the spike after the pulse, 150 with it before (their Fig. 1A), at
+  at 0.3 Hz, 100 with the spike after the pulse, 150 with it before (their Fig. 1A's legend), at
   -50 to +50 ms; and at +10 ms with a burst of 1-4 spikes 10 ms apart (their Fig. 4A).
   The held-out experiments ``stdp_slice_*`` and ``stdp_burst_gain_pp``
   (biophys_ltp/validation.py) are four of these runs.

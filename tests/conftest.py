@@ -107,12 +107,22 @@ def tbs_spacing():
 
 
 @pytest.fixture(scope="session")
-def induction():
+def induction(runs_once):
     """The induction figure's 45 runs: 900 pulses at 1-100 Hz and 60 pairings at -100 to
     +100 ms, each with and without APV, and 11 pairing protocols at 0.3 Hz (110 min each;
-    ~10 min on 2 cores: slow run only)."""
+    slow run only).  The four of them that are held-out experiments' runs
+    (biophys_ltp.validation.RUNS) are run once for both, under the validation's keys."""
+    import json
+
+    from biophys_ltp.validation import RUNS
     fig = load_figure("induction")
-    return fig, fig.simulate_all()
+    held_out = {json.dumps(p, sort_keys=True): f"validation: {run}" for run, p in RUNS.items()}
+    keys = {}
+    for key, job in fig.all_jobs().items():
+        shared = held_out.get(json.dumps(job["protocol"], sort_keys=True)) if set(job) == {"protocol"} else None
+        keys[key] = shared or f"induction: {key}"
+    done = runs_once({keys[key]: job for key, job in fig.all_jobs().items()})
+    return fig, {key: done[k] for key, k in keys.items()}
 
 
 # The default run's share of the induction figure: the bottom of the frequency response

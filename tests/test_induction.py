@@ -57,8 +57,8 @@ def test_the_spike_is_read_where_the_branch_leaves_the_trunk():
 def test_a_pairing_with_a_burst_fires_the_cell_once_per_spike_of_the_burst(runs_once):
     """A pairing event with ``spikes`` = 3 at 100 Hz (the held-out experiment
     stdp_burst_gain_pp, Inglebert et al. 2020) drives three somatic action potentials 10 ms
-    apart after each pulse, each reaching the branch point where S1's spike-timing routes
-    read it: the burst is delivered as the protocol says, not merged into one long step."""
+    apart after each pulse: the burst is delivered as the protocol says, not merged into
+    one long step or dropped."""
     import numpy as np
     protocol = {"name": "two burst pairings", "duration": "3 min", "baseline": "1 min", "test_interval": "5 min",
                 "pathways": ["S1", "S2"],

@@ -267,8 +267,8 @@ def test_pairing_negative_dt_spike_first():
 
 def test_pairing_with_a_postsynaptic_burst():
     """Each pulse is paired with a burst of somatic spikes, the first ``dt`` after the pulse
-    (Wittenberg & Wang 2006 paired with two or three spikes); the burst's spikes count
-    against the engine's capacity of somatic steps, and the event writes itself back."""
+    (postsynaptic bursts as in Inglebert et al. 2020, Fig. 4); the burst's spikes are
+    protocol times like any spike, and the event writes itself back."""
     ev = {"kind": "pairing", "pathway": "S1", "at": "40 min", "pairs": 4, "frequency": "5 Hz", "dt": "-15 ms",
           "spikes": 3, "spike_frequency": "100 Hz"}
     p = protocol_from_dict(base(ev))

@@ -86,14 +86,15 @@ def check_schedule(protocol: "Protocol", model: "Model", schedule: "Schedule",
                 f"{where}: pairings {_fmt(1 / event.frequency)} apart ({_fmt(event.frequency)}) would overlap "
                 f"their somatic current steps ({_fmt(settings.step_duration)} each): the period must exceed "
                 f"{_fmt(settings.step_duration + min_gap)}")
-        if event.kind == "pairing" and event.spikes > 1 and 1 / event.spike_frequency <= settings.step_duration + min_gap:
-            raise ProtocolError(
-                f"{where}: a burst's spikes {_fmt(1 / event.spike_frequency)} apart ({_fmt(event.spike_frequency)}) "
-                f"would overlap their somatic current steps ({_fmt(settings.step_duration)} each): the interval "
-                f"must exceed {_fmt(settings.step_duration + min_gap)}")
-        if event.kind == "pairing" and event.spikes > 1 and event.pairs > 1:
+        if event.kind == "pairing" and event.spikes > 1:
+            if 1 / event.spike_frequency <= settings.step_duration + min_gap:
+                raise ProtocolError(
+                    f"{where}: a burst's spikes {_fmt(1 / event.spike_frequency)} apart "
+                    f"({_fmt(event.spike_frequency)}) would overlap their somatic current steps "
+                    f"({_fmt(settings.step_duration)} each): the interval must exceed "
+                    f"{_fmt(settings.step_duration + min_gap)}")
             burst = (event.spikes - 1) / event.spike_frequency
-            if 1 / event.frequency - burst <= settings.step_duration + min_gap:
+            if event.pairs > 1 and 1 / event.frequency - burst <= settings.step_duration + min_gap:
                 raise ProtocolError(
                     f"{where}: a burst of {event.spikes} spikes at {_fmt(event.spike_frequency)} lasts "
                     f"{_fmt(burst)}, so its last spike's current step would overlap the next pairing's first "

@@ -110,8 +110,8 @@ RUNS: dict[str, dict[str, Any]] = {
     "d1_agonist": _protocol("SKF 38393", "", [_drug("skf38393", "30 min", "45 min")]),
     # the NMDA receptor antagonist on the test-pulse response (Collingridge et al. 1983)
     "apv": _protocol("APV, test pulses only", "", [_drug("apv", "30 min", "90 min")]),
-    # spike timing in CA1 slices with postsynaptic bursts (Inglebert et al. 2020, Fig. 4A):
-    # 100 pairings at 0.3 Hz, the somatic spike 10 ms after the pulse, or a burst of three
+    # spike timing in CA1 slices (Inglebert et al. 2020): pairings at 0.3 Hz with the somatic
+    # spike 10 ms after the pulse, or a burst of three (Fig. 4A); at -25 and +50 ms (Fig. 1B)
     **{run: stdp_protocol(10.0, spikes=spikes, pairs=BURST_PAIRS, rate_hz=BURST_RATE_HZ)
        for run, spikes in BURST_RUNS.items()},
     **{run: stdp_protocol(offset, pairs=pairs, rate_hz=BURST_RATE_HZ) for run, (offset, pairs) in SLICE_STDP_RUNS.items()},

@@ -279,7 +279,7 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     ax = axes[2, 1]
     b = slices[slices.experiment == "slice_burst"].sort_values("spikes")
     ax.plot(b.spikes, b.fepsp_pct, "o-", color=MODEL_COLOR, ms=6, lw=1.5, label="model", zorder=3)
-    ax.axhspan(BANDS["control_pathway"].low, BANDS["control_pathway"].high, color="0.6", alpha=0.08, lw=0)
+    ax.axhspan(unchanged.low, unchanged.high, color="0.6", alpha=0.08, lw=0)
     ax.axhline(100, color="0.6", lw=0.8, ls=":")
     ax.text(0.03, 0.05, "Inglebert et al. 2020, Fig. 4A (1.8 mM Ca2+): 1 spike t-LTD, 2 none on average,\n"
             "3 or 4 t-LTP. The model has no extracellular Ca2+; its single-spike pairings\n"

@@ -117,11 +117,11 @@ def induction(runs_once):
     from biophys_ltp.validation import RUNS
     fig = load_figure("induction")
     held_out = {json.dumps(p, sort_keys=True): f"validation: {run}" for run, p in RUNS.items()}
-    keys = {}
-    for key, job in fig.all_jobs().items():
+    jobs, keys = fig.all_jobs(), {}
+    for key, job in jobs.items():
         shared = held_out.get(json.dumps(job["protocol"], sort_keys=True)) if set(job) == {"protocol"} else None
         keys[key] = shared or f"induction: {key}"
-    done = runs_once({keys[key]: job for key, job in fig.all_jobs().items()})
+    done = runs_once({keys[key]: job for key, job in jobs.items()})
     return fig, {key: done[k] for key, k in keys.items()}
 
 

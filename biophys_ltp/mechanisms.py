@@ -78,6 +78,7 @@ MEMBRANE = Mechanism(
     v_step : volt
     is_soma : 1 (constant)
     is_dend : 1 (constant)
+    is_apical : 1 (constant)
     is_head : 1 (constant)
     """},
     {"neuron": ("gL", "EL", "ENa", "EK", "gNa_soma", "gNa_dend", "gK_soma", "gK_dend", "phi_hh", "V_hh")},
@@ -115,6 +116,50 @@ VDCC = Mechanism(
     m_ca_inf = 1/(1 + exp(-(v - V_half_ca)/k_ca))
     """,
     gates=(Gate("m_ca", "is_head", inf="m_ca_inf", tau="tau_m_ca"),),
+)
+
+A_TYPE_K = Mechanism(
+    "a_type_k",
+    "Transient (A-type) K+ channels of the soma and dendrites (Hoffman et al. 1997): fast"
+    " activation, inactivation within milliseconds, a density that rises linearly with the"
+    " distance from the soma along the apical dendrite (trunk, oblique branches, tuft; the"
+    " basal dendrite keeps the soma's); it shapes the backpropagating spike and the dendrite's"
+    " response to clustered input.  None in spines",
+    {"neuron": """
+    gKA = gKA_soma*(is_soma + is_dend)*(1 + ka_gradient*is_apical*distance) : siemens/meter**2
+    a_ka : 1
+    b_ka : 1
+    """},
+    {"neuron": ("gKA_soma", "ka_gradient", "V_half_a_ka", "k_a_ka", "tau_a_ka", "V_half_b_ka", "k_b_ka",
+                "tau_b_ka")},
+    currents=(Current("gKA*a_ka*b_ka*(EK - v)"),),
+    rates="""
+    a_ka_inf = 1/(1 + exp(-(v - V_half_a_ka)/k_a_ka))
+    b_ka_inf = 1/(1 + exp((v - V_half_b_ka)/k_b_ka))
+    """,
+    # (advanced only where the channels are: nowhere on a cell without them)
+    gates=(Gate("a_ka", "(is_soma + is_dend)*int(gKA_soma > 0*siemens/meter**2)", inf="a_ka_inf", tau="tau_a_ka"),
+           Gate("b_ka", "(is_soma + is_dend)*int(gKA_soma > 0*siemens/meter**2)", inf="b_ka_inf", tau="tau_b_ka")),
+    initial={"neuron": {"a_ka": 0.01, "b_ka": 0.8}},
+)
+
+H_CURRENT = Mechanism(
+    "h_current",
+    "Hyperpolarisation-activated cation channels (Ih; Magee 1998): open at rest and more so"
+    " below it, slow, with a density that rises linearly with the distance from the soma"
+    " along the apical dendrite (the basal dendrite keeps the soma's); they lower the"
+    " dendrite's input resistance and shorten its EPSPs.  None in spines",
+    {"neuron": """
+    gh = gh_soma*(is_soma + is_dend)*(1 + h_gradient*is_apical*distance) : siemens/meter**2
+    q_h : 1
+    """},
+    {"neuron": ("gh_soma", "h_gradient", "E_h", "V_half_h", "k_h", "tau_h")},
+    currents=(Current("gh*q_h*(E_h - v)"),),
+    rates="""
+    q_h_inf = 1/(1 + exp((v - V_half_h)/k_h))
+    """,
+    gates=(Gate("q_h", "(is_soma + is_dend)*int(gh_soma > 0*siemens/meter**2)", inf="q_h_inf", tau="tau_h"),),
+    initial={"neuron": {"q_h": 0.1}},
 )
 
 SOMATIC_STEP = Mechanism(
@@ -472,8 +517,8 @@ DELAYED_PRIMING = Mechanism(
 
 #: Every mechanism, in the order their parts are assembled (gates, every-step statements and
 #: on_pre statements run in this order).
-ALL_MECHANISMS = (MEMBRANE, VDCC, SOMATIC_STEP, RELEASE, AMPA, NMDA, POPULATION, SPINE_CALCIUM, SPINE_NECK,
-                  TRAFFICKING, CONSOLIDATION, TAG, KINASE_PHOSPHATASE, SPIKE_COINCIDENCE, SPINE_STRUCTURE,
+ALL_MECHANISMS = (MEMBRANE, A_TYPE_K, H_CURRENT, VDCC, SOMATIC_STEP, RELEASE, AMPA, NMDA, POPULATION,
+                  SPINE_CALCIUM, SPINE_NECK, TRAFFICKING, CONSOLIDATION, TAG, KINASE_PHOSPHATASE, SPIKE_COINCIDENCE, SPINE_STRUCTURE,
                   SPINE_GROWTH, GENE_EXPRESSION, DELAYED_PRIMING)
 
 def mechanisms_for(group: str) -> tuple[Mechanism, ...]:

@@ -351,7 +351,7 @@ class Network:
         self.to_cell.connect(i=np.arange(n_path), j=np.zeros(n_path, dtype=int))
 
         # structural per-compartment flags
-        flags = {name: np.zeros(N) for name in ("is_soma", "is_dend", "is_head", "nmda_here")}
+        flags = {name: np.zeros(N) for name in ("is_soma", "is_dend", "is_apical", "is_head", "nmda_here")}
         flags["nmda_here"][heads.ravel()] = 1
         flags["nmda_here"][slot_heads.ravel()] = 1
         flags["nmda_here"][spots] = 1
@@ -360,6 +360,10 @@ class Network:
         flags["is_dend"][self.idx["oblique"].ravel()] = 1
         flags["is_dend"][self.idx["basal"]] = 1
         flags["is_dend"][self.idx["tuft"]] = 1
+        # the apical dendrite, along which A-type K+ and Ih channels grow denser with distance
+        flags["is_apical"][self.idx["trunk"]] = 1
+        flags["is_apical"][self.idx["oblique"].ravel()] = 1
+        flags["is_apical"][self.idx["tuft"]] = 1
         flags["is_head"][heads.ravel()] = 1
         flags["is_head"][slot_heads.ravel()] = 1
         # compartments whose fast variables are recorded in trace windows: the soma, the

@@ -55,12 +55,18 @@ DEPOT_READ_MIN = 30.0
 
 
 # spike timing in CA1 slices (Inglebert et al. 2020): pairings at 0.3 Hz, pre-post 100
-# times, post-pre 150 times (Fig. 1A's legend); with postsynaptic bursts (Fig. 4A): run name -> somatic
-# spikes per pre-post pairing at +10 ms; and the window's other sides (Fig. 1B): run name ->
-# (offset_ms, pairings)
+# times, post-pre 150 times (Fig. 1A's legend: slice_pairs); with postsynaptic bursts (Fig. 4A):
+# run name -> somatic spikes per pre-post pairing at +10 ms; and the window's other sides
+# (Fig. 1B): run name -> offset_ms
 BURST_PAIRS, BURST_RATE_HZ, POST_PRE_PAIRS = 100, 0.3, 150
 BURST_RUNS = {"stdp_1spike": 1, "stdp_3spikes": 3}
-SLICE_STDP_RUNS = {"stdp_slice_-25ms": (-25.0, POST_PRE_PAIRS), "stdp_slice_+50ms": (50.0, BURST_PAIRS)}
+SLICE_STDP_RUNS = {"stdp_slice_-25ms": -25.0, "stdp_slice_+50ms": 50.0}
+
+
+def slice_pairs(offset_ms: float) -> int:
+    """Pairings of the CA1-slice protocol at ``offset_ms`` (spike minus pulse): BURST_PAIRS
+    with the spike after the pulse, POST_PRE_PAIRS before it (Inglebert et al. 2020, Fig. 1A)."""
+    return BURST_PAIRS if offset_ms > 0 else POST_PRE_PAIRS
 
 
 def _lfs(start_min: float) -> dict[str, Any]:
@@ -114,7 +120,8 @@ RUNS: dict[str, dict[str, Any]] = {
     # spike 10 ms after the pulse, or a burst of three (Fig. 4A); at -25 and +50 ms (Fig. 1B)
     **{run: stdp_protocol(10.0, spikes=spikes, pairs=BURST_PAIRS, rate_hz=BURST_RATE_HZ)
        for run, spikes in BURST_RUNS.items()},
-    **{run: stdp_protocol(offset, pairs=pairs, rate_hz=BURST_RATE_HZ) for run, (offset, pairs) in SLICE_STDP_RUNS.items()},
+    **{run: stdp_protocol(offset, pairs=slice_pairs(offset), rate_hz=BURST_RATE_HZ)
+       for run, offset in SLICE_STDP_RUNS.items()},
 }
 
 

@@ -48,7 +48,7 @@ from biophys_ltp.experiments import (BURST_SPIKE_HZ, FREQUENCY_PULSES, INDUCTION
                                      STDP_PAIRS, frequency_jobs, induction_change, induction_table, stdp_jobs,
                                      stdp_protocol)
 from biophys_ltp.targets import BANDS
-from biophys_ltp.validation import BURST_PAIRS, BURST_RATE_HZ, POST_PRE_PAIRS
+from biophys_ltp.validation import BURST_PAIRS, BURST_RATE_HZ, POST_PRE_PAIRS, slice_pairs
 
 import _common as common
 
@@ -90,15 +90,11 @@ STDP_COLORS = {-10.0: "#4C72B0", 10.0: "#C44E52", 50.0: "#8172B3"}
 MODEL_COLOR, APV_COLOR = "black", "#DD8452"
 
 
-def _slice_pairs(offset_ms: float) -> int:
-    return BURST_PAIRS if offset_ms > 0 else POST_PRE_PAIRS
-
-
 def slice_jobs() -> dict[tuple[str, float, bool], dict]:
     """Pairings at 0.3 Hz at each of :data:`SLICE_OFFSETS_MS`, and at +10 ms with bursts of
     2-4 spikes (one spike is the window's +10 ms run)."""
     jobs = {("slice_window", float(d), False): {"protocol": stdp_protocol(
-        d, pairs=_slice_pairs(d), rate_hz=BURST_RATE_HZ)} for d in SLICE_OFFSETS_MS}
+        d, pairs=slice_pairs(d), rate_hz=BURST_RATE_HZ)} for d in SLICE_OFFSETS_MS}
     jobs.update({("slice_burst", float(n), False): {"protocol": stdp_protocol(
         SLICE_BURST_AT_MS, spikes=n, pairs=BURST_PAIRS, rate_hz=BURST_RATE_HZ)} for n in SLICE_SPIKES if n > 1})
     return jobs
@@ -139,7 +135,7 @@ def tidy(results: dict[tuple[str, float, bool], bl.Results]) -> dict[str, pd.Dat
         else:
             continue
         row = {"experiment": experiment, "offset_ms": float(offset), "spikes": spikes,
-               "pairs": _slice_pairs(offset), "fepsp_pct": induction_change(res, "S1"),
+               "pairs": slice_pairs(offset), "fepsp_pct": induction_change(res, "S1"),
                "control_pct": induction_change(res, "S2")}
         slice_rows.append(row)
         if experiment == "slice_window" and value == SLICE_BURST_AT_MS:

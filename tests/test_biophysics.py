@@ -77,3 +77,38 @@ def test_pairing_is_supralinear_only_when_the_spike_follows(biophysics_figure):
     # depolarisation: less than the sum of the two alone
     assert (pairing.loc[[-20.0, -10.0, -5.0], "ratio_to_sum"] < 1.0).all()
     assert pairing.loc[10.0, "ca_peak_increase_uM"] > 1.5 * pairing.loc[-10.0, "ca_peak_increase_uM"]
+
+
+@pytest.fixture(scope="module")
+def dendritic_channels(biophysics):
+    """The default cell (which leaves them out) with the layout model's A-type K+ and Ih
+    densities, each alone, and the A-type density without its rise along the dendrite:
+    runtime parameters, the default model's build."""
+    from biophys_ltp.experiments import biophysics as run
+    layout = load_model("ca1_layout")
+    ka = {"gKA_soma": layout["gKA_soma"]}
+    return {"none": biophysics, "ka": run(params=ka), "ka_flat": run(params={**ka, "ka_gradient": "0 1/um"}),
+            "ih": run(params={"gh_soma": layout["gh_soma"]})}
+
+
+@pytest.mark.standalone
+def test_a_type_channels_rising_with_distance_attenuate_the_bap(dendritic_channels):
+    """Hoffman et al. 1997: the A-type K+ density rising along the apical dendrite limits the
+    backpropagating spike there.  With the rise, the bAP 250 um out is smaller than with
+    the soma's density everywhere, which itself changes it little."""
+    at_250 = {k: bap_amplitude_at(b, 250.0) for k, b in dendritic_channels.items()}
+    assert at_250["ka"] < at_250["ka_flat"] - 0.05 and at_250["ka"] < at_250["none"] - 0.05, at_250
+    # near the soma the densities hardly differ
+    near = {k: bap_amplitude_at(b, 12.5) for k, b in dendritic_channels.items()}
+    assert abs(near["ka"] - near["ka_flat"]) < 0.02, near
+
+
+@pytest.mark.standalone
+def test_ih_depolarises_the_resting_cell(dendritic_channels):
+    """Ih is open at rest and carries an inward current (E_h above rest): the cell rests
+    higher with it (Golding et al. 2005, J Physiol 568:69, Table 1: blocking Ih lowers the
+    somatic rest from -67 to -71 mV), and the A-type channels, a K+ current partly open at
+    rest, lower it."""
+    rest = {k: b.v_rest_mV for k, b in dendritic_channels.items()}
+    assert rest["ih"] > rest["none"] + 1.0, rest
+    assert rest["ka"] < rest["none"], rest

@@ -89,7 +89,8 @@ PARAMETER_SETS: dict[str, tuple[str, ...]] = {"slow": SLOW_PARAMS}
 # what they were fitted to is not an experimental number with a band.  Every other fitted
 # parameter has a calibration target that an outcome measures (tests/test_fit.py).
 UNTARGETED: dict[str, str] = {
-    "EL": "the resting potential with the HH channels (-65 mV, Spruston 2008): no target with a band",
+    "EL": "the resting potential with the HH channels (near -65 mV, Spruston 2008; the default cell rests at"
+          " -70.9 mV): no target with a band",
     "gNa_soma": "the somatic action potential (Magee & Johnston 1995 densities scaled to HH kinetics): no target",
     "gK_soma": "the somatic action potential's repolarisation: no target",
     "g_nmda": "spine Ca2+ per EPSP (Sabatini et al. 2002) and the NMDA/AMPA current ratio: no target with a band",

@@ -113,3 +113,13 @@ def test_ih_depolarises_the_resting_cell(dendritic_channels):
     rest = {k: b.v_rest_mV for k, b in dendritic_channels.items()}
     assert rest["ih"] > rest["none"] + 1.0, rest
     assert rest["ka"] < rest["none"], rest
+
+
+def test_a_dendritic_channel_density_that_falls_with_distance_is_refused():
+    """The A-type and Ih densities rise along the apical dendrite (gKA_soma*(1 + ka_gradient*
+    distance)); a falling one is refused with one line naming the parameter (the model
+    entries' range: beyond 1/|gradient| from the soma it would be negative)."""
+    from biophys_ltp.model import ModelError
+    for name in ("ka_gradient", "h_gradient"):
+        with pytest.raises(ModelError, match=name):
+            load_model("ca1_layout", overrides={name: "-0.001 1/um"})

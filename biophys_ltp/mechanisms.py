@@ -518,8 +518,8 @@ DELAYED_PRIMING = Mechanism(
 #: Every mechanism, in the order their parts are assembled (gates, every-step statements and
 #: on_pre statements run in this order).
 ALL_MECHANISMS = (MEMBRANE, A_TYPE_K, H_CURRENT, VDCC, SOMATIC_STEP, RELEASE, AMPA, NMDA, POPULATION,
-                  SPINE_CALCIUM, SPINE_NECK, TRAFFICKING, CONSOLIDATION, TAG, KINASE_PHOSPHATASE, SPIKE_COINCIDENCE, SPINE_STRUCTURE,
-                  SPINE_GROWTH, GENE_EXPRESSION, DELAYED_PRIMING)
+                  SPINE_CALCIUM, SPINE_NECK, TRAFFICKING, CONSOLIDATION, TAG, KINASE_PHOSPHATASE,
+                  SPIKE_COINCIDENCE, SPINE_STRUCTURE, SPINE_GROWTH, GENE_EXPRESSION, DELAYED_PRIMING)
 
 def mechanisms_for(group: str) -> tuple[Mechanism, ...]:
     """The mechanisms with a part in the Brian2 object ``group``."""

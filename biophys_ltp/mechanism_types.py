@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 #: The Brian2 objects that carry a mechanism's equations.
-GROUPS = ("neuron", "neck", "synapse", "population", "cell")
+GROUPS = ("neuron", "neck", "synapse", "population", "cell", "branch")
 
 
 @dataclass(frozen=True)

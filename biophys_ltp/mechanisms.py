@@ -7,7 +7,8 @@ holds everything of it, whichever Brian2 objects the parts live in:
   ``SpatialNeuron``; ``"synapse"``, one row per spine synapse, from the pathway's fibres
   onto the spine head; ``"neck"``, one row per spine, head -> the compartment its neck
   leaves from; ``"population"``, the rest of the pathway's synapses on the trunk;
-  ``"cell"``, one row for the nucleus);
+  ``"cell"``, one row for the nucleus; ``"branch"``, one row per oblique branch carrying
+  spines);
 * the parameters it reads (``parameters``, by object: each is declared there as a shared
   constant and set when the compiled program starts); the model file lists them under the
   mechanism's own table, ``[parameters.<name>]``, with a unit and a source;
@@ -118,6 +119,9 @@ VDCC = Mechanism(
     gates=(Gate("m_ca", "is_head", inf="m_ca_inf", tau="tau_m_ca"),),
 )
 
+# where the A-type gates are advanced: soma and dendrites, on a cell with the channels
+_KA_HERE = "(is_soma + is_dend)*int(gKA_soma > 0*siemens/meter**2)"
+
 A_TYPE_K = Mechanism(
     "a_type_k",
     "Transient (A-type) K+ channels of the soma and dendrites (Hoffman et al. 1997): fast"
@@ -138,8 +142,7 @@ A_TYPE_K = Mechanism(
     b_ka_inf = 1/(1 + exp((v - V_half_b_ka)/k_b_ka))
     """,
     # (advanced only where the channels are: nowhere on a cell without them)
-    gates=(Gate("a_ka", "(is_soma + is_dend)*int(gKA_soma > 0*siemens/meter**2)", inf="a_ka_inf", tau="tau_a_ka"),
-           Gate("b_ka", "(is_soma + is_dend)*int(gKA_soma > 0*siemens/meter**2)", inf="b_ka_inf", tau="tau_b_ka")),
+    gates=tuple(Gate(name, _KA_HERE, inf=f"{name}_inf", tau=f"tau_{name}") for name in ("a_ka", "b_ka")),
     initial={"neuron": {"a_ka": 0.01, "b_ka": 0.8}},
 )
 
@@ -453,15 +456,17 @@ TAG = Mechanism(
 
 CONSOLIDATION = Mechanism(
     "consolidation",
-    "Capture: while a synapse is tagged and plasticity-related proteins are present, its early"
-    " change (potentiation or depression) is converted into a lasting late weight; the late"
-    " weight saturates (z_max: repeated consolidation adds less and less) and decays only"
-    " over days.  Its positive part is kept up by PKMzeta: while pkmzeta_block is on (ZIP,"
-    " biophys_ltp.drugs) it decays with tau_zip; a negative late weight (late LTD) is not"
-    " touched",
+    "Capture: while a synapse is tagged and plasticity-related proteins are present on its"
+    " branch (prp_syn: branch_proteins), its early change (potentiation or depression) is"
+    " converted into a lasting late weight; the late weight saturates (z_max: repeated"
+    " consolidation adds less and less) and decays only over days.  Its positive part is"
+    " kept up by PKMzeta: while pkmzeta_block is on (ZIP, biophys_ltp.drugs) it decays with"
+    " tau_zip; a negative late weight (late LTD) is not touched",
     {"synapse": """
-    capture = tag*prp_pre/(prp_pre + K_prp)/tau_z : Hz
-    dz_late/dt = warp_post*(capture*e_early*(1 - clip(z_late, 0, z_max)/z_max) - z_late/tau_late - pkmzeta_block_post*clip(z_late, 0, z_max)/tau_zip) : 1 (clock-driven)
+    prp_syn = clip(prp_branch_post, 0, 1) : 1
+    capture = tag*prp_syn/(prp_syn + K_prp)/tau_z : Hz
+    consolidating = capture*e_early*(1 - clip(z_late, 0, z_max)/z_max) : Hz
+    dz_late/dt = warp_post*(consolidating - z_late/tau_late - pkmzeta_block_post*clip(z_late, 0, z_max)/tau_zip) : 1 (clock-driven)
     """},
     {"synapse": ("K_prp", "tau_z", "tau_late", "z_max", "tau_zip")},
     records=(Record("late_weight", "z_late", "synapse", "late (consolidated) weight"),),
@@ -477,25 +482,47 @@ GENE_EXPRESSION = Mechanism(
     " proteins (PRPs) in the soma; actinomycin D blocks transcription (expression cannot switch"
     " on, and decays), anisomycin translation; a D1/D5 antagonist (d1_block) keeps the nuclear"
     " signal from rising: in slices a strong stimulus also releases dopamine, whose D1/D5"
-    " receptors gate the protein synthesis of late LTP and late LTD; PRPs reach the"
-    " dendrites with a first-order delay",
+    " receptors gate the protein synthesis of late LTP and late LTD; the PRPs reach the"
+    " branches (branch_proteins)",
     {"cell": """
     dsignal/dt = warp*((k_signal*kin_total*ready*(1 + g_mapk*mapk) + k_signal_pho*pho_total)*(1 - d1_block) - signal/tau_signal) : 1
     dready/dt = warp*((1 - ready)/tau_ready - k_desens*kin_total*ready) : 1
     dexpression/dt = warp*(int(signal > theta_signal)*(1 - transcription_block)*(1 - expression)/tau_expr_on - (int(signal <= theta_signal) + int(signal > theta_signal)*transcription_block)*expression/tau_expr_off) : 1
     dprp_soma/dt = warp*(expression*(1 - translation_block)*(1 - prp_soma)/tau_prp_syn - prp_soma/tau_prp) : 1
-    dprp/dt = warp*(prp_soma - prp)/tau_transport : 1
     kin_total : 1
     pho_total : 1
     """},
     {"cell": ("k_signal", "k_signal_pho", "tau_signal", "tau_ready", "k_desens", "theta_signal", "tau_expr_on",
-              "tau_expr_off", "tau_prp_syn", "tau_prp", "tau_transport")},
+              "tau_expr_off", "tau_prp_syn", "tau_prp")},
     initial={"cell": {"ready": 1}},
     records=(Record("signal", "signal", "cell", "nuclear signal"),
              Record("signal_ready", "ready", "cell", "readiness of the kinase route to the nucleus"),
              Record("expression", "expression", "cell", "gene expression"),
-             Record("prp_soma", "prp_soma", "cell", "plasticity-related proteins in the soma"),
-             Record("proteins", "prp", "cell", "plasticity-related proteins at the branches")),
+             Record("prp_soma", "prp_soma", "cell", "plasticity-related proteins in the soma")),
+)
+
+BRANCH_PROTEINS = Mechanism(
+    "branch_proteins",
+    "Each oblique branch carrying spines holds its own pool of plasticity-related proteins"
+    " (prp, 0-1 of the level the soma's synthesis saturates at): the somatic PRPs reach it"
+    " with a first-order delay (tau_transport), and its synapses use them up as they"
+    " consolidate (prp_use: pool used per unit of late weight consolidated, either sign),"
+    " so synapses capturing at once on one branch compete for its proteins while the"
+    " supply lasts.  Each spine head holds its branch's level (prp_branch, copied by the"
+    " engine every step) and the consolidation its synapse does (use_here), which the"
+    " engine sums over the branch (use)",
+    {"neuron": """
+    prp_branch : 1
+    use_here : Hz
+    """, "synapse": """
+    use_here_post = abs(consolidating) : Hz (summed)
+    """, "branch": """
+    dprp/dt = warp*((prp_soma - prp)/tau_transport - prp_use*use) : 1
+    use : Hz
+    """},
+    {"branch": ("tau_transport", "prp_use")},
+    records=(Record("proteins", "prp_syn", "synapse",
+                    "plasticity-related proteins at the branches of the pathway's spines"),),
 )
 
 DELAYED_PRIMING = Mechanism(
@@ -519,7 +546,8 @@ DELAYED_PRIMING = Mechanism(
 #: on_pre statements run in this order).
 ALL_MECHANISMS = (MEMBRANE, A_TYPE_K, H_CURRENT, VDCC, SOMATIC_STEP, RELEASE, AMPA, NMDA, POPULATION,
                   SPINE_CALCIUM, SPINE_NECK, TRAFFICKING, CONSOLIDATION, TAG, KINASE_PHOSPHATASE,
-                  SPIKE_COINCIDENCE, SPINE_STRUCTURE, SPINE_GROWTH, GENE_EXPRESSION, DELAYED_PRIMING)
+                  SPIKE_COINCIDENCE, SPINE_STRUCTURE, SPINE_GROWTH, GENE_EXPRESSION, BRANCH_PROTEINS,
+                  DELAYED_PRIMING)
 
 def mechanisms_for(group: str) -> tuple[Mechanism, ...]:
     """The mechanisms with a part in the Brian2 object ``group``."""

@@ -163,6 +163,11 @@ class Model:
             branches += [sequence[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
         return branches
 
+    def slot_spines(self) -> list[int]:
+        """For each place for a new spine, the pathway's spine it sits beside (the places are
+        spread evenly over the pathway's spines)."""
+        return [int((k + 0.5) * self.n_syn / self.n_slots) for k in range(self.n_slots)]
+
     def branch_origins(self) -> list[int]:
         """Where each oblique branch (in :meth:`spine_branches` order) leaves the apical
         trunk, in distal-trunk compartments beyond the end of its proximal section: evenly
@@ -284,7 +289,8 @@ class Model:
                   "neck": "Spine neck (one row per spine, head -> the compartment its neck leaves from; Brian2 Synapses)",
                   "synapse": "Synapse (per synapse; Brian2 Synapses onto spine heads)",
                   "population": "Pathway population (Brian2 Synapses onto the apical trunk)",
-                  "cell": "Cell (one per neuron)"}
+                  "cell": "Cell (one per neuron)",
+                  "branch": "Branch (one per oblique branch carrying spines)"}
         for group, title in titles.items():
             out += [title, "-" * len(title), self.equations(group), ""]
         out += ["On each presynaptic pulse", "-------------------------",
@@ -351,8 +357,7 @@ class Model:
             slots.append([])
             slot_hosts.append([])
             slot_roots.append([])
-            for k in range(self.n_slots):
-                j = int((k + 0.5) * self.n_syn / self.n_slots)
+            for k, j in enumerate(self.slot_spines()):
                 host = obliques[p][j]
                 slot_hosts[p].append(host.indices[0])
                 slot_roots[p].append(roots[p, j])

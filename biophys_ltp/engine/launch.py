@@ -46,7 +46,7 @@ def run_command(timeout: float | None = None) -> list[str]:
 
 # The Brian2 objects' names (fixed in Network) that parameters of each model group go to.
 GROUP_OBJECTS = {"neuron": "neuron", "neck": "neck", "synapse": "synapses", "cell": "cell",
-                 "population": "population"}
+                 "population": "population", "branch": "branch"}
 
 
 def program_inputs(model: Model, schedule: Schedule, settings: ScheduleSettings) -> dict[str, Any]:

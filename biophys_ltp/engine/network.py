@@ -163,7 +163,6 @@ def _record_shares(n_syn: int) -> str:
 
 PATHWAY_EQS = """
 k : integer
-prp : 1
 t_last : second
 pending : 1
 v_soma : volt (linked)
@@ -204,6 +203,12 @@ t_real : second (linked)
 """ + _drug_targets("linked") + """
 next_sample : second
 sample_interval : second (shared, constant)
+"""
+
+# The branch group (each branch's proteins) reads the warp and the soma's proteins
+BRANCH_EQS = """
+warp : 1 (linked)
+prp_soma : 1 (linked)
 """
 
 @b2.implementation("cpp", """
@@ -340,10 +345,21 @@ class Network:
         self.spike_site = b2.Synapses(self.neuron, self.neuron, "v_spike_site_post = v_pre : volt (summed)",
                                       name="spike_site")
         self.spike_site.connect(i=sites, j=neck_heads)
-        # the proteins that reach the pathway's branch, copied from the cell each step
-        self.to_pathway = b2.Synapses(self.cell, self.pathway, "prp_post = prp_pre : 1 (summed)",
-                                      name="to_pathway")
-        self.to_pathway.connect(i=np.zeros(n_path, dtype=int), j=np.arange(n_path))
+        # each oblique branch's proteins (branch_proteins): every spine head holds its
+        # branch's level, and the branch sums the consolidation its heads' synapses do
+        n_branch = len(model.spine_branches())
+        self.branch = b2.NeuronGroup(
+            n_branch, b2.Equations(BRANCH_EQS) + model.brian_equations("branch"),
+            method="exponential_euler", namespace=ns, name="branch")
+        self.branch.warp = b2.linked_var(self.neuron, "warp")
+        self.branch.prp_soma = b2.linked_var(self.cell, "prp_soma", index=np.zeros(n_branch, dtype=int))
+        branch_of = self.branch_of_spines()
+        self.to_heads = b2.Synapses(self.branch, self.neuron, "prp_branch_post = prp_pre : 1 (summed)",
+                                    name="to_heads")
+        self.to_heads.connect(i=branch_of, j=neck_heads)
+        self.to_branch = b2.Synapses(self.neuron, self.branch, "use_post = use_here_pre : Hz (summed)",
+                                     name="to_branch")
+        self.to_branch.connect(i=neck_heads, j=branch_of)
         self.to_cell = b2.Synapses(self.pathway, self.cell,
                                    "kin_total_post = kin_path_pre : 1 (summed)\n"
                                    "pho_total_post = pho_path_pre : 1 (summed)",
@@ -399,7 +415,7 @@ class Network:
             when="synapses", order=10, name="trace_path")
         self._order_within_step()
         objects = [self.cell, self.neuron, self.pathway, self.syn, self.population, self.neck, self.spike_site,
-                   self.to_cell, self.to_pathway,
+                   self.to_cell, self.branch, self.to_heads, self.to_branch,
                    *self.monitors.values()]
         self.net = b2.Network(*objects)
         self.objects = {o.name: o for o in objects}
@@ -435,11 +451,24 @@ class Network:
                 updater = groups[name].summed_updaters[var]
                 updater.when, updater.order = "after_groups", -5
 
+    def branch_of_spines(self) -> np.ndarray:
+        """The oblique branch (:meth:`Model.spine_branches` order) of every spine head, in the
+        synapses' order: the original spines pathway by pathway, then the places for new
+        spines (each on the branch of the spine it sits beside)."""
+        model = self.model
+        n_path, n_syn, n_slots = len(model.pathways), model.n_syn, model.n_slots
+        original = np.zeros((n_path, n_syn), dtype=int)
+        for b, spines in enumerate(model.spine_branches()):
+            for p, j in spines:
+                original[p, j] = b
+        slots = original[:, model.slot_spines()] if n_slots else np.zeros((n_path, 0), dtype=int)
+        return np.concatenate([original.ravel(), slots.ravel()])
+
     def initialise(self) -> None:
         """Initial values (after the parameters are set: some are expressions of them): the
         mechanisms' (biophys_ltp.mechanisms), and the engine's own."""
         objects = {"neuron": self.neuron, "synapse": self.syn, "neck": self.neck, "population": self.population,
-                   "cell": self.cell}
+                   "cell": self.cell, "branch": self.branch}
         for group, obj in objects.items():
             for var, value in mech.initial_values(group).items():
                 setattr(obj, var, value)

@@ -1,0 +1,91 @@
+"""Proteins per branch (mechanism branch_proteins) and Figure spatial_capture.
+
+Each oblique branch holds its own protein pool, filled from the soma and used up by the
+consolidation its synapses do.  On the default cell every pathway sits alone on its own
+branch, so a pathway's capture draws only on its own branch's pool; on the realistic
+layout pathways share branches and, with proteins used up, compete."""
+
+from __future__ import annotations
+
+import pytest
+
+import biophys_ltp as bl
+from biophys_ltp.regression import compare
+
+pytestmark = pytest.mark.standalone
+
+
+def _pool_max(res, pathway):
+    state = res.state
+    return float(state[state.pathway == pathway].proteins.max())
+
+
+def _late(res, pathway):
+    state = res.state
+    return float(state[state.pathway == pathway].late_weight.iloc[-1])
+
+
+def test_capture_uses_up_the_proteins_of_its_own_branch(tagging):
+    """Tagging and capture on the default cell (STET on S1, WTET on S2 35 min later), with
+    and without proteins used up (a runtime parameter: the same compiled program).  Without,
+    both branches hold the same level (the soma's supply); with, S1's branch, whose strong
+    input consolidates most, is drawn down below S2's, and S1 consolidates less."""
+    fig, results = tagging
+    plain = results["STC"]
+    assert float(bl.load_model()["prp_use"]) == 0  # the stored figure is the model without use
+    assert abs(_pool_max(plain, "S1") - _pool_max(plain, "S2")) < 1e-3
+    used = bl.simulate(fig.PROTOCOLS["STC"], params={"prp_use": 0.5}, progress=False)
+    assert _pool_max(used, "S1") < _pool_max(plain, "S1") - 0.05
+    assert _pool_max(used, "S1") < _pool_max(used, "S2") - 0.02
+    assert _late(used, "S1") < _late(plain, "S1") - 0.02
+
+
+def _figure():
+    from conftest import load_figure
+    return load_figure("spatial_capture")
+
+
+def test_without_consumption_where_the_spines_sit_does_not_matter():
+    """Stored data of Figure spatial_capture (checked against the model by the slow test
+    below): with no protein used up, S1's branches hold the same proteins whether or not
+    the pathways share branches (within 1 %: the soma's proteins reach every branch alike),
+    the weak input's capture and S1's potentiation differ by less than 1 point (the two
+    arrangements are different cells: a strong tetanus on S2 itself potentiates S2 by
+    ~1.5 points more on the shared branches), and a second strong input never costs the
+    first anything."""
+    fig = _figure()
+    summary = fig.load()["summary"]
+    none = summary[summary.prp_use == 0].set_index(["synthesis", "protocol", "arrangement"])
+    for synthesis in fig.SYNTHESIS:
+        for proto in fig.PROTOCOL_KEYS:
+            shared, separate = none.loc[(synthesis, proto, "shared")], none.loc[(synthesis, proto, "separate")]
+            assert abs(shared.s1_proteins_max / separate.s1_proteins_max - 1) < 0.01
+            assert abs(shared.s1_pct - separate.s1_pct) < 1.0
+        shared, separate = (none.loc[(synthesis, "weak after strong", a)] for a in ("shared", "separate"))
+        assert abs(shared.s2_pct - separate.s2_pct) < 1.0
+    cost = fig.competition_cost(summary)
+    assert (cost[cost.prp_use == 0].cost_pp.abs() < 0.5).all()
+
+
+@pytest.mark.slow
+def test_strong_inputs_sharing_branches_compete_for_proteins():
+    """Figure spatial_capture's competition runs at the largest consumption under limited
+    synthesis, recomputed (four 8-h runs of the layout cell, two arrangements) and compared
+    with the stored data; then the outcome: on shared branches S2's strong tetanus costs S1
+    more than 1 point at 7 h, on separate branches it costs S1 nothing (its own branches'
+    proteins are not drawn on by S2, and S2's tetanus adds to the soma's synthesis)."""
+    fig = _figure()
+    use = max(k[1] for k in fig.run_keys())
+    keys = [(a, use, "limited", p) for a in fig.ARRANGEMENTS for p in ("strong alone", "strong and strong")]
+    new = fig.tidy(fig.simulate(keys))
+    stored = fig.load()
+    ids = ["arrangement", "prp_use", "synthesis", "protocol"]
+    chosen = stored["summary"].set_index(ids).index.isin(keys)
+    problems = compare("spatial_capture", stored["summary"][chosen], new["summary"], keys=ids)
+    for part in ("fepsp", "state"):
+        rows = stored[part].set_index(ids).index.isin(keys)
+        problems += compare("spatial_capture", stored[part][rows], new[part], keys=ids + ["pathway", "time_min"])
+    assert not problems, "\n\n".join(problems)
+    cost = fig.competition_cost(new["summary"]).set_index("arrangement").cost_pp
+    assert cost["shared"] < -1.0
+    assert cost["separate"] > -0.5

@@ -504,24 +504,28 @@ GENE_EXPRESSION = Mechanism(
 BRANCH_PROTEINS = Mechanism(
     "branch_proteins",
     "Each oblique branch carrying spines holds its own pool of plasticity-related proteins"
-    " (prp, 0-1 of the level the soma's synthesis saturates at): the somatic PRPs reach it"
-    " with a first-order delay (tau_transport), and its synapses use them up as they"
-    " consolidate (prp_use: pool used per unit of late weight consolidated, either sign),"
-    " so synapses capturing at once on one branch compete for its proteins while the"
-    " supply lasts.  Each spine head holds its branch's level (prp_branch, copied by the"
+    " (prp: a concentration, 0-1 of the level the soma's synthesis saturates at): the"
+    " somatic PRPs reach it with a first-order delay (tau_transport), and its synapses use"
+    " them up as they consolidate, either sign: per unit of late weight consolidated the"
+    " pool of a branch of length branch_length loses prp_use/branch_length (prp_use, a"
+    " length: the stretch of branch whose full pool one unit of late weight uses), so"
+    " synapses capturing at once on one branch compete for its proteins, the more so on a"
+    " short branch.  Each spine head holds its branch's level (prp_branch, copied by the"
     " engine every step) and the consolidation its synapse does (use_here), which the"
-    " engine sums over the branch (use)",
+    " engine sums over the branch (use); the engine sets branch_length",
     {"neuron": """
     prp_branch : 1
     use_here : Hz
     """, "synapse": """
+    prp_here = prp_branch_post : 1
     use_here_post = abs(consolidating) : Hz (summed)
     """, "branch": """
-    dprp/dt = warp*((prp_soma - prp)/tau_transport - prp_use*use) : 1
+    dprp/dt = warp*((prp_soma - prp)/tau_transport - prp_use*use/branch_length) : 1
     use : Hz
+    branch_length : meter (constant)
     """},
     {"branch": ("tau_transport", "prp_use")},
-    records=(Record("proteins", "prp_syn", "synapse",
+    records=(Record("proteins", "prp_here", "synapse",
                     "plasticity-related proteins at the branches of the pathway's spines"),),
 )
 

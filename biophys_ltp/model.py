@@ -334,7 +334,8 @@ class Model:
         heads: list[list[Any]] = [[None] * self.n_syn for _ in range(n_path)]
         necks: list[list[Any]] = [[None] * self.n_syn for _ in range(n_path)]
         obliques: list[list[Any]] = [[None] * self.n_syn for _ in range(n_path)]
-        roots = np.zeros((n_path, self.n_syn), dtype=int)  # where each spine's branch leaves the trunk
+        # where each spine's branch leaves the trunk (its compartment is read once the tree is whole)
+        root_secs: list[list[Any]] = [[None] * self.n_syn for _ in range(n_path)]
         for b, spines in enumerate(self.spine_branches()):
             # the branch leaves the trunk at its origin; its spines' stretches in a row
             parent = root = ends[origins[b]]
@@ -347,30 +348,28 @@ class Model:
                 sec.neck["head"] = b2.Cylinder(diameter=s["spine_head_diameter"].value,
                                                length=s["spine_head_length"].value, n=1)
                 obliques[p][j], necks[p][j], heads[p][j] = sec, sec.neck, sec.neck.head
-                roots[p, j] = int(root.indices[-1])
+                root_secs[p][j] = root
                 parent = sec
         slots: list[list[Any]] = []
-        slot_hosts: list[list[int]] = []  # the oblique compartment each slot's neck leaves from
-        slot_roots: list[list[int]] = []
         for p in range(n_path):
             # places for new spines: beside the pathway's spines, spread over them
             slots.append([])
-            slot_hosts.append([])
-            slot_roots.append([])
             for k, j in enumerate(self.slot_spines()):
                 host = obliques[p][j]
-                slot_hosts[p].append(host.indices[0])
-                slot_roots[p].append(roots[p, j])
                 host[f"slot{k}"] = b2.Cylinder(diameter=s["spine_neck_diameter"].value,
                                                length=s["spine_neck_length"].value, n=1)
                 host[f"slot{k}"]["head"] = b2.Cylinder(diameter=s["spine_head_diameter"].value,
                                                        length=s["spine_head_length"].value, n=1)
                 slots[p].append(host[f"slot{k}"])
+        # compartment indices only now: adding a section renumbers the compartments after it
+        roots = np.array([[int(sec.indices[-1]) for sec in row] for row in root_secs], dtype=int)
+        slot_spines = self.slot_spines()
+        oblique = np.array([[sec.indices[0] for sec in row] for row in obliques])
         idx = {
             "soma": np.array([0]),
             # where each spine's branch leaves it: original spines (pathway, spine), new ones (pathway, place)
             "root": roots,
-            "slot_root": np.array(slot_roots, dtype=int).reshape(n_path, self.n_slots),
+            "slot_root": roots[:, slot_spines].reshape(n_path, self.n_slots),
             "trunk": np.concatenate([soma.trunk.indices[:]] + [sec.indices[:] for sec in distal]),
             # distance from the soma (um) of the centre of each trunk compartment
             "trunk_um": np.concatenate([np.asarray(sec.distance / b2.um) for sec in [soma.trunk] + distal]),
@@ -379,10 +378,10 @@ class Model:
                                             for sec in [soma.trunk] + distal]),
             "basal": soma.basal.indices[:],
             "tuft": distal[-1].tuft.indices[:],
-            "oblique": np.array([[sec.indices[0] for sec in row] for row in obliques]),
+            "oblique": oblique,
             # an original spine's neck leaves from its own oblique compartment ("oblique");
             # a slot's from the one it sits on
-            "slot_neck_parent": np.array(slot_hosts, dtype=int).reshape(len(self.pathways), self.n_slots),
+            "slot_neck_parent": oblique[:, slot_spines].reshape(n_path, self.n_slots),
             "neck": np.array([[sec.indices[0] for sec in row] for row in necks]),
             "head": np.array([[sec.indices[0] for sec in row] for row in heads]),
             "slot_neck": np.array([[sec.indices[0] for sec in row] for row in slots], dtype=int).reshape(
@@ -554,6 +553,8 @@ def check_value(name: str, value: Any, bounds: tuple[Any, Any] = (None, None), w
     low, open_ = physical_range(value)
     if dimensionless and (lo is not None or hi is not None):
         low = None  # a dimensionless entry's own range replaces "not negative"
+    elif low is not None and lo is not None and float(np.asarray(lo)) == low:
+        open_ = False  # an entry whose range starts at 0 admits 0 (a use, a length that may vanish)
     if low is not None and (x < low or (open_ and x == low)):
         why = ("dimensionless parameters are not negative unless their model entry gives a range" if dimensionless
                else f"a {'negative or zero' if open_ else 'negative'} {_kind(value)} has no physical meaning")

@@ -9,12 +9,14 @@ arrangements of the same spines on the same amount of oblique dendrite:
   pathway only (every pathway on six branches of its own).
 
 Each branch holds its own pool of plasticity-related proteins (mechanism
-``branch_proteins``): the somatic proteins reach it with a delay, and its synapses use
-them up as they consolidate (``prp_use``, a model choice: 0.05 in the layout; drawn here at
-0, that value and four times it).  Synthesis is either full or limited to a quarter of its
-rate (``tau_prp_syn`` four times longer, as under a low dose of a protein-synthesis
-inhibitor; Fonseca et al. 2004 used such doses to show that pathways compete for
-proteins).
+``branch_proteins``), a concentration: the somatic proteins reach it with a delay, and
+its synapses use them up as they consolidate, a branch of length L losing prp_use/L of a
+full pool per unit of late weight (``prp_use``, a model choice: 5 um in the layout; drawn
+here at 0, that value and four times it).  A short branch's pool is drawn down faster by
+the same capture, so the two arrangements hold the same protein in all.  Synthesis is
+either full or limited to a quarter of its rate (``tau_prp_syn`` four times longer; a
+model choice standing for "reduced protein synthesis", the condition under which Fonseca
+et al. 2004 report competition; their doses could not be read here).
 
 Protocols (8 h, S3 is the control): a strong tetanus (STET) on S1 at 30 min, alone, or
 followed 35 min later by a weak tetanus (WTET; tagging and capture, Frey & Morris 1997)
@@ -28,16 +30,20 @@ after the weak tetanus (fEPSP at 7 h), against consumption.
 
 What the experiments say, and what the model does with it:
 
-- Fonseca et al. 2004 (Neuron 44:1011): under reduced protein synthesis a second pathway's
-  protein-synthesis-dependent LTP is paid for by the first ("competitive maintenance").
-  In the model a shared branch makes the two pathways compete, by a few points at most:
-  once captured the late weight no longer needs proteins, so the competition is only for
-  the capture itself.
+- Fonseca et al. 2004 (Neuron 44:1011; abstract): under reduced protein synthesis, inducing
+  protein-synthesis-dependent LTP on a second pathway is paid for by the maintenance of
+  the first's ("competitive maintenance").  In the model a second strong input costs the
+  first only where they share branches, by a few points, and with full synthesis about as
+  much as with limited; on separate branches it adds to the first (its tetanus adds to the
+  soma's synthesis).  Once captured, the model's late weight no longer needs proteins, so
+  the competition is for the capture itself, not for maintenance.
 - Govindarajan et al. 2011 (Neuron 69:132): capture between two spines is favoured when
-  they share a branch.  Not reproduced: the proteins are made only in the soma and reach
-  every branch alike, so sharing a branch never helps; with consumption it costs a little.
-  A branch-local source of proteins would be needed (local translation: Bradshaw et al.
-  2003); the model has none yet.
+  they are near each other and share a branch.  Not reproduced: the proteins come only
+  from the soma and reach every branch alike, so where a weak input sits changes its
+  capture only through how fast capture draws its branches' pools down (on its own short
+  branches its pool falls faster: here within 1.5 points), not through being near the
+  strong input.  A branch-local source of proteins would be needed (local translation:
+  Bradshaw et al. 2003); the model has none yet.
 """
 
 from __future__ import annotations
@@ -79,7 +85,7 @@ STATE_COLUMNS = ["late_weight", "tag", "proteins"]
 COLUMNS = {
     "arrangement": "shared: six 100-um branches, each with spines of all three pathways; separate: eighteen "
                    "33-um branches, each with spines of one pathway",
-    "prp_use": "share of a branch's full protein pool used per unit of late weight consolidated",
+    "prp_use_um": "stretch of branch (um) whose full protein pool one unit of consolidated late weight uses",
     "synthesis": "full, or limited (tau_prp_syn four times the model's: a quarter of the rate)",
     "protocol": "strong alone (STET on S1 at 30 min), weak after strong (and WTET on S2 at 65 min), "
                 "strong and strong (and STET on S2 at 65 min)",
@@ -121,16 +127,20 @@ def protocol(key: str) -> dict[str, Any]:
             "pathways": ["S1", "S2", "S3"], "events": events}
 
 
+def model_use_um() -> float:
+    """The layout's prp_use, in um."""
+    return float(layout_model()["prp_use"] / b2.um)
+
+
 def run_keys() -> list[tuple[str, float, str, str]]:
-    model = layout_model()
-    uses = [round(f * float(model["prp_use"]), 6) for f in USE_FACTORS]
+    uses = [round(f * model_use_um(), 6) for f in USE_FACTORS]
     return list(itertools.product(ARRANGEMENTS, uses, SYNTHESIS, PROTOCOL_KEYS))
 
 
 def job(key: tuple[str, float, str, str]) -> dict[str, Any]:
     arrangement, use, synthesis, proto = key
     model = layout_model()
-    params = {**arrangement_params(model, arrangement), "prp_use": use}
+    params = {**arrangement_params(model, arrangement), "prp_use": use * b2.um}
     if synthesis == "limited":
         params["tau_prp_syn"] = model["tau_prp_syn"] * SYNTHESIS_SLOWDOWN
     return dict(protocol=protocol(proto), model=MODEL, params=params, progress=False)
@@ -153,7 +163,7 @@ def tidy(results: dict[tuple, bl.Results]) -> dict[str, pd.DataFrame]:
     summary row per run."""
     fepsp, state, summary = [], [], []
     for (arrangement, use, synthesis, proto), res in results.items():
-        ids = {"arrangement": arrangement, "prp_use": use, "synthesis": synthesis, "protocol": proto}
+        ids = {"arrangement": arrangement, "prp_use_um": use, "synthesis": synthesis, "protocol": proto}
         f = res.fepsp[["pathway", "time_min", "fepsp_pct"]].copy()
         f["time_min"] = f.time_min.round(4)
         fepsp.append(f.assign(**ids))
@@ -167,7 +177,7 @@ def tidy(results: dict[tuple, bl.Results]) -> dict[str, pd.DataFrame]:
         s1 = res.state[res.state.pathway == "S1"]
         summary.append({**ids, "s1_pct": res.fepsp_at("S1", READ_MIN), "s2_pct": res.fepsp_at("S2", READ_MIN),
                         "s1_proteins_max": float(s1.proteins.max())})
-    order = ["arrangement", "prp_use", "synthesis", "protocol"]
+    order = ["arrangement", "prp_use_um", "synthesis", "protocol"]
     fepsp = pd.concat(fepsp, ignore_index=True)[order + ["pathway", "time_min", "fepsp_pct"]]
     state = pd.concat(state, ignore_index=True)[order + ["pathway", "time_min"] + STATE_COLUMNS]
     return {"fepsp": fepsp.round(4), "state": state.round(6), "summary": pd.DataFrame(summary).round(4)}
@@ -195,20 +205,20 @@ def load(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
 def competition_cost(summary: pd.DataFrame) -> pd.DataFrame:
     """What the strong tetanus on S2 costs S1 (fEPSP points at the readout, with minus
     without), by arrangement, consumption and synthesis."""
-    keys = ["arrangement", "prp_use", "synthesis"]
+    keys = ["arrangement", "prp_use_um", "synthesis"]
     s = summary.set_index(keys + ["protocol"]).s1_pct.unstack("protocol")
     return (s["strong and strong"] - s["strong alone"]).rename("cost_pp").reset_index()
 
 
 def _mark_model_value(ax) -> None:
-    x = float(layout_model()["prp_use"])
+    x = model_use_um()
     ax.axvline(x, color="0.8", lw=0.8)
-    ax.text(x, 0.5, " the layout's value", transform=ax.get_xaxis_transform(), rotation=90, fontsize=7,
-            color="0.5", va="center", ha="right")
+    ax.annotate("the layout's value", xy=(x, 0.5), xycoords=("data", "axes fraction"), xytext=(-3, 0),
+                textcoords="offset points", rotation=90, fontsize=7, color="0.5", va="center", ha="right")
 
 
 ARRANGEMENT_STYLE = {"shared": "-", "separate": "--"}
-SYNTHESIS_COLOR = {"full": "#4C72B0", "limited": "#DD8452"}
+SYNTHESIS_COLOR = {"full": "#55A868", "limited": "#8172B3"}
 
 
 def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -> list[Path]:
@@ -217,11 +227,11 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     common.style()
     d = load(data_dir)
     fepsp, state, summary = d["fepsp"], d["state"], d["summary"]
-    use_max = float(summary.prp_use.max())
+    use_max = float(summary.prp_use_um.max())
     fig, axes = plt.subplots(2, 2, figsize=(12.5, 8.6))
 
     def pick(frame, arrangement, protocol, pathway):
-        return frame[(frame.arrangement == arrangement) & (frame.prp_use == use_max) & (frame.synthesis == "limited")
+        return frame[(frame.arrangement == arrangement) & (frame.prp_use_um == use_max) & (frame.synthesis == "limited")
                      & (frame.protocol == protocol) & (frame.pathway == pathway)]
 
     ax = axes[0, 0]
@@ -240,7 +250,7 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
                 color=common.PALETTE[pathway])
     ax.axhline(100, color="0.6", lw=0.8, ls=":")
     ax.set(xlabel="time (h)", ylabel="fEPSP (% of baseline)", xlim=(0, 8), ylim=(95, 190),
-           title=f"A  Two strong inputs, limited synthesis, prp_use {use_max:g}")
+           title=f"A  Two strong inputs, limited synthesis, prp_use {use_max:g} um")
     ax.legend(frameon=False, fontsize=7.5, loc="upper right", bbox_to_anchor=(1.0, 0.88))
 
     ax = axes[0, 1]
@@ -256,11 +266,11 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     ax = axes[1, 0]
     cost = competition_cost(summary)
     for (arrangement, synthesis), c in cost.groupby(["arrangement", "synthesis"]):
-        ax.plot(c.prp_use, c.cost_pp, ARRANGEMENT_STYLE[arrangement], marker="o", ms=4,
+        ax.plot(c.prp_use_um, c.cost_pp, ARRANGEMENT_STYLE[arrangement], marker="o", ms=4,
                 color=SYNTHESIS_COLOR[synthesis], label=f"{arrangement} branches, {synthesis} synthesis")
     ax.axhline(0, color="0.6", lw=0.8, ls=":")
     _mark_model_value(ax)
-    ax.set(xlabel="prp_use (pool used per unit of late weight)",
+    ax.set(xlabel="prp_use (um of branch whose pool one unit of late weight uses)",
            ylabel="S1 with S2 strong minus S1 alone (points)",
            title="C  Competition: what S2's strong tetanus costs S1 at 7 h")
     ax.legend(frameon=False, fontsize=7.5)
@@ -268,13 +278,13 @@ def plot(data_dir: Path = common.DATA_DIR, out_dir: Path = common.FIGURES_DIR) -
     ax = axes[1, 1]
     weak = summary[summary.protocol == "weak after strong"]
     for (arrangement, synthesis), w in weak.groupby(["arrangement", "synthesis"]):
-        ax.plot(w.prp_use, w.s2_pct, ARRANGEMENT_STYLE[arrangement], marker="o", ms=4,
+        ax.plot(w.prp_use_um, w.s2_pct, ARRANGEMENT_STYLE[arrangement], marker="o", ms=4,
                 color=SYNTHESIS_COLOR[synthesis], label=f"{arrangement} branches, {synthesis} synthesis")
     _mark_model_value(ax)
-    ax.set(xlabel="prp_use (pool used per unit of late weight)", ylabel="S2's fEPSP at 7 h (% of baseline)",
+    ax.set(xlabel="prp_use (um of branch whose pool one unit of late weight uses)", ylabel="S2's fEPSP at 7 h (% of baseline)",
            title="D  Capture: WTET on S2 35 min after STET on S1")
-    ax.text(0.98, 0.97, "Govindarajan et al. 2011: capture favoured within a branch;\n"
-            "not reproduced (proteins made only in the soma)", transform=ax.transAxes, fontsize=7.5,
+    ax.text(0.98, 0.97, "Govindarajan et al. 2011: capture favoured near the strong input, within its branch;\n"
+            "not reproduced (the proteins come only from the soma)", transform=ax.transAxes, fontsize=7.5,
             color="0.3", ha="right", va="top")
     ax.legend(frameon=False, fontsize=7.5, loc="lower left")
     fig.tight_layout()

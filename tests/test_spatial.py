@@ -15,6 +15,27 @@ from biophys_ltp.regression import compare
 pytestmark = pytest.mark.standalone
 
 
+@pytest.mark.parametrize("name, overrides", [
+    ("ca1_spine", {}), ("ca1_layout", {}),
+    ("ca1_layout", {"pathways_per_branch": 1, "oblique_branches": 18, "oblique_length": "33.333 um"})])
+def test_every_spine_head_reads_the_pool_of_the_branch_it_sits_on(name, overrides):
+    """The engine's branch of every spine head (original spines, then the places for new
+    spines) against the morphology: the compartment each neck leaves from belongs to the
+    compartments of that branch's own spines, and no compartment to two branches."""
+    from biophys_ltp.engine.network import branch_of_spines
+
+    model = bl.load_model(name).with_overrides(overrides)
+    _, idx = model.morphology()
+    branches = model.spine_branches()
+    held = [{int(idx["oblique"][p, j]) for p, j in spines} for spines in branches]
+    assert sum(map(len, held)) == len(set().union(*held))  # the branches' compartments are disjoint
+    parents = list(idx["oblique"].ravel()) + list(idx["slot_neck_parent"].ravel())
+    of = branch_of_spines(model)
+    assert len(of) == len(parents) and set(of) == set(range(len(branches)))
+    for parent, b in zip(parents, of):
+        assert int(parent) in held[b]
+
+
 def _pool_max(res, pathway):
     state = res.state
     return float(state[state.pathway == pathway].proteins.max())
@@ -32,9 +53,8 @@ def test_capture_uses_up_the_proteins_of_its_own_branch(tagging):
     input consolidates most, is drawn down below S2's, and S1 consolidates less."""
     fig, results = tagging
     plain = results["STC"]
-    assert float(bl.load_model()["prp_use"]) == 0  # the stored figure is the model without use
     assert abs(_pool_max(plain, "S1") - _pool_max(plain, "S2")) < 1e-3
-    used = bl.simulate(fig.PROTOCOLS["STC"], params={"prp_use": 0.5}, progress=False)
+    used = bl.simulate(fig.PROTOCOLS["STC"], params={"prp_use": "50 um"}, progress=False)
     assert _pool_max(used, "S1") < _pool_max(plain, "S1") - 0.05
     assert _pool_max(used, "S1") < _pool_max(used, "S2") - 0.02
     assert _late(used, "S1") < _late(plain, "S1") - 0.02
@@ -55,7 +75,7 @@ def test_without_consumption_where_the_spines_sit_does_not_matter():
     first anything."""
     fig = _figure()
     summary = fig.load()["summary"]
-    none = summary[summary.prp_use == 0].set_index(["synthesis", "protocol", "arrangement"])
+    none = summary[summary.prp_use_um == 0].set_index(["synthesis", "protocol", "arrangement"])
     for synthesis in fig.SYNTHESIS:
         for proto in fig.PROTOCOL_KEYS:
             shared, separate = none.loc[(synthesis, proto, "shared")], none.loc[(synthesis, proto, "separate")]
@@ -64,7 +84,7 @@ def test_without_consumption_where_the_spines_sit_does_not_matter():
         shared, separate = (none.loc[(synthesis, "weak after strong", a)] for a in ("shared", "separate"))
         assert abs(shared.s2_pct - separate.s2_pct) < 1.0
     cost = fig.competition_cost(summary)
-    assert (cost[cost.prp_use == 0].cost_pp.abs() < 0.5).all()
+    assert (cost[cost.prp_use_um == 0].cost_pp.abs() < 0.5).all()
 
 
 @pytest.mark.slow
@@ -79,7 +99,7 @@ def test_strong_inputs_sharing_branches_compete_for_proteins():
     keys = [(a, use, "limited", p) for a in fig.ARRANGEMENTS for p in ("strong alone", "strong and strong")]
     new = fig.tidy(fig.simulate(keys))
     stored = fig.load()
-    ids = ["arrangement", "prp_use", "synthesis", "protocol"]
+    ids = ["arrangement", "prp_use_um", "synthesis", "protocol"]
     chosen = stored["summary"].set_index(ids).index.isin(keys)
     problems = compare("spatial_capture", stored["summary"][chosen], new["summary"], keys=ids)
     for part in ("fepsp", "state"):

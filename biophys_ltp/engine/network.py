@@ -244,6 +244,19 @@ stopping = stop_run_at(t, sim_end)
 """
 
 
+def branch_of_spines(model: Model) -> np.ndarray:
+    """The oblique branch (:meth:`Model.spine_branches` order) of every spine head, in the
+    synapses' order: the original spines pathway by pathway, then the places for new
+    spines (each on the branch of the spine it sits beside)."""
+    n_path, n_syn, n_slots = len(model.pathways), model.n_syn, model.n_slots
+    original = np.zeros((n_path, n_syn), dtype=int)
+    for b, spines in enumerate(model.spine_branches()):
+        for p, j in spines:
+            original[p, j] = b
+    slots = original[:, model.slot_spines()] if n_slots else np.zeros((n_path, 0), dtype=int)
+    return np.concatenate([original.ravel(), slots.ravel()])
+
+
 class Network:
     """The Brian2 objects of one model structure, built inside a fresh device."""
 
@@ -353,7 +366,8 @@ class Network:
             method="exponential_euler", namespace=ns, name="branch")
         self.branch.warp = b2.linked_var(self.neuron, "warp")
         self.branch.prp_soma = b2.linked_var(self.cell, "prp_soma", index=np.zeros(n_branch, dtype=int))
-        branch_of = self.branch_of_spines()
+        self.branch.branch_length = model["oblique_length"]
+        branch_of = branch_of_spines(model)
         self.to_heads = b2.Synapses(self.branch, self.neuron, "prp_branch_post = prp_pre : 1 (summed)",
                                     name="to_heads")
         self.to_heads.connect(i=branch_of, j=neck_heads)
@@ -450,19 +464,6 @@ class Network:
             for var in variables:
                 updater = groups[name].summed_updaters[var]
                 updater.when, updater.order = "after_groups", -5
-
-    def branch_of_spines(self) -> np.ndarray:
-        """The oblique branch (:meth:`Model.spine_branches` order) of every spine head, in the
-        synapses' order: the original spines pathway by pathway, then the places for new
-        spines (each on the branch of the spine it sits beside)."""
-        model = self.model
-        n_path, n_syn, n_slots = len(model.pathways), model.n_syn, model.n_slots
-        original = np.zeros((n_path, n_syn), dtype=int)
-        for b, spines in enumerate(model.spine_branches()):
-            for p, j in spines:
-                original[p, j] = b
-        slots = original[:, model.slot_spines()] if n_slots else np.zeros((n_path, 0), dtype=int)
-        return np.concatenate([original.ravel(), slots.ravel()])
 
     def initialise(self) -> None:
         """Initial values (after the parameters are set: some are expressions of them): the

@@ -66,8 +66,9 @@ def _figure():
 
 
 def test_without_consumption_where_the_spines_sit_does_not_matter():
-    """Stored data of Figure spatial_capture (checked against the model by the slow test
-    below): with no protein used up, S1's branches hold the same proteins whether or not
+    """Stored data of Figure spatial_capture (the slow test below recomputes four of its
+    runs; `biophys-ltp reproduce --check` says whether the stored data are the present
+    code's): with no protein used up, S1's branches hold the same proteins whether or not
     the pathways share branches (within 1 %: the soma's proteins reach every branch alike),
     the weak input's capture and S1's potentiation differ by less than 1 point (the two
     arrangements are different cells: a strong tetanus on S2 itself potentiates S2 by

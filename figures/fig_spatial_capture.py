@@ -16,7 +16,7 @@ here at 0, that value and four times it).  A short branch's pool is drawn down f
 the same capture, so the two arrangements hold the same protein in all.  Synthesis is
 either full or limited to a quarter of its rate (``tau_prp_syn`` four times longer; a
 model choice standing for "reduced protein synthesis", the condition under which Fonseca
-et al. 2004 report competition; their doses could not be read here).
+et al. 2004 report competition; the dose is not matched).
 
 Protocols (8 h, S3 is the control): a strong tetanus (STET) on S1 at 30 min, alone, or
 followed 35 min later by a weak tetanus (WTET; tagging and capture, Frey & Morris 1997)
@@ -30,19 +30,20 @@ after the weak tetanus (fEPSP at 7 h), against consumption.
 
 What the experiments say, and what the model does with it:
 
-- Fonseca et al. 2004 (Neuron 44:1011; abstract): under reduced protein synthesis, inducing
+- Fonseca et al. 2004 (Neuron 44:1011): under reduced protein synthesis, inducing
   protein-synthesis-dependent LTP on a second pathway is paid for by the maintenance of
   the first's ("competitive maintenance").  In the model a second strong input costs the
-  first only where they share branches, by a few points, and with full synthesis about as
-  much as with limited; on separate branches it adds to the first (its tetanus adds to the
+  first only where they share branches: under 1 point at the layout's prp_use (0.3 with
+  full synthesis, 0.8 with limited), about 4 at four times it (as much with full synthesis
+  as with limited); on separate branches it adds to the first (its tetanus adds to the
   soma's synthesis).  Once captured, the model's late weight no longer needs proteins, so
   the competition is for the capture itself, not for maintenance.
 - Govindarajan et al. 2011 (Neuron 69:132): capture between two spines is favoured when
   they are near each other and share a branch.  Not reproduced: the proteins come only
   from the soma and reach every branch alike, so where a weak input sits changes its
-  capture only through how fast capture draws its branches' pools down (on its own short
-  branches its pool falls faster: here within 1.5 points), not through being near the
-  strong input.  A branch-local source of proteins would be needed (local translation:
+  capture (here by less than 1.5 points) through how fast capture draws its branches'
+  pools down and through the two arrangements being different cells (0.4 points apart
+  without use), not through being near the strong input.  A branch-local source of proteins would be needed (local translation:
   Bradshaw et al. 2003); the model has none yet.
 """
 

@@ -20,16 +20,27 @@ pytestmark = pytest.mark.standalone
     ("ca1_layout", {"pathways_per_branch": 1, "oblique_branches": 18, "oblique_length": "33.333 um"})])
 def test_every_spine_head_reads_the_pool_of_the_branch_it_sits_on(name, overrides):
     """The engine's branch of every spine head (original spines, then the places for new
-    spines) against the morphology: the compartment each neck leaves from belongs to the
-    compartments of that branch's own spines, and no compartment to two branches."""
+    spines) against the morphology: each neck's parent in the tree (walked section by
+    section, independently of the index arrays) is the compartment the index arrays name,
+    that compartment belongs to the branch the engine gives the head, and no compartment
+    belongs to two branches."""
     from biophys_ltp.engine.network import branch_of_spines
 
     model = bl.load_model(name).with_overrides(overrides)
-    _, idx = model.morphology()
+    soma, idx = model.morphology()
+    tree_parent = {}
+
+    def walk(section):
+        for child in section.children:
+            tree_parent[int(child.indices[0])] = int(section.indices[-1])
+            walk(child)
+    walk(soma)
+    necks = list(idx["neck"].ravel()) + list(idx["slot_neck"].ravel())
     branches = model.spine_branches()
     held = [{int(idx["oblique"][p, j]) for p, j in spines} for spines in branches]
     assert sum(map(len, held)) == len(set().union(*held))  # the branches' compartments are disjoint
     parents = list(idx["oblique"].ravel()) + list(idx["slot_neck_parent"].ravel())
+    assert [tree_parent[int(n)] for n in necks] == [int(p) for p in parents]
     of = branch_of_spines(model)
     assert len(of) == len(parents) and set(of) == set(range(len(branches)))
     for parent, b in zip(parents, of):
@@ -72,7 +83,7 @@ def test_without_consumption_where_the_spines_sit_does_not_matter():
     the pathways share branches (within 1 %: the soma's proteins reach every branch alike),
     the weak input's capture and S1's potentiation differ by less than 1 point (the two
     arrangements are different cells: a strong tetanus on S2 itself potentiates S2 by
-    ~1.5 points more on the shared branches), and a second strong input never costs the
+    a point or two more on the shared branches), and a second strong input never costs the
     first anything."""
     fig = _figure()
     summary = fig.load()["summary"]
@@ -110,3 +121,16 @@ def test_strong_inputs_sharing_branches_compete_for_proteins():
     cost = fig.competition_cost(new["summary"]).set_index("arrangement").cost_pp
     assert cost["shared"] < -1.0
     assert cost["separate"] > -0.5
+
+
+def test_a_range_from_zero_admits_zero_only_where_it_is_given():
+    """prp_use (a length, otherwise positive) may be 0 because its model entry's range starts
+    at 0; it may not be negative, and a time constant, whose entry gives no such range,
+    may still not be 0."""
+    from biophys_ltp.model import ModelError
+
+    model = bl.load_model("ca1_layout")
+    assert float(model.with_overrides({"prp_use": "0 um"})["prp_use"]) == 0
+    for name, value in (("prp_use", "-1 um"), ("tau_transport", "0 min"), ("oblique_length", "0 um")):
+        with pytest.raises(ModelError, match=name):
+            model.with_overrides({name: value})

@@ -384,9 +384,11 @@ KINASE_PHOSPHATASE = Mechanism(
     " moderate level is kept up, as in minutes-long stimulation at 20 Hz and above; the"
     " spike-coincidence route (kin_spike, see spike_coincidence) adds to the fast one.  Drug"
     " targets (biophys_ltp.drugs): camkii_block (KN-62) scales the fast route, pka_block"
-    " (KT5720) the slow one, and camp_boost (forskolin) opens the slow one whatever the calcium",
+    " (KT5720) the slow one, and camp_boost (forskolin) opens the slow one whatever the calcium."
+    "  The fast route's threshold is theta_kin where no neighbour has potentiated (theta_kin_here:"
+    " crosstalk)",
     {"synapse": """
-    dkin/dt = warp_post*(((k_kin*int(Ca_post > theta_kin) + kin_spike)*(1 - camkii_block_post) + k_pka*clip(int(ca_slow > theta_camp) + camp_boost_post, 0, 1)*(1 - pka_block_post))*present*(1 - kin) - kin/tau_kin) : 1 (clock-driven)
+    dkin/dt = warp_post*(((k_kin*int(Ca_post > theta_kin_here) + kin_spike)*(1 - camkii_block_post) + k_pka*clip(int(ca_slow > theta_camp) + camp_boost_post, 0, 1)*(1 - pka_block_post))*present*(1 - kin) - kin/tau_kin) : 1 (clock-driven)
     dpho/dt = warp_post*(k_pho*present*int(Ca_post > theta_pho)*(1 - pho) - pho/tau_pho) : 1 (clock-driven)
     dca_slow/dt = warp_post*(Ca_post - ca_slow)/tau_camp : mmolar (clock-driven)
     """},
@@ -419,6 +421,32 @@ SPIKE_COINCIDENCE = Mechanism(
     ddep/dt = warp_post*(k_dep*present*bap*int(i_nmda_ca_post > theta_dep)*(1 - dep) - dep/tau_pho) : 1 (clock-driven)
     """},
     {"synapse": ("k_bap", "theta_nmda_ca", "theta_bap", "tau_bap_on", "tau_bap", "k_dep", "theta_dep")},
+)
+
+CROSSTALK = Mechanism(
+    "crosstalk",
+    "Heterosynaptic crosstalk between neighbouring spines: kinase activity above the insertion"
+    " threshold (kin_active) activates a Ras-like signal in the spine (ras: rate k_ras, decay"
+    " tau_ras) that spreads along the dendrite into the spines near it; a spine at distance d"
+    " along the same branch receives exp(-d/crosstalk_length) of it (the steady state of"
+    " diffusion with inactivation along a thin dendrite; weights set by the engine from the"
+    " morphology, pairs below 1 % left out; a spine's own signal does not act on it).  The"
+    " signal reaching a spine from its neighbours (ras_near, summed, at most 1 counted) lowers"
+    " the Ca2+ threshold of its fast kinase route by the fraction g_ras at full strength, so"
+    " for minutes after a neighbour potentiates, a stimulus too weak by itself potentiates it"
+    " (Harvey & Svoboda 2007; Harvey et al. 2008)",
+    {"neuron": """
+    ras_here : 1
+    ras_near : 1
+    """, "synapse": """
+    dras/dt = warp_post*(k_ras*kin_active*(1 - ras) - ras/tau_ras) : 1 (clock-driven)
+    ras_here_post = ras : 1 (summed)
+    ras_nearby = clip(ras_near_post, 0, 1) : 1
+    theta_kin_here = theta_kin*(1 - g_ras*ras_nearby) : mmolar
+    """},
+    {"synapse": ("k_ras", "tau_ras", "g_ras")},
+    records=(Record("crosstalk", "ras_nearby", "synapse",
+                    "Ras-like signal reaching the pathway's spines from their neighbours (0-1)"),),
 )
 
 TRAFFICKING = Mechanism(
@@ -550,8 +578,8 @@ DELAYED_PRIMING = Mechanism(
 #: on_pre statements run in this order).
 ALL_MECHANISMS = (MEMBRANE, A_TYPE_K, H_CURRENT, VDCC, SOMATIC_STEP, RELEASE, AMPA, NMDA, POPULATION,
                   SPINE_CALCIUM, SPINE_NECK, TRAFFICKING, CONSOLIDATION, TAG, KINASE_PHOSPHATASE,
-                  SPIKE_COINCIDENCE, SPINE_STRUCTURE, SPINE_GROWTH, GENE_EXPRESSION, BRANCH_PROTEINS,
-                  DELAYED_PRIMING)
+                  CROSSTALK, SPIKE_COINCIDENCE, SPINE_STRUCTURE, SPINE_GROWTH, GENE_EXPRESSION,
+                  BRANCH_PROTEINS, DELAYED_PRIMING)
 
 def mechanisms_for(group: str) -> tuple[Mechanism, ...]:
     """The mechanisms with a part in the Brian2 object ``group``."""

@@ -34,7 +34,7 @@ What the experiments say, and what the model does with it:
   protein-synthesis-dependent LTP on a second pathway is paid for by the maintenance of
   the first's ("competitive maintenance").  In the model a second strong input costs the
   first only where they share branches: under 1 point at the layout's prp_use (0.3 with
-  full synthesis, 0.8 with limited), about 4 at four times it (as much with full synthesis
+  full synthesis, 0.9 with limited), about 4 at four times it (as much with full synthesis
   as with limited); on separate branches it adds to the first (its tetanus adds to the
   soma's synthesis).  Once captured, the model's late weight no longer needs proteins, so
   the competition is for the capture itself, not for maintenance.

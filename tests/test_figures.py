@@ -95,7 +95,7 @@ def test_spacing_data_match_stored(tbs_spacing, learning_day):
     assert not problems, "\n\n".join(problems)
 
 
-@pytest.mark.parametrize("name", ["ltp_phases", "tagging", "ltd_crosstag", "biophysics", "capture_sweep", "spatial_capture",
+@pytest.mark.parametrize("name", ["ltp_phases", "tagging", "ltd_crosstag", "biophysics", "capture_sweep", "spatial_capture", "heterosynaptic",
                                   "practice", "spacing", "induction", "validation", "sensitivity"])
 def test_plot_draws_from_stored_data(name, tmp_path):
     from conftest import load_figure

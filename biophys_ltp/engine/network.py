@@ -257,6 +257,33 @@ def branch_of_spines(model: Model) -> np.ndarray:
     return np.concatenate([original.ravel(), slots.ravel()])
 
 
+#: Crosstalk weights below this share are left out (mechanism crosstalk).
+CROSSTALK_CUTOFF = 0.01
+
+
+def crosstalk_pairs(model: Model, branch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of spines (synapse indices, as :func:`branch_of_spines`) on the same branch
+    that the crosstalk signal joins, both ways, and the share of one's signal the other
+    receives, exp(-d/crosstalk_length) at their distance d along the branch (each spine in
+    the middle of its own stretch; a place for a new spine where the spine it sits beside
+    is); shares below :data:`CROSSTALK_CUTOFF` are left out.  ``branch``: the result of
+    :func:`branch_of_spines`, where the caller has it."""
+    n_path, n_syn = len(model.pathways), model.n_syn
+    length = float(model["crosstalk_length"] / b2.um)
+    where = np.zeros((n_path, n_syn))  # um from the branch's start
+    for spines in model.spine_branches():
+        seg = float(model["oblique_length"] / b2.um) / len(spines)
+        for k, (p, j) in enumerate(spines):
+            where[p, j] = (k + 0.5) * seg
+    slots = where[:, model.slot_spines()] if model.n_slots else np.zeros((n_path, 0))
+    position = np.concatenate([where.ravel(), slots.ravel()])
+    branch = branch_of_spines(model) if branch is None else branch
+    i, j = np.nonzero((branch[:, None] == branch[None, :]) & ~np.eye(len(branch), dtype=bool))
+    share = np.exp(-np.abs(position[i] - position[j]) / length) if length > 0 else np.zeros(len(i))
+    keep = share >= CROSSTALK_CUTOFF
+    return i[keep], j[keep], share[keep]
+
+
 class Network:
     """The Brian2 objects of one model structure, built inside a fresh device."""
 
@@ -360,7 +387,7 @@ class Network:
         self.spike_site.connect(i=sites, j=neck_heads)
         # each oblique branch's proteins (branch_proteins): every spine head holds its
         # branch's level, and the branch sums the consolidation its heads' synapses do
-        n_branch = len(model.spine_branches())
+        n_branch = model.n_branches
         self.branch = b2.NeuronGroup(
             n_branch, b2.Equations(BRANCH_EQS) + model.brian_equations("branch"),
             method="exponential_euler", namespace=ns, name="branch")
@@ -374,6 +401,13 @@ class Network:
         self.to_branch = b2.Synapses(self.neuron, self.branch, "use_post = use_here_pre : Hz (summed)",
                                      name="to_branch")
         self.to_branch.connect(i=neck_heads, j=branch_of)
+        # crosstalk: each spine head receives the Ras-like signal of the heads near it on its branch
+        src, dst, share = crosstalk_pairs(model, branch_of)
+        self.crosstalk = b2.Synapses(self.neuron, self.neuron,
+                                     "w_ras : 1 (constant)\nras_near_post = w_ras*ras_here_pre : 1 (summed)",
+                                     name="crosstalk")
+        self.crosstalk.connect(i=neck_heads[src], j=neck_heads[dst])
+        self.crosstalk.w_ras = share
         self.to_cell = b2.Synapses(self.pathway, self.cell,
                                    "kin_total_post = kin_path_pre : 1 (summed)\n"
                                    "pho_total_post = pho_path_pre : 1 (summed)",
@@ -429,7 +463,7 @@ class Network:
             when="synapses", order=10, name="trace_path")
         self._order_within_step()
         objects = [self.cell, self.neuron, self.pathway, self.syn, self.population, self.neck, self.spike_site,
-                   self.to_cell, self.branch, self.to_heads, self.to_branch,
+                   self.to_cell, self.branch, self.to_heads, self.to_branch, self.crosstalk,
                    *self.monitors.values()]
         self.net = b2.Network(*objects)
         self.objects = {o.name: o for o in objects}

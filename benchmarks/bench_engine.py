@@ -29,7 +29,9 @@ so only numbers taken side by side are compared):
    induction figure's), strong LFS followed by 8 h, and the 10-h strong tetanus on a cell
    with a realistic number of synapses (``LAYOUT_MODEL``, models/ca1_layout.toml: 50 spines
    per pathway, the pathways alternating along six shared oblique branches leaving the trunk
-   150-275 um from the soma; ~500 compartments); the fine steps each takes, and the
+   150-275 um from the soma; ~500 compartments), and the same without the crosstalk between
+   its spines (``crosstalk_length`` 0: no pairs; what the crosstalk costs is the ratio of
+   the two, measured in the same run); the fine steps each takes, and the
    speed-up of the warped schedule over the fixed-step reference for the 10-h protocol
    (the reference's cost from the step cost above: it costs the same per simulated second
    whatever happens).
@@ -244,9 +246,13 @@ def protocols(step_s: float | None) -> None:
     cases = [("10-h strong tetanus", "stet", 3.0, None),
              ("900 pulses at 1 Hz + 60 min", protocol_from_dict(frequency_protocol(1)), 8.0, None),
              ("strong LFS + 8 h", slfs, 15.0, None),
-             ("10-h STET, ca1_layout", "stet", 10.0, LAYOUT_MODEL)]
+             ("10-h STET, ca1_layout", "stet", 10.0, LAYOUT_MODEL),
+             # the same cell without the crosstalk's pairs of spines (a build of its own):
+             # what the crosstalk costs, as the ratio of the two
+             ("10-h STET, ca1_layout, no crosstalk", "stet", 10.0,
+              bl.load_model(LAYOUT_MODEL).with_overrides({"crosstalk_length": "0 um"}))]
     print("\nProtocols (warm build; wall time of simulate(), best of 2):")
-    stet_wall = None
+    stet_wall = layout_wall = None
     for label, proto, target, model in cases:
         if model:
             bl.simulate("smoke", model, progress=False)  # warm build
@@ -260,6 +266,10 @@ def protocols(step_s: float | None) -> None:
         wall = min(walls)
         if proto == "stet" and not model:
             stet_wall, stet_bio = wall, sched["biological_s"]
+        if proto == "stet" and model == LAYOUT_MODEL:
+            layout_wall = wall
+        if proto == "stet" and isinstance(model, bl.Model):
+            label += f" (crosstalk costs {100 * (layout_wall / wall - 1):+.1f} %)"
         cell = res.metadata["cell"]
         print(f"  {label:28s} {wall:5.2f} s  ({steps / 1e6:.2f} million fine steps, {sched['simulated_s']:.1f} s "
               f"simulated, {cell['compartments']} compartments; target {target:g} s: "

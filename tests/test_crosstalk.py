@@ -79,7 +79,8 @@ def test_the_crosstalk_reaches_neighbours_only_on_shared_branches_and_fades_with
     """Stored data of Figure heterosynaptic (the slow test below recomputes some of its runs;
     `biophys-ltp reproduce --check` says whether they are the present code's).  After S1's
     weak tetanus alone: on shared branches S2's spines receive a signal (mean over them
-    above 0.3) that decays with the model's tau_ras (the log-slope between 5 and 25 min
+    above 0.3) that decays with the model's tau_ras in biological time, through the
+    engine's warped stretches between test pulses (the log-slope between 5 and 25 min
     after the tetanus within 10 %), and their threshold returns to within 1 % of theta_kin
     within 40 min; on separate branches they receive none, and S2's burst gives the same
     potentiation with or without S1's tetanus at every delay and size (within the figure's
@@ -111,8 +112,9 @@ def test_a_burst_next_to_a_potentiated_neighbour_potentiates_more():
     """Figure heterosynaptic's runs of the drawn burst (alone, and 2 and 40 min after S1's
     weak tetanus, on shared branches; 2 min after on separate ones) recomputed and compared
     with the stored data; then the outcome: on shared branches the burst 2 min after S1's
-    tetanus potentiates S2 more than 1 point beyond the burst alone, 40 min after it within
-    0.5 point of alone; on separate branches S1's tetanus changes nothing."""
+    tetanus potentiates S2 more than 1 point beyond the burst alone, 40 min after it as
+    alone; on separate branches S1's tetanus changes nothing (both within the figure's
+    tolerance of s2_pct)."""
     fig = _figure()
     n = fig.PULSES_DRAWN
     keys = [("shared", "none", n, 0.0), ("shared", "wtet", n, fig.DELAY_DRAWN), ("shared", "wtet", n, 40.0),
@@ -128,6 +130,7 @@ def test_a_burst_next_to_a_potentiated_neighbour_potentiates_more():
     assert not problems, "\n\n".join(problems)
     s = new["summary"].set_index(ids).s2_pct
     alone = s[("shared", "none", n, 0.0)]
+    same = tolerances(fig.NAME)["s2_pct"].abs
     assert s[("shared", "wtet", n, fig.DELAY_DRAWN)] > alone + 1.0
-    assert abs(s[("shared", "wtet", n, 40.0)] - alone) < 0.5
-    assert abs(s[("separate", "wtet", n, fig.DELAY_DRAWN)] - fig.alone_pct(stored["summary"], "separate", n)) < 0.5
+    assert abs(s[("shared", "wtet", n, 40.0)] - alone) <= same
+    assert abs(s[("separate", "wtet", n, fig.DELAY_DRAWN)] - fig.alone_pct(stored["summary"], "separate", n)) <= same

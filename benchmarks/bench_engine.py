@@ -30,7 +30,7 @@ so only numbers taken side by side are compared):
    with a realistic number of synapses (``LAYOUT_MODEL``, models/ca1_layout.toml: 50 spines
    per pathway, the pathways alternating along six shared oblique branches leaving the trunk
    150-275 um from the soma; ~500 compartments), and the same without the crosstalk between
-   its spines (``crosstalk_length`` 0: no pairs; what the crosstalk costs is the ratio of
+   its spines (``crosstalk_length`` 0: no pairs; what the pairs cost is the ratio of
    the two, measured in the same run); the fine steps each takes, and the
    speed-up of the warped schedule over the fixed-step reference for the 10-h protocol
    (the reference's cost from the step cost above: it costs the same per simulated second
@@ -269,7 +269,7 @@ def protocols(step_s: float | None) -> None:
         if proto == "stet" and model == LAYOUT_MODEL:
             layout_wall = wall
         if proto == "stet" and isinstance(model, bl.Model):
-            label += f" (crosstalk costs {100 * (layout_wall / wall - 1):+.1f} %)"
+            label += f" (the crosstalk pairs cost {100 * (layout_wall / wall - 1):+.1f} %)"
         cell = res.metadata["cell"]
         print(f"  {label:28s} {wall:5.2f} s  ({steps / 1e6:.2f} million fine steps, {sched['simulated_s']:.1f} s "
               f"simulated, {cell['compartments']} compartments; target {target:g} s: "

@@ -433,8 +433,8 @@ CROSSTALK = Mechanism(
     " morphology, pairs below 1 % left out; a spine's own signal does not act on it).  The"
     " signal reaching a spine from its neighbours (ras_near, summed, at most 1 counted) lowers"
     " the Ca2+ threshold of its fast kinase route by the fraction g_ras at full strength, so"
-    " for minutes after a neighbour potentiates, a stimulus too weak by itself potentiates it"
-    " (Harvey & Svoboda 2007; Harvey et al. 2008)",
+    " for minutes after a neighbour potentiates, a stimulus near its threshold potentiates it"
+    " more (Harvey & Svoboda 2007; Harvey et al. 2008)",
     {"neuron": """
     ras_here : 1
     ras_near : 1

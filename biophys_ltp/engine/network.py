@@ -401,13 +401,17 @@ class Network:
         self.to_branch = b2.Synapses(self.neuron, self.branch, "use_post = use_here_pre : Hz (summed)",
                                      name="to_branch")
         self.to_branch.connect(i=neck_heads, j=branch_of)
-        # crosstalk: each spine head receives the Ras-like signal of the heads near it on its branch
+        # crosstalk: each spine head receives the Ras-like signal of the heads near it on its
+        # branch (none where no two heads are near enough, e.g. crosstalk_length 0: ras_near
+        # then stays 0)
         src, dst, share = crosstalk_pairs(model, branch_of)
-        self.crosstalk = b2.Synapses(self.neuron, self.neuron,
-                                     "w_ras : 1 (constant)\nras_near_post = w_ras*ras_here_pre : 1 (summed)",
-                                     name="crosstalk")
-        self.crosstalk.connect(i=neck_heads[src], j=neck_heads[dst])
-        self.crosstalk.w_ras = share
+        self.crosstalk = None
+        if len(src):
+            self.crosstalk = b2.Synapses(self.neuron, self.neuron,
+                                         "w_ras : 1 (constant)\nras_near_post = w_ras*ras_here_pre : 1 (summed)",
+                                         name="crosstalk")
+            self.crosstalk.connect(i=neck_heads[src], j=neck_heads[dst])
+            self.crosstalk.w_ras = share
         self.to_cell = b2.Synapses(self.pathway, self.cell,
                                    "kin_total_post = kin_path_pre : 1 (summed)\n"
                                    "pho_total_post = pho_path_pre : 1 (summed)",
@@ -463,8 +467,8 @@ class Network:
             when="synapses", order=10, name="trace_path")
         self._order_within_step()
         objects = [self.cell, self.neuron, self.pathway, self.syn, self.population, self.neck, self.spike_site,
-                   self.to_cell, self.branch, self.to_heads, self.to_branch, self.crosstalk,
-                   *self.monitors.values()]
+                   self.to_cell, self.branch, self.to_heads, self.to_branch,
+                   *([self.crosstalk] if self.crosstalk is not None else []), *self.monitors.values()]
         self.net = b2.Network(*objects)
         self.objects = {o.name: o for o in objects}
 

@@ -68,10 +68,24 @@ def test_a_cell_with_no_spines_near_each_other_builds_without_crosstalk():
     """crosstalk_length 0 (admitted by its model entry's range): no two heads are joined,
     and the network is set up without the crosstalk synapses (their signal stays 0)
     instead of failing on an empty connection."""
+    import gc
+
+    from brian2.devices.device import reset_device
+    from brian2.utils.logger import catch_logs
+
     from biophys_ltp.engine.network import Network
-    net = Network(bl.load_model("ca1_spine").with_overrides({"crosstalk_length": "0 um"}))
-    assert net.crosstalk is None and "crosstalk" not in net.objects
-    assert len(Network(bl.load_model("ca1_spine")).crosstalk) > 0
+    b2.set_device("runtime")
+    try:
+        with catch_logs():  # the objects are built to be inspected, never run
+            for length, joined in (("0 um", False), ("5 um", True)):
+                net = Network(bl.load_model("ca1_spine").with_overrides({"crosstalk_length": length}))
+                assert (net.crosstalk is not None) == joined
+                assert ("crosstalk" in net.objects) == joined
+                assert not joined or len(net.crosstalk) > 0
+                del net
+                gc.collect()
+    finally:
+        reset_device()
 
 
 def _figure():

@@ -622,8 +622,9 @@ def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None
     if isinstance(sigma0, bool) or not (isinstance(sigma0, (int, float)) and 0 < sigma0 <= 1 / 3):
         raise InputError(f"--sigma0 must lie in (0, 1/3] (a fraction of every parameter's range; CMA-ES keeps its "
                          f"steps below a third of the range), got {sigma0!r}")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
+    if workers is not None:
+        from .simulation import worker_count
+        worker_count(workers)
     perturb_f = None if perturb is None else parse_fraction(perturb)
     base = load_model(model)
     axes = _axes(base, params, start, perturb_f, seed, bounds)
@@ -737,9 +738,9 @@ def _run(folder: _Folder, stored: list[dict[str, str]], axes: list[_Axis], outco
         generation += 1
 
     n_runs = len({run for o in outcomes for run in OUTCOMES[o].runs})
-    if not scheduler and workers is None:
-        from .simulation import default_workers
-        workers = default_workers()
+    if not scheduler:
+        from .simulation import worker_count
+        workers = worker_count(workers)
     where = (f"on the Dask cluster at {scheduler}" if scheduler else
              "in this process" if workers == 1 else f"in up to {workers} worker processes")
     resumed = f"; resuming after generation {done} ({len(rows)} sets stored)" if rows else ""

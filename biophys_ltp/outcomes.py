@@ -302,7 +302,7 @@ def evaluate_many(param_sets: Sequence[Mapping[str, Any]], names: Iterable[str] 
     import sys
 
     from .executor import Progress, run_pool
-    from .simulation import default_workers
+    from .simulation import worker_count
     from .sweep.executors import dask_client, run_dask, run_in_process
 
     names = outcome_names(names)
@@ -325,7 +325,7 @@ def evaluate_many(param_sets: Sequence[Mapping[str, Any]], names: Iterable[str] 
         walls[task.index] += float(result.get("wall_s") or 0.0)
         bar.step(task.label, ok, simulated=True)
 
-    n = min(workers or default_workers(), len(tasks))
+    n = min(worker_count(workers), len(tasks))
     where = (f"on the Dask cluster at {scheduler}" if scheduler else
              "in this process" if n <= 1 else f"in {n} worker processes")
     with Progress(len(tasks), len(tasks), 0, progress, where, noun="runs", title=title,

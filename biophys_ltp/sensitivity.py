@@ -609,7 +609,8 @@ def _validated(params, outcomes, trajectories, levels, seed, model, ranges, batc
     seed = _whole(seed, "the seed", 0)
     batch = _whole(batch, "the batch size", 1)
     if workers is not None:
-        _whole(workers, "the number of workers", 1)
+        from .simulation import worker_count
+        worker_count(workers)
     mdl = model if isinstance(model, Model) else load_model(model)
     names = list(default_parameters(mdl) if params is None else params)
     if not names:

@@ -489,6 +489,19 @@ def default_workers() -> int:
     return max(os.cpu_count() or 1, 1)
 
 
+def worker_count(workers: Any = None) -> int:
+    """The worker processes a call asked for: ``workers`` (a whole number, at least 1) or,
+    where it is None, :func:`default_workers`.  Every entry point that takes ``workers``
+    (simulations, sweeps, fits, screenings) reads it through here."""
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)):
+        raise InputError(f"workers must be a whole number, got {workers!r}")
+    if workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}")
+    return int(workers)
+
+
 def simulate_many(jobs: Mapping[str, Mapping[str, Any]], *, workers: int | None = None,
                   progress: bool | None = None) -> dict[str, Results]:
     """Run several simulations, in parallel worker processes, and return them by key.
@@ -496,7 +509,7 @@ def simulate_many(jobs: Mapping[str, Mapping[str, Any]], *, workers: int | None 
     ``jobs`` maps a key to the keyword arguments of :func:`simulate` (``protocol`` is
     required).  All jobs of one model structure share one compiled program: the first
     worker that needs it builds it (under a file lock) and the others reuse it; each run
-    writes into its own results folder.  ``workers`` defaults to :func:`default_workers`;
+    writes into its own results folder.  ``workers``: see :func:`worker_count`;
     with one worker (or one job) everything runs in this process.
     """
     jobs = {key: dict(job) for key, job in jobs.items()}
@@ -504,7 +517,7 @@ def simulate_many(jobs: Mapping[str, Mapping[str, Any]], *, workers: int | None 
         if "protocol" not in job:
             raise InputError(f"job {key!r} has no 'protocol'")
         job.setdefault("progress", False)
-    n = min(workers or default_workers(), len(jobs))
+    n = min(worker_count(workers), len(jobs))
     if progress is None:
         progress = sys.stderr.isatty()
     done: dict[str, Results] = {}

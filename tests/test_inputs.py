@@ -193,6 +193,31 @@ def test_a_malformed_input_is_refused_in_one_line(tmp_path, capsys, name, what, 
         assert path in lines[0]
 
 
+@pytest.mark.parametrize("argv", [
+    ["validate", "apv_test_pulse", "stdp_slice_-25ms", "--workers", "0"],
+    ["validate", "apv_test_pulse", "--workers", "-2"],
+    ["sweep", "smoke", "--grid", "g_ampa=0.5 nS,0.6 nS", "--out", "{tmp}/sweep", "--workers", "0"],
+], ids=["validate 0", "validate -2", "sweep 0"])
+def test_a_worker_count_below_one_is_refused_before_anything_runs(tmp_path, capsys, argv):
+    """``--workers 0`` once meant "the default" for some commands and ran; every command now
+    refuses it in one line (one check for all: simulation.worker_count)."""
+    code = cli.main([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "workers must be at least 1" in lines[0], err
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_worker_count_takes_a_whole_number_or_the_default(monkeypatch):
+    from biophys_ltp.simulation import worker_count
+    monkeypatch.setenv("BIOPHYS_LTP_WORKERS", "3")
+    assert worker_count() == 3 and worker_count(np.int64(2)) == 2
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(InputError, match="workers must be"):
+            worker_count(bad)
+
+
 def test_an_internal_error_says_so_and_where_its_log_is(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("BIOPHYS_LTP_CACHE", str(tmp_path / "cache"))
 

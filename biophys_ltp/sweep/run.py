@@ -105,8 +105,9 @@ def sweep(protocol: str | Path | Mapping | Protocol, grid: Mapping[str, Any] | S
         raise SweepError("give either a Dask scheduler address or a client, not both")
     if max_points is not None and max_points < 0:
         raise SweepError(f"max_points must not be negative, got {max_points}")
-    if workers is not None and workers < 1:
-        raise SweepError(f"workers must be at least 1, got {workers}")
+    if workers is not None:
+        from ..simulation import worker_count
+        worker_count(workers)
     proto = load_protocol(protocol)
     base = model if isinstance(model, Model) else load_model(model)
     fixed_in = {**dict(base.overrides), **dict(params or {})}
@@ -166,8 +167,8 @@ def sweep(protocol: str | Path | Mapping | Protocol, grid: Mapping[str, Any] | S
                 where = "on the Dask cluster"
             n_workers = 0
         else:
-            from ..simulation import default_workers
-            n_workers = min(workers or default_workers(), max(sum(p.error is None for p in todo), 1))
+            from ..simulation import worker_count
+            n_workers = min(worker_count(workers), max(sum(p.error is None for p in todo), 1))
             where = "in this process" if n_workers <= 1 else f"in {n_workers} worker processes"
         if progress is None:
             progress = sys.stderr.isatty()

@@ -93,6 +93,13 @@ def inputs_hash(protocols: Iterable[Any], extra: dict | None = None, script: str
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def write_tables(data_dir: Path, tables: Mapping[str, pd.DataFrame]) -> None:
+    """Write a figure's tables (file name -> table, rounded by the caller) into ``data_dir``."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for fname, table in tables.items():
+        table.to_csv(data_dir / fname, index=False)
+
+
 def write_sidecar(data_dir: Path, name: str, info: dict) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / f"{name}.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
@@ -192,9 +199,7 @@ def two_pathway_compute(figure: Mapping[str, Any], protocols: Mapping[str, str],
     results = simulate_protocols(protocols)
     fepsp, state = two_pathway_tidy(results)
     files = two_pathway_files(figure["name"])
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fepsp.round(4).to_csv(data_dir / files[0], index=False)
-    state.to_csv(data_dir / files[1], index=False)
+    write_tables(data_dir, {files[0]: fepsp.round(4), files[1]: state})
     meta = next(iter(results.values())).metadata
     write_sidecar(data_dir, figure["name"], {
         "figure": dict(figure), "inputs_hash": inputs, "model_hash": meta["model_hash"],

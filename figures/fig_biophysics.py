@@ -109,9 +109,7 @@ def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
     t0 = time.perf_counter()
     results = simulate_all()
     data = tidy(results)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for (key, df), fname in zip(data.items(), DATA_FILES):
-        df.to_csv(data_dir / fname, index=False)
+    common.write_tables(data_dir, dict(zip(DATA_FILES, data.values())))
     meta = next(iter(results.values())).metadata
     common.write_sidecar(data_dir, NAME, {
         "figure": FIGURE, "inputs_hash": inputs_hash(), "model_hash": meta["model_hash"],

@@ -152,8 +152,7 @@ def compute(data_dir: Path = common.DATA_DIR, sweep_dir: Path | None = None) -> 
     sweep_dir = Path(sweep_dir) if sweep_dir is not None else SWEEP_ROOT / h
     res = run_sweep(sweep_dir)
     data = tidy(res)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    data.to_csv(data_dir / DATA_FILES[0], index=False)
+    common.write_tables(data_dir, {DATA_FILES[0]: data})
     meta = json.loads((res.point_results(res.points.point_id.iloc[0]) / "metadata.json").read_text())
     pts = res.points
     common.write_sidecar(data_dir, NAME, {

@@ -133,18 +133,13 @@ def s1_min(key: tuple[str, str, int, float]) -> float:
     return BURST_MIN - delay if pulses else FIRST_MIN
 
 
-def burst_min(key: tuple[str, str, int, float]) -> float:
-    """When S2's burst comes (minutes from the start): the same in every run."""
-    return BURST_MIN
-
-
 def protocol(key: tuple[str, str, int, float]) -> dict[str, Any]:
     _, s1, pulses, delay = key
     events = []
     if s1 == "wtet":
         events.append({"kind": "weak_tetanus", "pathway": "S1", "at": f"{s1_min(key):g} min"})
     if pulses:
-        events.append({"kind": "train", "pathway": "S2", "at": f"{burst_min(key):g} min", "pulses": pulses,
+        events.append({"kind": "train", "pathway": "S2", "at": f"{BURST_MIN:g} min", "pulses": pulses,
                        "frequency": f"{BURST_HZ:g} Hz"})
     what = (f"WTET on S1" if s1 == "wtet" else "no S1") + (f", {pulses} pulses at {BURST_HZ:g} Hz on S2"
                                                           + (f" {delay:g} min later" if s1 == "wtet" else "")
@@ -202,7 +197,7 @@ def tidy(results: dict[tuple, bl.Results]) -> dict[str, pd.DataFrame]:
         s["time_min"] = s.time_min.round(4)
         s["threshold_uM"] = threshold_uM(s.crosstalk, model)
         state.append(s.assign(**ids))
-        read = read_min(res, burst_min(key))
+        read = read_min(res, BURST_MIN)
         s2 = res.state[res.state.pathway == "S2"]
         summary.append({**ids, "read_min": read, "s1_pct": res.fepsp_at("S1", read),
                         "s2_pct": res.fepsp_at("S2", read), "s2_crosstalk_max": float(s2.crosstalk.max())})
@@ -216,9 +211,7 @@ def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
     t0 = time.perf_counter()
     results = simulate()
     tables = tidy(results)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for key, f in zip(TABLES, DATA_FILES):
-        tables[key].to_csv(data_dir / f, index=False)
+    common.write_tables(data_dir, {f: tables[key] for key, f in zip(TABLES, DATA_FILES)})
     model = layout_model()
     common.write_sidecar(data_dir, NAME, common.run_sidecar(
         FIGURE, inputs_hash(), results, t0, COLUMNS, model=MODEL, read_after_min=READ_AFTER_MIN,

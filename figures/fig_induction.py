@@ -161,9 +161,7 @@ def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
     t0 = time.perf_counter()
     results = simulate_all()
     tables = tidy(results)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for key, f in zip(TABLES, DATA_FILES):
-        tables[key].to_csv(data_dir / f, index=False)
+    common.write_tables(data_dir, {f: tables[key] for key, f in zip(TABLES, DATA_FILES)})
     common.write_sidecar(data_dir, NAME, common.run_sidecar(
         FIGURE, inputs_hash(), results, t0, COLUMNS,
         induction_end_min=INDUCTION_END_MIN, after_min=INDUCTION_AFTER_MIN))

@@ -91,10 +91,7 @@ def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
     t0 = time.perf_counter()
     results = simulate_all()
     fepsp, state, traces = tidy(results)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fepsp.round(4).to_csv(data_dir / DATA_FILES[0], index=False)
-    state.round(6).to_csv(data_dir / DATA_FILES[1], index=False)
-    traces.round(5).to_csv(data_dir / DATA_FILES[2], index=False)
+    common.write_tables(data_dir, dict(zip(DATA_FILES, (fepsp.round(4), state.round(6), traces.round(5)))))
     meta = results["STET"].metadata
     common.write_sidecar(data_dir, NAME, {
         "figure": FIGURE, "inputs_hash": inputs_hash(), "model_hash": meta["model_hash"],

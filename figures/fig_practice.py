@@ -134,10 +134,8 @@ def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
     t0 = time.perf_counter()
     results = simulate_all()
     tables = tidy(results)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    tables["fepsp"].round(4).to_csv(data_dir / DATA_FILES[0], index=False)
-    tables["state"].round(6).to_csv(data_dir / DATA_FILES[1], index=False)
-    tables["summary"].round(6).to_csv(data_dir / DATA_FILES[2], index=False)
+    common.write_tables(data_dir, dict(zip(DATA_FILES, (tables["fepsp"].round(4), tables["state"].round(6),
+                                                     tables["summary"].round(6)))))
     common.write_sidecar(data_dir, NAME, common.run_sidecar(
         FIGURE, inputs_hash(), results, t0, COLUMNS,
         inductions_min={key: res.induction_min("S1") for key, res in results.items()},

@@ -138,11 +138,9 @@ def compute(data_dir: Path = common.DATA_DIR) -> dict[str, pd.DataFrame]:
     t0 = time.perf_counter()
     tbs_results, day_results = simulate_all()
     tables = tidy(tbs_results, day_results)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    tables["tbs_fepsp"].round(4).to_csv(data_dir / DATA_FILES[0], index=False)
-    tables["tbs_summary"].round(6).to_csv(data_dir / DATA_FILES[1], index=False)
-    tables["day_fepsp"].round(4).to_csv(data_dir / DATA_FILES[2], index=False)
-    tables["day_state"].round(6).to_csv(data_dir / DATA_FILES[3], index=False)
+    common.write_tables(data_dir, dict(zip(DATA_FILES, (
+        tables["tbs_fepsp"].round(4), tables["tbs_summary"].round(6),
+        tables["day_fepsp"].round(4), tables["day_state"].round(6)))))
     runs = {**{f"tbs:{gap}": res for gap, res in tbs_results.items()},
             **{f"day:{key}": res for key, res in day_results.items()}}
     common.write_sidecar(data_dir, NAME, common.run_sidecar(

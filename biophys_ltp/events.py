@@ -5,6 +5,7 @@ spike times an event gives."""
 from __future__ import annotations
 
 import copy
+import difflib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -83,6 +84,16 @@ def time_of(value_s: float) -> Quantity:
 
 def fmt(q: Quantity) -> str:
     return format_quantity(q)
+
+
+def fmt_times(*values_s: float) -> list[str]:
+    """Times (seconds) of one message in one unit: hours or minutes where every one of
+    them is a whole number of it, seconds otherwise (a message never mixes them)."""
+    t = [float(round_ns(np.asarray(v))) for v in values_s]
+    for unit, size in (("h", 3600.0), ("min", 60.0)):
+        if all(abs(v / size - round(v / size)) < 1e-9 for v in t):
+            return [f"{round(v / size):g} {unit}" for v in t]
+    return [f"{v:.10g} s" for v in t]
 
 
 def normalise(value: Any) -> Any:
@@ -290,7 +301,10 @@ def parse_event(data: Any, index: int, source: str) -> Event:
     if kind == "drug":
         drug = given["drug"]
         if drug not in DRUGS:
-            raise ctx.fail(f"unknown drug {drug!r} (known drugs: {', '.join(DRUGS)})")
+            close = [d for d in DRUGS if isinstance(drug, str) and d.lower() == drug.lower().replace("-", "")]
+            close = close or difflib.get_close_matches(str(drug).lower(), list(DRUGS), n=2)
+            hint = f"did you mean {' or '.join(repr(d) for d in close)}? " if close else ""
+            raise ctx.fail(f"unknown drug {drug!r} ({hint}known drugs: {', '.join(DRUGS)})")
         start = ctx.time(given, "start")
         stop = ctx.time(given, "stop")
         if stop <= start:
@@ -409,15 +423,11 @@ def check_event_timing(
         )
     pulses = event.pulse_seconds()
     if pulses.max() >= duration_s:
-        raise ctx.fail(
-            f"its last pulse at {fmt(time_of(pulses.max()))} is not before the end "
-            f"of the protocol (duration {fmt(duration)})"
-        )
+        last, end = fmt_times(pulses.max(), duration_s)
+        raise ctx.fail(f"its last pulse at {last} is not before the end of the protocol (duration {end})")
     if spikes.size and spikes.max() >= duration_s:
-        raise ctx.fail(
-            f"its last somatic spike at {fmt(time_of(spikes.max()))} is not before the end "
-            f"of the protocol (duration {fmt(duration)})"
-        )
+        last, end = fmt_times(spikes.max(), duration_s)
+        raise ctx.fail(f"its last somatic spike at {last} is not before the end of the protocol (duration {end})")
 
 
 def check_overlaps(events: tuple[Event, ...], source: str) -> None:
@@ -429,9 +439,9 @@ def check_overlaps(events: tuple[Event, ...], source: str) -> None:
             i0, i1 = earlier.span_seconds()
             if later.is_drug and earlier.is_drug and later.drug == earlier.drug:
                 if i0 < j1 and j0 < i1:
+                    a0, a1, b0, b1 = fmt_times(j0, j1, i0, i1)
                     raise Context(source, f"event {j + 1} ({later.kind})").fail(
-                        f"{later.drug} window {fmt(time_of(j0))} to {fmt(time_of(j1))} overlaps "
-                        f"the window {fmt(time_of(i0))} to {fmt(time_of(i1))} of "
+                        f"{later.drug} window {a0} to {a1} overlaps the window {b0} to {b1} of "
                         f"event {i + 1} ({earlier.kind})"
                     )
             elif (
@@ -441,8 +451,8 @@ def check_overlaps(events: tuple[Event, ...], source: str) -> None:
                 and i0 <= j1
                 and j0 <= i1
             ):
+                a0, a1, b0, b1 = fmt_times(j0, j1, i0, i1)
                 raise Context(source, f"event {j + 1} ({later.kind})").fail(
                     f"overlaps event {i + 1} ({earlier.kind}) on pathway {later.pathway}: "
-                    f"{fmt(time_of(j0))} to {fmt(time_of(j1))} against "
-                    f"{fmt(time_of(i0))} to {fmt(time_of(i1))}"
+                    f"{a0} to {a1} against {b0} to {b1}"
                 )

@@ -23,6 +23,7 @@ import json
 import textwrap
 import tomllib
 from dataclasses import dataclass, field, replace
+from os import PathLike
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -187,6 +188,9 @@ class Model:
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Model":
         """Copy with values replaced.  Values are Quantities, numbers or unit strings."""
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise ModelError(f"model {self.name!r}: parameter overrides are a mapping of names to values "
+                             f"(e.g. {{'g_ampa': '0.6 nS'}}), not a {type(overrides).__name__}")
         if not overrides:
             return self
         structure = dict(self.structure)
@@ -426,6 +430,9 @@ def list_models() -> list[str]:
 
 def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Model:
     """Load a model by name (a file in ``models/``) or path, with optional overrides."""
+    if name_or_path is not None and not isinstance(name_or_path, (str, PathLike)):
+        raise ModelError(f"a model is a name ({', '.join(list_models())}), a path to a model file or a Model, "
+                         f"not {name_or_path!r}")
     name_or_path = name_or_path or DEFAULT_MODEL
     path = Path(name_or_path)
     if not path.suffix:
@@ -601,6 +608,8 @@ def _check_choice(name: str, value: Any, where: str) -> None:
 
 
 def _coerce_like(old: Parameter, value: Any, what: str) -> Any:
+    if isinstance(value, (bool, np.bool_)):
+        raise ModelError(f"{what}: expected {'a name' if isinstance(old.value, str) else 'a number'}, got {value!r}")
     if isinstance(old.value, str):
         _check_choice(old.name, value, what)
         return value
@@ -620,10 +629,13 @@ def _coerce_like(old: Parameter, value: Any, what: str) -> Any:
         return int(as_float)
     dim = b2.get_dimensions(old.value)
     if isinstance(value, str):
+        name = what.split("'")[1] if "'" in what else what
         try:
-            return parse_quantity(value, dimension=dim, what=what.split("'")[1] if "'" in what else what)
+            return parse_quantity(value, dimension=dim, what=name)
         except UnitParseError as err:
-            raise ModelError(f"{what}: {err}") from None
+            # the error names the value already ('"g_ampa": ...'): say the name once
+            text = str(err).removeprefix(f'"{name}": ')
+            raise ModelError(f"{what}: {text}") from None
     if isinstance(value, b2.Quantity) or np.isscalar(value):
         if b2.get_dimensions(value) is not dim:
             want = b2.get_unit(dim)

@@ -412,6 +412,9 @@ def load_protocol(source: str | PathLike | Mapping[str, Any] | Protocol) -> Prot
         return source
     if isinstance(source, Mapping):
         return protocol_from_dict(source)
+    if not isinstance(source, (str, PathLike)):
+        raise ProtocolError(f"a protocol is a file, the name of a shipped protocol, a dict or a Protocol, "
+                            f"not {source!r}")
     path = _resolve_path(source)
     try:
         with path.open("rb") as fh:

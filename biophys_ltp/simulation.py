@@ -50,12 +50,15 @@ class Results:
     model: Model | None = field(default=None, repr=False)
 
     def fepsp_at(self, pathway: str, time_min: float, within_min: float | None = None) -> float:
-        """fEPSP (% of baseline) of ``pathway`` at its test pulse nearest ``time_min``.
+        """fEPSP (% of baseline) of ``pathway`` at its test pulse nearest ``time_min`` (minutes
+        from the protocol's start, or a time with a unit: ``"55 min"``).
 
         A :class:`~biophys_ltp.errors.ResultError` where no test pulse of the pathway lies
         within ``within_min`` (default: half the test interval) of ``time_min``."""
+        time_min = _minutes(time_min, "time_min")
         self._require_test_pulses(pathway)
-        tol = readout.half_test_interval_min(self._protocol()) if within_min is None else within_min
+        tol = readout.half_test_interval_min(self._protocol()) if within_min is None else _minutes(
+            within_min, "within_min")
         value = readout.fepsp_near(self.fepsp, pathway, time_min, tol)
         if np.isnan(value):
             raise ResultError(f"{self._name}: no test pulse of pathway {pathway} within {tol:.4g} min of "
@@ -75,6 +78,7 @@ class Results:
         the first pulse of its induction (``from_end``: after the last pulse); a
         :class:`~biophys_ltp.errors.ResultError` where none lies within ``within_min``
         (default: half the test interval)."""
+        minutes = _minutes(minutes, "minutes")
         first, last = self.induction_min(pathway)
         self._require_test_pulses(pathway)
         why = self.metadata.get("fepsp_missing", {}).get(pathway)
@@ -107,6 +111,7 @@ class Results:
         """A sampled variable (a column of :attr:`state`) of ``pathway`` at ``time_min``,
         interpolated between the samples (one per biological minute); a
         :class:`~biophys_ltp.errors.ResultError` outside the sampled time."""
+        time_min = _minutes(time_min, "time_min")
         if column not in self.state.columns or column in ("time_min", "pathway"):
             cols = [c for c in self.state.columns if c not in ("time_min", "pathway")]
             raise ResultError(f"{self._name}: no state column {column!r} (columns: {', '.join(cols)})")
@@ -122,8 +127,29 @@ class Results:
 
     def save(self, out_dir: str | Path) -> Path:
         """Write ``fepsp.csv``, ``state.csv``, ``traces.csv`` (if recorded) and
-        ``metadata.json`` into ``out_dir``."""
+        ``metadata.json`` into ``out_dir`` (:meth:`load` reads them back)."""
         return write_result_folder(out_dir, self.fepsp, self.state, self.metadata, self.traces)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Results":
+        """The results in a folder written by :meth:`save`, ``biophys-ltp run`` or a sweep's
+        point: its tables, its metadata and the protocol it records (the model is not
+        rebuilt: :attr:`model` is None; its name, parameters and overrides are in
+        :attr:`metadata`)."""
+        from .protocol import protocol_from_dict
+
+        folder = Path(folder)
+        if not (folder / "metadata.json").is_file() or not (folder / "fepsp.csv").is_file():
+            raise ResultError(f"{folder}: not a complete result folder (it needs fepsp.csv and metadata.json; "
+                              f"a folder being written has no metadata.json yet)")
+        metadata = json.loads((folder / "metadata.json").read_text())
+        fepsp = pd.read_csv(folder / "fepsp.csv")
+        state = pd.read_csv(folder / "state.csv") if (folder / "state.csv").is_file() else pd.DataFrame()
+        traces = pd.read_csv(folder / "traces.csv") if (folder / "traces.csv").is_file() else None
+        recorded = metadata.get("protocol")
+        proto = (protocol_from_dict({k: v for k, v in recorded.items() if k != "source"},
+                                    source=recorded.get("source") or str(folder)) if recorded else None)
+        return cls(fepsp, state, metadata, traces, proto, None)
 
 
 #: The files a run's result folder holds (others in the folder are left alone).
@@ -143,6 +169,8 @@ def write_result_folder(out_dir: str | Path, fepsp: pd.DataFrame, state: pd.Data
     never mixes two runs; other files in the folder are left alone.  The temporary folder of
     a writer that was killed is removed at the next write beside it."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: not a folder (results are a folder of files)")
     out.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{out.name}.writing-"
     for left in out.parent.glob(f"{prefix}*"):  # of a writer that was killed
@@ -214,7 +242,8 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
     mdl = model if isinstance(model, Model) else load_model(model)
     mdl = mdl.with_overrides(params)
     settings = settings or ScheduleSettings()
-    windows = [tuple(_time(x, "trace window") for x in w) for w in (trace_windows or [])]
+    windows = _trace_windows(trace_windows, proto)
+    seed = _seed(seed)
     # everything the model's fine step or the engine cannot carry is refused before running
     schedule = check_protocol(proto, mdl, settings, reference=reference, trace_windows=windows)
     if seed is not None:
@@ -400,6 +429,53 @@ def _trace_frame(model: Model, schedule: Schedule, raw: RawResults) -> pd.DataFr
 def _time(x: Any, what: str) -> b2.Quantity:
     from .units import parse_quantity
     return parse_quantity(x, dimension=b2.second, what=what)
+
+
+#: Brian2's random number generator takes seeds from 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
+
+def _seed(seed: Any) -> int | None:
+    """``seed`` as a whole number from 0 to :data:`MAX_SEED`, or None."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"the seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return int(seed)
+
+
+def _trace_windows(trace_windows: Any, proto: Protocol) -> list[tuple[b2.Quantity, b2.Quantity]]:
+    """``trace_windows`` as (start, stop) times, each window inside the protocol and
+    starting before it stops; an :class:`InputError` naming the window otherwise."""
+    if trace_windows is None:
+        return []
+    if isinstance(trace_windows, (str, Mapping)) or not np.iterable(trace_windows):
+        raise InputError(f"trace_windows is a list of (start, stop) pairs, e.g. [('30 min', '30.5 min')], "
+                         f"got {trace_windows!r}")
+    out = []
+    for k, w in enumerate(trace_windows):
+        if isinstance(w, (str, Mapping)) or not np.iterable(w) or len(w) != 2:
+            raise InputError(f"trace window {k}: expected a (start, stop) pair, got {w!r}")
+        start, stop = (_time(x, f"trace window {k}") for x in w)
+        if not 0 * b2.second <= start < stop <= proto.duration:
+            t0, t1, end = (float(t / b2.second) / 60 for t in (start, stop, proto.duration))
+            raise InputError(f"trace window {k}: {t0:g} to {t1:g} min is not a stretch of the protocol "
+                             f"(0 to {end:g} min, start before stop)")
+        out.append((start, stop))
+    return out
+
+
+def _minutes(x: Any, what: str) -> float:
+    """A time given to :class:`Results`: a number of minutes, a quantity or a string with
+    a unit (``"55 min"``), as minutes."""
+    if isinstance(x, (bool, np.bool_)):
+        raise InputError(f"{what}: expected a time in minutes, got {x!r}")
+    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, b2.Quantity):
+        return float(x)
+    if isinstance(x, (str, b2.Quantity)):
+        return float(_time(x, what) / b2.second) / 60
+    raise InputError(f"{what}: expected a time in minutes (a number, or a string with a unit such as "
+                     f"'55 min'), got {x!r}")
 
 
 class _Progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import warnings
 from types import SimpleNamespace
@@ -321,8 +322,12 @@ def test_reproduce_list_shipped(capsys):
 def test_reproduce_list(capsys, figures_dir):
     code, out, _ = run_cli(capsys, "reproduce", "--list")
     assert code == 0
-    row = [line for line in out.splitlines() if line.startswith("demo")]
-    assert row and "Frey & Morris 1997" in row[0] and "Fig. 1a" in row[0]
+    lines = out.splitlines()
+    k = next(i for i, line in enumerate(lines) if line.startswith("demo:"))
+    block = [lines[k], *itertools.takewhile(lambda line: line.startswith(" "), lines[k + 1:])]  # paper, panel
+    text = " ".join(block)
+    assert "Frey & Morris 1997" in text and "Fig. 1a" in text, out
+    assert all(len(line) <= 100 for line in out.splitlines()), out
 
 
 def test_reproduce_without_figures(capsys, tmp_path, monkeypatch):

@@ -313,6 +313,15 @@ def test_new_values_and_timings_reuse_the_compiled_program(tmp_path):
     assert meta["wall_time_s"] > 0
     for name in ("fepsp.csv", "state.csv"):
         assert (out / name).stat().st_size > 100
+    # and they read back: tables, metadata and the protocol the run records
+    back = bl.Results.load(out)
+    pd.testing.assert_frame_equal(back.fepsp, second.fepsp, check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(back.state, second.state, check_exact=False, rtol=1e-12)
+    assert back.metadata["overrides"] == second.metadata["overrides"] and back.model is None
+    assert {k: v for k, v in back.protocol.to_dict().items() if k != "source"} == {
+        k: v for k, v in second.protocol.to_dict().items() if k != "source"}
+    t = float(back.fepsp.time_min.iloc[-1])
+    assert back.fepsp_at("S2", t) == pytest.approx(second.fepsp_at("S2", t), rel=1e-12)
 
 
 @pytest.mark.standalone

@@ -14,6 +14,7 @@ import math
 import re
 from pathlib import Path
 
+import brian2 as b2
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,7 +24,7 @@ from test_protocol import to_toml
 
 import biophys_ltp as bl
 from biophys_ltp import cli
-from biophys_ltp.errors import InputError, ResultError, SimulationError
+from biophys_ltp.errors import InputError, ProtocolError, ResultError, SimulationError
 from biophys_ltp.limits import MIN_TEST_INTERVAL, check_protocol
 from biophys_ltp.model import MODELS_DIR
 from biophys_ltp.protocol import protocol_from_dict
@@ -343,6 +344,57 @@ def test_a_value_with_no_test_pulse_near_it_is_an_error():
     with pytest.raises(ResultError, match="no test pulse of pathway S1 within"):
         res.fepsp_at("S1", 400.0)  # after the protocol
     assert res.fepsp_at("S1", 70.0, within_min=16.0) == 100.0  # asked for explicitly: 55 min
+
+
+def test_results_take_times_as_minutes_or_with_a_unit():
+    """A time given to Results is minutes, or a quantity or string with a unit (the style
+    of protocols and parameters); anything else is refused in one line."""
+    res = _results()
+    assert res.fepsp_at("S1", "100 min") == res.fepsp_at("S1", 100.0) == res.fepsp_at("S1", 6000 * b2.second)
+    assert res.fepsp_at("S1", "1.7 h", within_min="3 min") == res.fepsp_at("S1", 102.0, within_min=3.0)
+    assert res.state_at("S1", "90.5 min", "tag") == res.state_at("S1", 90.5, "tag")
+    for bad, fragment in (("100 mV", "is not a time"), (True, "expected a time"), ([100], "expected a time")):
+        with pytest.raises(InputError, match=fragment):
+            res.fepsp_at("S1", bad)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"seed": -1}, "the seed must be a whole number from 0 to 4294967295"),
+    ({"seed": 2**32}, "the seed must be a whole number"),
+    ({"seed": "1"}, "the seed must be a whole number"),
+    ({"seed": 1.5}, "the seed must be a whole number"),
+    ({"trace_windows": [("31 min", "30 min")]}, "trace window 0: 31 to 30 min is not a stretch of the protocol"),
+    ({"trace_windows": [("30 min", "30.1 min"), ("59 min", "61 min")]}, "trace window 1: 59 to 61 min"),
+    ({"trace_windows": [("30 min",)]}, "trace window 0: expected a (start, stop) pair"),
+    ({"trace_windows": "30 min"}, "trace_windows is a list of (start, stop) pairs"),
+    ({"trace_windows": [("30 mV", "31 mV")]}, "is not a time"),
+    ({"params": "g_ampa=0.6 nS"}, "parameter overrides are a mapping of names to values"),
+    ({"params": {"n_clones": True}}, "parameter 'n_clones': expected a number, got True"),
+    ({"params": {"g_ampa": "0.6 mV"}}, "parameter 'g_ampa': '0.6 mV' is not a conductance"),
+    ({"model": 3}, "a model is a name"),
+    ({"protocol": 42}, "a protocol is a file, the name of a shipped protocol, a dict or a Protocol"),
+], ids=lambda v: str(v)[:40])
+def test_a_wrong_argument_to_simulate_is_an_input_error_before_anything_runs(kwargs, fragment):
+    """The Python API refuses what the command line refuses, with the package's error type
+    and one line, before compiling or running anything (these cases once reached Brian2 or
+    numpy and came back as their TypeError or ValueError, or ran and recorded nothing)."""
+    kwargs = {"protocol": "smoke", **kwargs}
+    with pytest.raises(InputError) as err:
+        bl.simulate(kwargs.pop("protocol"), progress=False, **kwargs)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_results_are_not_saved_over_a_file(tmp_path):
+    (tmp_path / "taken").write_text("a file")
+    with pytest.raises(InputError, match="not a folder"):
+        _results().save(tmp_path / "taken")
+    assert (tmp_path / "taken").read_text() == "a file"
+
+
+def test_an_unknown_drug_names_the_one_meant():
+    event = {"kind": "drug", "drug": "APV", "start": "40 min", "stop": "50 min"}
+    with pytest.raises(ProtocolError, match="unknown drug 'APV' \\(did you mean 'apv'\\?"):
+        protocol_from_dict(base(event))
 
 
 def test_a_state_value_outside_the_samples_is_an_error():

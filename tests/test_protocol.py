@@ -694,7 +694,7 @@ def test_burst_must_be_shorter_than_period(tmp_path):
     "event, fragment",
     [
         ({"kind": "wlfs", "pathway": "S1", "at": "590 min"},
-         "its last pulse at 36299 s is not before the end of the protocol (duration 10 h)"),
+         "its last pulse at 36299 s is not before the end of the protocol (duration 36000 s)"),
         ({"kind": "weak_tetanus", "pathway": "S1", "at": "10 h"}, "its last pulse at"),
         ({"kind": "drug", "drug": "anisomycin", "start": "9 h", "stop": "11 h"},
          '"stop" (11 h) is after the end of the protocol (duration 10 h)'),
@@ -774,7 +774,7 @@ def test_overlapping_drug_windows(tmp_path):
         ),
     )
     assert_message(
-        msg, path, "event 3 (drug)", "anisomycin window 2 h to 3 h overlaps", "event 2 (drug)"
+        msg, path, "event 3 (drug)", "anisomycin window 120 min to 180 min overlaps the window 0 min to 150 min", "event 2 (drug)"
     )
 
 

@@ -60,7 +60,8 @@ def summary_table(results) -> str:
         last_min, last = readout.fepsp_last(fepsp, pathway)
         row.append("-" if math.isnan(last) else f"{last:.1f} ({round(last_min, 1):g} min)")
         rows.append(row)
-    head = "fEPSP slope, % of baseline, after each pathway's first induction"
+    head = ("fEPSP (the pathway's synaptic current at its test pulses), % of baseline, "
+            "after each pathway's first induction")
     notes = [f"note: pathway {pathway}: {why}" for pathway, why in readout.fepsp_gaps(proto).items()]
     return "\n".join([head, table(rows), *notes])
 

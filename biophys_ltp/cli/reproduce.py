@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,10 +207,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         return 0
     selected = _select(figures, args.names, folder)
     if args.list:
-        rows = [["name", "paper", "panel", "title"]]
-        rows += [[f.name, str(f.info.get("paper", "")), str(f.info.get("panel", "")),
-                  str(f.info.get("title", ""))] for f in selected]
-        print(table(rows))
+        # a block per figure, wrapped: the papers and panels are too long for one row each
+        for f in selected:
+            print(f"{f.name}: {f.info.get('title', '')}")
+            for key in ("paper", "panel"):
+                if f.info.get(key):
+                    print(textwrap.fill(str(f.info[key]), width=100, initial_indent=f"    {key}: ",
+                                        subsequent_indent=" " * (6 + len(key)),
+                                        break_on_hyphens=False, break_long_words=False))
         return 0
     data_dir = Path(args.data) if args.data else folder / "data"
     if args.check:

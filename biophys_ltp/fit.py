@@ -281,10 +281,19 @@ class _Axis:
         return rounded if self.low <= rounded <= self.high else value
 
     def text(self, value: float) -> str:
+        """``value`` with its unit, in the unit a reader expects (``"1.5 nS"``): through 12
+        significant digits in Brian2's display unit, since the exact float of 3 x 0.5 nS
+        would be written in SI base units (format_quantity writes what reads back exactly)."""
         import brian2 as b2
 
-        from .units import format_quantity
-        return format_quantity(b2.Quantity(value, dim=self.dim))
+        from .units import UnitParseError, format_quantity, parse_quantity
+        q = b2.Quantity(value, dim=self.dim)
+        if not isinstance(q, b2.Quantity) or q.is_dimensionless:  # a plain number
+            return format_quantity(float(value))
+        try:
+            return format_quantity(parse_quantity(q.in_best_unit(precision=12), dimension=self.dim))
+        except UnitParseError:
+            return format_quantity(q)
 
 
 def _round(value: float) -> float:
@@ -428,10 +437,12 @@ class _Folder:
     def __init__(self, out: Path, design: dict[str, Any], columns: list[str]):
         self.out, self.design, self.columns = out, design, columns
         self._lock = None
+        self._made_lock = False
 
     def open(self) -> list[dict[str, str]]:
         """Lock the folder, check or write the design; the stored rows of complete generations."""
         self.out.mkdir(parents=True, exist_ok=True)
+        self._made_lock = not (self.out / _LOCK).exists()
         self._lock = open(self.out / _LOCK, "w")
         try:
             import fcntl
@@ -448,13 +459,14 @@ class _Folder:
             try:
                 stored = json.loads(path.read_text())
             except (OSError, ValueError) as err:
-                self.close()
+                self.close(refused=True)
                 raise InputError(f"{path}: not a readable fit design ({' '.join(str(err).split())})") from None
             a, b = _identity(stored), _identity(self.design)
             if a != b:
-                self.close()
+                self.close(refused=True)
                 differs = [_IDENTITY[k] for k in a if a[k] != b[k]]
-                raise InputError(f"{self.out} holds a different fit: {', '.join(differs)} differ (stored "
+                verb = "differs" if len(differs) == 1 else "differ"
+                raise InputError(f"{self.out} holds a different fit: {', '.join(differs)} {verb} (stored "
                                  f"command: {stored.get('command', '?')}); write this fit into another folder")
             # the stored design holds the versions that wrote the evaluations; this call may
             # ask for more generations
@@ -464,7 +476,7 @@ class _Folder:
         else:
             others = [p.name for p in self.out.iterdir() if p.name != _LOCK]
             if others:
-                self.close()
+                self.close(refused=True)
                 raise InputError(f"{self.out} is not empty and holds no fit ({', '.join(sorted(others)[:3])}"
                                  f"{', ...' if len(others) > 3 else ''}); write the fit into a new folder")
             _write_atomic(path, json.dumps(self.design, indent=2) + "\n")
@@ -512,10 +524,14 @@ class _Folder:
         lines += [",".join(_cell(h[c]) for c in _HISTORY_COLUMNS) for h in history]
         _write_atomic(self.out / HISTORY, "\n".join(lines) + "\n")
 
-    def close(self) -> None:
+    def close(self, refused: bool = False) -> None:
+        """Release the lock; ``refused``: the folder was not taken, so a lock file this call
+        made goes too (a refused fit leaves the folder as it found it)."""
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+            if refused and getattr(self, "_made_lock", False):
+                (self.out / _LOCK).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------
@@ -660,6 +676,9 @@ def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None
                "finished_at", "errors"]
     folder = _Folder(out, design, columns)
     say = _printer(progress)
+    for name in (n for n in params if n in UNTARGETED):
+        say(f"fit: note: {name} was fitted to {UNTARGETED[name]}; this fit moves it to serve the "
+            f"calibration targets instead")
     try:
         stored = folder.open()
         return _run(folder, stored, axes, outcome_names, cma, int(popsize), float(sigma0), seed,

@@ -450,7 +450,22 @@ class _Store:
         if out.exists() and not out.is_dir():
             raise InputError(f"--out {out} is a file, not a folder")
         out.mkdir(parents=True, exist_ok=True)
+        made_lock = not (out / _LOCK).exists()
         self._lock()
+        try:
+            self._check_folder()
+        except InputError:
+            # refused: the folder is left as it was found (no lock file of this call)
+            self.close()
+            if made_lock:
+                (out / _LOCK).unlink(missing_ok=True)
+            raise
+        return self._read_evaluations()
+
+    def _check_folder(self) -> None:
+        """Check a stored design against this one, or write it into a folder that holds
+        nothing else; an :class:`InputError` where the folder holds something else."""
+        out = self.out
         path = out / DESIGN_JSON
         if path.is_file():
             try:
@@ -459,16 +474,20 @@ class _Store:
                 raise InputError(f"{path}: not readable ({err}); write this screening into another folder") from None
             differs = identity_differences(stored, self.design)
             if differs:
-                raise InputError(f"{out} holds a screening with another design ({', '.join(differs)} differ); "
+                verb = "differs" if len(differs) == 1 else "differ"
+                raise InputError(f"{out} holds a screening with another design ({', '.join(differs)} {verb}); "
                                  f"write this screening into another folder")
             self._check_design_csv()
         elif (out / EVALUATIONS).exists():
             raise InputError(f"{out} has {EVALUATIONS} but no {DESIGN_JSON}: not a screening folder this command "
                              f"can resume; write this screening into another folder")
         else:
+            others = sorted(p.name for p in out.iterdir() if p.name != _LOCK)
+            if others:
+                raise InputError(f"{out} is not empty and holds no screening ({', '.join(others[:3])}"
+                                 f"{', ...' if len(others) > 3 else ''}); write the screening into a new folder")
             self._write_json(DESIGN_JSON, self.design)
             self._write_design_csv()
-        return self._read_evaluations()
 
     def _lock(self) -> None:
         try:
@@ -759,6 +778,10 @@ def analyse(X: np.ndarray, results: Mapping[str, Sequence[float]], names: Sequen
                                       num_levels=int(levels), seed=seed)
             for key in stats:
                 stats[key] = np.ma.filled(np.ma.asarray(si[key], dtype=float), np.nan)
+            if len(keep) < 2:
+                # one elementary effect per parameter: its bootstrap has no spread to give
+                # (SALib returns ~1e-14), so there is no interval, as there is no sigma
+                stats["mu_star_conf"][:] = np.nan
         mu_star = stats["mu_star"]
         top = np.nanmax(mu_star) if np.any(np.isfinite(mu_star)) else np.nan
         total = np.nansum(mu_star)

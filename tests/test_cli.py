@@ -412,3 +412,14 @@ def test_shipped_figure_data_are_current(capsys):
     """The stored data of every shipped figure match the current model and protocols."""
     code, out, err = run_cli(capsys, "reproduce", "--check")
     assert code == 0, out + err
+
+
+def test_validate_list_checks_its_names_and_model(capsys):
+    """``validate --list NAME`` lists that experiment; a typo in a name or the model is an
+    error, as it is for a run (it once listed everything and said nothing)."""
+    code, out, _ = run_cli(capsys, "validate", "--list", "apv_test_pulse")
+    assert code == 0 and out.startswith("apv_test_pulse: ") and len(out.strip().splitlines()) == 1
+    for argv, fragment in ((("validate", "--list", "apv_tset_pulse"), "unknown experiment(s) 'apv_tset_pulse'"),
+                           (("validate", "--list", "--model", "ca1_spin"), "no model 'ca1_spin'")):
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2 and fragment in err, err

@@ -173,6 +173,7 @@ def test_a_different_fit_in_the_folder_is_refused(tmp_path, fake):
     (other / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match="not empty"):
         F.fit("tau_early", "wtet_3h", out=other)
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]  # no lock file left behind
 
 
 def test_the_fitted_model_file_changes_only_the_fitted_entries(tmp_path, fake):
@@ -354,3 +355,12 @@ def test_the_induction_outcomes_read_the_induction_figure(induction):
     for dt in (5, -5, 50, -50):
         assert got[f"stdp_{dt:+d}ms"] == induction_change(results[f"stdp_{dt:+d}ms"])
     assert all(v in BANDS[outcomes.OUTCOMES[o].target] for o, v in got.items()), got
+
+
+def test_values_are_written_in_the_unit_a_reader_expects():
+    """Three times 0.5 nS is a float that "1.5 nS" does not read back to exactly; the fit's
+    design, report and bounds still say "1.5 nS", not SI base units."""
+    import brian2 as b2
+    axis = F._Axis("g_ampa", b2.nS.dim, True, 0.5e-9, 0.5e-9 / 3, 0.5e-9 * 3, 0.5e-9)
+    assert axis.text(axis.high) == "1.5 nS" and axis.text(axis.start) == "0.5 nS"
+    assert F._Axis("z_max", b2.get_dimensions(1.0), True, 1.0, 0.5, 2.0, 1.0).text(1.5) == "1.5"

@@ -197,7 +197,8 @@ def test_a_malformed_input_is_refused_in_one_line(tmp_path, capsys, name, what, 
 @pytest.mark.parametrize("argv", [
     ["validate", "apv_test_pulse", "stdp_slice_-25ms", "--workers", "0"],
     ["validate", "apv_test_pulse", "--workers", "-2"],
-    ["sweep", "smoke", "--grid", "g_ampa=0.5 nS,0.6 nS", "--out", "{tmp}/sweep", "--workers", "0"],
+    ["sweep", "smoke", "--grid", "g_ampa=0.5 nS,0.6 nS", "--out", "{tmp}/sweep", "--workers", "0",
+     "--outcome-times", "10 min"],
 ], ids=["validate 0", "validate -2", "sweep 0"])
 def test_a_worker_count_below_one_is_refused_before_anything_runs(tmp_path, capsys, argv):
     """``--workers 0`` once meant "the default" for some commands and ran; every command now

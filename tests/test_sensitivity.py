@@ -251,6 +251,25 @@ def test_resume_refuses_a_changed_design(fake, tmp_path, change):
     assert fake.evaluated == n
 
 
+def test_a_folder_holding_something_else_is_refused_and_left_as_it_was(fake, tmp_path):
+    """A screening is written only into an empty folder or its own (a sweep's folder once
+    got the screening's files beside its own); the refusal leaves no lock file behind."""
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "points.csv").write_text("point_id\n")
+    with pytest.raises(InputError, match="is not empty and holds no screening"):
+        _run(out)
+    assert sorted(p.name for p in out.iterdir()) == ["points.csv"]
+    assert fake.evaluated == 0
+
+
+def test_one_trajectory_gives_no_interval(fake):
+    """One elementary effect per parameter has no spread: no mu_star_conf, as no sigma."""
+    t = _run(trajectories=1).table
+    assert t.mu_star.notna().all() and t.mu_star_conf.isna().all() and t.sigma.isna().all()
+    assert _run(trajectories=3).table.mu_star_conf.notna().all()
+
+
 def test_a_failed_set_drops_its_trajectory_for_the_outcomes_it_reads(monkeypatch):
     f = FakeEvaluate(nan_sets={5})  # set 5 is in trajectory 1 (4 sets per trajectory)
     monkeypatch.setattr(outcomes_module, "evaluate_many", f)

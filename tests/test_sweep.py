@@ -300,3 +300,37 @@ def test_dask_cluster_gives_the_results_of_the_local_run(tmp_path, local_sweep):
     pd.testing.assert_frame_equal(res.timecourse().sort_values(key).reset_index(drop=True),
                                   local_sweep.timecourse().sort_values(key).reset_index(drop=True),
                                   rtol=0, atol=1e-9)
+
+
+def test_a_grid_may_be_one_text_item(tmp_path):
+    """``sweep(PROTOCOL, "NAME=V1,V2", ...)``: one item, as on the command line (it was read
+    one character at a time)."""
+    res = sweep(PROTO, "events[0].at=5 min,7 min", tmp_path / "out", outcome_times=TIMES, progress=False,
+                workers=1, _runner=fake_runner)
+    assert sorted(res.points["events[0].at_min"]) == [5.0, 7.0]
+
+
+def test_outcome_times_after_the_protocols_end_are_said_before_running(tmp_path, capsys):
+    with pytest.warns(UserWarning, match=r"after the protocol's end \(12 min\).*S1: 10min after its induction"):
+        res = sweep(PROTO, {"events[0].at": ["5 min"]}, tmp_path / "a", outcome_times=("2 min", "10 min"),
+                    progress=False, workers=1, _runner=fake_runner)
+    assert res.points["S1_fepsp_pct_10min"].isna().all()  # what the warning said
+    assert sweep_cli([PROTO, "--grid", "events[0].at=5 min", "--out", str(tmp_path / "b"), "--quiet",
+                      "--outcome-times", "2 min,10 min", "--max-points", "0"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("biophys-ltp: warning: ") == 1 and "S1: 10min after its induction" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--outcome-times", "1h,,3h"], "--outcome-times expects T1,T2,..."),
+    (["--outcome-times", ""], "--outcome-times expects T1,T2,..."),
+    (["--out", "{file}", "--outcome-times", "2 min"], "not a folder"),
+])
+def test_the_command_refuses_empty_outcome_times_and_a_file_as_its_folder(tmp_path, capsys, argv, message):
+    (tmp_path / "file").write_text("x")
+    args = [a.replace("{file}", str(tmp_path / "file")) for a in argv]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "out")]
+    assert sweep_cli([PROTO, "--grid", "events[0].at=5 min", "--quiet", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

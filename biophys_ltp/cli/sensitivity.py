@@ -22,11 +22,13 @@ one-at-a-time trajectories, and every main outcome is evaluated for each of the
 N x (parameters + 1) parameter sets (all outcomes of one set: 13 runs, ~22 s on two
 cores).  DIR gets design.json, design.csv, evaluations.csv (one row per set, appended
 as each batch finishes: running the same command again resumes), morris.csv (one row
-per outcome and parameter: mu*, its 95 % confidence half-width, mu, sigma, mu*
-relative to the outcome's largest, in the outcome's unit per whole range of the
-parameter) and summary.json (the parameters no outcome depends on, the outcomes that
-hang on a single parameter, failed sets).  --margins instead measures how far each
-fitted threshold lies from the protocol signatures it was fitted between (a few short
+per outcome and parameter, in the outcome's unit per whole range of the parameter:
+mu*, its 95 % confidence half-width (none from one trajectory), mu, sigma, mu*
+relative to the outcome's largest and its share of the outcome's summed mu*, with the
+outcome's unit and the trajectories used and dropped) and summary.json (the
+parameters no outcome depends on, the outcomes that hang on a single parameter,
+failed sets); a DIR that holds anything else is refused.  --margins instead
+measures how far each fitted threshold lies from the protocol signatures it was fitted between (a few short
 runs): DIR/margins.csv and DIR/signatures.csv.  Exit status: 0, or 1 when a run of
 some parameter set failed (its trajectory is left out of the outcomes it reads)."""
 

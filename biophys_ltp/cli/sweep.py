@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
+import sys
+import warnings
+
+from ..errors import InputError
+from .args import PROG
 
 SWEEP_HELP = "run one protocol over a grid of parameter values (resumable)"
 
@@ -65,16 +71,28 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .args import parse_sets
+    from ..protocol import load_protocol
     from ..sweep import DEFAULT_OUTCOME_TIMES, parse_grid, sweep
+    from ..sweep.grid import parse_outcome_times
+    from ..sweep.run import late_outcomes
 
     grid = parse_grid(args.grid)
     times = DEFAULT_OUTCOME_TIMES
-    if args.outcome_times:
-        times = tuple(t.strip() for t in args.outcome_times.split(",") if t.strip())
-    res = sweep(args.protocol, grid, args.out, model=args.model, params=parse_sets(args.set) or None,
-                workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
-                retry_failed=args.retry_failed, max_points=args.max_points, outcome_times=times,
-                save_points=not args.no_point_files)
+    if args.outcome_times is not None:
+        times = tuple(t.strip() for t in args.outcome_times.split(","))
+        if not all(times):
+            raise InputError(f"--outcome-times expects T1,T2,... with a unit each (e.g. 1h,3h,8h), "
+                             f"got {args.outcome_times!r}")
+    # said here, before the points run (a Python warning would reach Brian2's log instead)
+    late = late_outcomes(load_protocol(args.protocol), parse_outcome_times(times))
+    if late:
+        print(f"{PROG}: warning: {late}", file=sys.stderr, flush=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=re.escape(late) if late else "$^", category=UserWarning)
+        res = sweep(args.protocol, grid, args.out, model=args.model, params=parse_sets(args.set) or None,
+                    workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
+                    retry_failed=args.retry_failed, max_points=args.max_points, outcome_times=times,
+                    save_points=not args.no_point_files)
     print(summary(res))
     return 1 if res.n_failed else 0
 
@@ -82,7 +100,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def summary(res) -> str:
     """A few lines: counts, and a table of the points when there are not too many."""
     total = len(res.manifest["points"])
-    lines = [f"{total} points: {res.n_ok} ok, {res.n_failed} failed, {len(res.pending)} not run yet "
+    noun = "point" if total == 1 else "points"
+    lines = [f"{total} {noun}: {res.n_ok} ok, {res.n_failed} failed, {len(res.pending)} not run yet "
              f"(this run: {res.ran} recorded, {res.skipped} already done)"]
     rows = res.points
     if 0 < len(rows) <= 40:

@@ -66,7 +66,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from ..targets import TARGETS
     from ..validation import EXPERIMENTS, experiment_names, load_predictions, model_digest, run_experiments
     if args.list:
-        for name, e in EXPERIMENTS.items():
+        # the names and the model are checked as for a run: a typo is not listed away
+        chosen = experiment_names(args.names or None)
+        if args.model is not None:
+            from ..model import load_model
+            load_model(args.model)
+        for name, e in ((n, EXPERIMENTS[n]) for n in chosen):
             t = TARGETS[e.target]
             print(f"{name}: {e.description} [{t.paper}, {t.figure}]")
         return 0

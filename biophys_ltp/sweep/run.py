@@ -7,10 +7,14 @@ import contextlib
 import itertools
 import sys
 import traceback
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import brian2 as b2
+
+from .. import readout
 from .._version import __version__
 from ..executor import Progress, WorkersDied, one_line, run_pool
 from ..model import MODELS_DIR, Model, ModelError, load_model
@@ -29,6 +33,27 @@ from .store import FORMAT, TIMING_COLUMNS, Store, SweepResults, read_results
 def _model_ref(model: Model) -> str:
     path = Path(model.source)
     return path.stem if path.parent.resolve() == MODELS_DIR.resolve() else str(path.resolve())
+
+
+def late_outcomes(proto: Protocol, times: Sequence[tuple[str, float]]) -> str:
+    """What is wrong with outcome times that fall after the protocol's end (their columns
+    stay empty), or "": times after a pathway's first induction pulse, or after the start
+    for a pathway without one (grid.outcomes); the protocol as given, before any grid
+    value moves it."""
+    end = float(proto.duration / b2.second) / 60
+    late: dict[str, list[str]] = {}  # what is late -> the pathways it is late for
+    for pathway in proto.pathways:
+        pulses = readout.induction_min(proto, pathway)
+        start = pulses[0] if pulses is not None else 0.0
+        labels = [label for label, minutes in times if start + minutes > end]
+        if labels:
+            since = "after its induction" if pulses is not None else "after the start (no induction)"
+            late.setdefault(f"{', '.join(labels)} {since}", []).append(pathway)
+    if not late:
+        return ""
+    what = "; ".join(f"{', '.join(paths)}: {text}" for text, paths in late.items())
+    return (f"{proto.name}: outcome times after the protocol's end ({end:g} min) leave their columns empty "
+            f"({what}); choose outcome times within the protocol")
 
 
 def _plan(proto: Protocol, axes: Sequence[Axis], model_ref: str, fixed: Mapping[str, str],
@@ -113,6 +138,8 @@ def sweep(protocol: str | Path | Mapping | Protocol, grid: Mapping[str, Any] | S
     fixed_in = {**dict(base.overrides), **dict(params or {})}
     fixed_model = base.with_overrides(fixed_in)  # checks names and units
     fixed = {k: fixed_model.all_parameters()[k].text for k in fixed_in}
+    if isinstance(grid, str):  # one "NAME=V1,V2" item, not a sequence of characters
+        grid = [grid]
     if not isinstance(grid, Mapping):
         grid = parse_grid(grid)
     axes = validate_grid(grid, proto, fixed_model)
@@ -120,6 +147,9 @@ def sweep(protocol: str | Path | Mapping | Protocol, grid: Mapping[str, Any] | S
     if both:
         raise SweepError(f"{', '.join(both)}: both a fixed parameter and in the grid")
     times = parse_outcome_times(outcome_times)
+    late = late_outcomes(proto, times)
+    if late:
+        warnings.warn(late, UserWarning, stacklevel=2)
     ref = _model_ref(base)
     points = _plan(proto, axes, ref, fixed, fixed_model)
 

@@ -107,6 +107,8 @@ class Store:
 
     # -- opening -------------------------------------------------------------
     def open(self) -> None:
+        if self.out.exists() and not self.out.is_dir():
+            raise SweepError(f"{self.out}: not a folder (a sweep writes a folder of files)")
         self.out.mkdir(parents=True, exist_ok=True)
         self._lock_fh = open(self.out / _LOCK, "w")
         try:
@@ -260,7 +262,8 @@ def _check_same_sweep(out: Path, stored: Mapping[str, Any], given: Mapping[str, 
     if a["params"] != b["params"]:
         details.append(f"stored fixed parameters: {_params_text(a['params'])}; given: {_params_text(b['params'])}")
     detail = f" ({'; '.join(details)})" if details else ""
-    raise SweepError(f"{out} holds a different sweep: {' and '.join(differs)} differ{detail}; "
+    verb = "differs" if len(differs) == 1 else "differ"
+    raise SweepError(f"{out} holds a different sweep: {' and '.join(differs)} {verb}{detail}; "
                      f"write this sweep into another folder")
 
 

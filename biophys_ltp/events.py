@@ -424,10 +424,12 @@ def check_event_timing(
     pulses = event.pulse_seconds()
     if pulses.max() >= duration_s:
         last, end = fmt_times(pulses.max(), duration_s)
-        raise ctx.fail(f"its last pulse at {last} is not before the end of the protocol (duration {end})")
+        raise ctx.fail(f"its last pulse at {last} is not before the end of the protocol at {end} "
+                       f"(duration {fmt(duration)})")
     if spikes.size and spikes.max() >= duration_s:
         last, end = fmt_times(spikes.max(), duration_s)
-        raise ctx.fail(f"its last somatic spike at {last} is not before the end of the protocol (duration {end})")
+        raise ctx.fail(f"its last somatic spike at {last} is not before the end of the protocol at {end} "
+                       f"(duration {fmt(duration)})")
 
 
 def check_overlaps(events: tuple[Event, ...], source: str) -> None:

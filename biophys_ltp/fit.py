@@ -126,7 +126,8 @@ DEFAULT_SIGMA0 = 0.25
 DEFAULT_GENERATIONS = 30
 DEFAULT_SEED = 1
 
-FORMAT = "biophys-ltp fit 1"
+#: 2: values written in the unit a reader expects ("1.5 nS"; 1 wrote some in SI base units).
+FORMAT = "biophys-ltp fit 2"
 DESIGN = "design.json"
 EVALUATIONS = "evaluations.csv"
 HISTORY = "history.csv"
@@ -283,7 +284,8 @@ class _Axis:
     def text(self, value: float) -> str:
         """``value`` with its unit, in the unit a reader expects (``"1.5 nS"``): through 12
         significant digits in Brian2's display unit, since the exact float of 3 x 0.5 nS
-        would be written in SI base units (format_quantity writes what reads back exactly)."""
+        would be written in SI base units (format_quantity writes what reads back exactly;
+        this reads back to 12 significant digits)."""
         import brian2 as b2
 
         from .units import UnitParseError, format_quantity, parse_quantity
@@ -461,6 +463,11 @@ class _Folder:
             except (OSError, ValueError) as err:
                 self.close(refused=True)
                 raise InputError(f"{path}: not a readable fit design ({' '.join(str(err).split())})") from None
+            if stored.get("format") != FORMAT:
+                self.close(refused=True)
+                raise InputError(f"{self.out} holds a fit written by another version of biophys-ltp (format "
+                                 f"{stored.get('format')!r}, this one writes {FORMAT!r}); write this fit into a new "
+                                 f"folder")
             a, b = _identity(stored), _identity(self.design)
             if a != b:
                 self.close(refused=True)

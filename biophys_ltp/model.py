@@ -430,9 +430,11 @@ def list_models() -> list[str]:
 
 def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Model:
     """Load a model by name (a file in ``models/``) or path, with optional overrides."""
+    if isinstance(name_or_path, Model):
+        return name_or_path.with_overrides(overrides)
     if name_or_path is not None and not isinstance(name_or_path, (str, PathLike)):
         raise ModelError(f"a model is a name ({', '.join(list_models())}), a path to a model file or a Model, "
-                         f"not {name_or_path!r}")
+                         f"not a {type(name_or_path).__name__} ({name_or_path!r})")
     name_or_path = name_or_path or DEFAULT_MODEL
     path = Path(name_or_path)
     if not path.suffix:

@@ -420,6 +420,8 @@ EVALUATIONS = "evaluations.csv"
 TABLE = "morris.csv"
 SUMMARY = "summary.json"
 _LOCK = ".sensitivity.lock"
+#: What ``biophys-ltp sensitivity --margins`` writes into its folder.
+MARGINS_FILES = ("margins.csv", "signatures.csv", "margins.json")
 
 
 def _cell(x: float) -> str:
@@ -482,7 +484,8 @@ class _Store:
             raise InputError(f"{out} has {EVALUATIONS} but no {DESIGN_JSON}: not a screening folder this command "
                              f"can resume; write this screening into another folder")
         else:
-            others = sorted(p.name for p in out.iterdir() if p.name != _LOCK)
+            # the margins (--margins) may share the folder: they are the same command's
+            others = sorted(p.name for p in out.iterdir() if p.name not in (_LOCK, *MARGINS_FILES))
             if others:
                 raise InputError(f"{out} is not empty and holds no screening ({', '.join(others[:3])}"
                                  f"{', ...' if len(others) > 3 else ''}); write the screening into a new folder")
@@ -837,7 +840,8 @@ def ranking(table: pd.DataFrame, top: int = 5) -> str:
             lines.append("  no complete trajectory")
         for _, r in t.iterrows():
             sigma = "-" if not math.isfinite(r.sigma) else f"{r.sigma:.3g}"
-            lines.append(f"  {r.parameter:<14} mu* {r.mu_star:8.3g} +- {r.mu_star_conf:<8.2g} mu {r.mu:8.3g}  "
+            conf = "-" if not math.isfinite(r.mu_star_conf) else f"{r.mu_star_conf:.2g}"
+            lines.append(f"  {r.parameter:<14} mu* {r.mu_star:8.3g} +- {conf:<8} mu {r.mu:8.3g}  "
                          f"sigma {sigma:<8} rel {r.mu_star_rel:.2f}")
     return "\n".join(lines)
 

@@ -30,6 +30,7 @@ from .executor import Progress, WorkersDied, one_line, run_pool
 from . import mechanisms as mech
 from .engine import MAX_SIM_DURATION, RawResults, build_key, cache_dir, measurement_settings, process_alive, run_compiled
 from .model import Model, load_model
+from .events import fmt_times
 from .protocol import Protocol, load_protocol
 from .limits import check_protocol
 from .schedule import Schedule, ScheduleSettings
@@ -144,12 +145,23 @@ class Results:
                               f"a folder being written has no metadata.json yet)")
         metadata = json.loads((folder / "metadata.json").read_text())
         fepsp = pd.read_csv(folder / "fepsp.csv")
-        state = pd.read_csv(folder / "state.csv") if (folder / "state.csv").is_file() else pd.DataFrame()
-        traces = pd.read_csv(folder / "traces.csv") if (folder / "traces.csv").is_file() else None
+        state = _read_table(folder / "state.csv")
+        traces = _read_table(folder / "traces.csv") if (folder / "traces.csv").is_file() else None
         recorded = metadata.get("protocol")
         proto = (protocol_from_dict({k: v for k, v in recorded.items() if k != "source"},
                                     source=recorded.get("source") or str(folder)) if recorded else None)
         return cls(fepsp, state, metadata, traces, proto, None)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A table of a result folder; an empty one where the file is missing or was written
+    from an empty table (a file with no columns)."""
+    if not path.is_file():
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
 
 
 #: The files a run's result folder holds (others in the folder are left alone).
@@ -458,9 +470,9 @@ def _trace_windows(trace_windows: Any, proto: Protocol) -> list[tuple[b2.Quantit
             raise InputError(f"trace window {k}: expected a (start, stop) pair, got {w!r}")
         start, stop = (_time(x, f"trace window {k}") for x in w)
         if not 0 * b2.second <= start < stop <= proto.duration:
-            t0, t1, end = (float(t / b2.second) / 60 for t in (start, stop, proto.duration))
-            raise InputError(f"trace window {k}: {t0:g} to {t1:g} min is not a stretch of the protocol "
-                             f"(0 to {end:g} min, start before stop)")
+            t0, t1, end = fmt_times(*(float(t / b2.second) for t in (start, stop, proto.duration)))
+            raise InputError(f"trace window {k}: {t0} to {t1} is not a stretch of the protocol "
+                             f"(0 to {end}, start before stop)")
         out.append((start, stop))
     return out
 
@@ -470,10 +482,10 @@ def _minutes(x: Any, what: str) -> float:
     a unit (``"55 min"``), as minutes."""
     if isinstance(x, (bool, np.bool_)):
         raise InputError(f"{what}: expected a time in minutes, got {x!r}")
-    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, b2.Quantity):
-        return float(x)
-    if isinstance(x, (str, b2.Quantity)):
+    if isinstance(x, str) or (isinstance(x, b2.Quantity) and not x.is_dimensionless):
         return float(_time(x, what) / b2.second) / 60
+    if isinstance(x, (int, float, np.integer, np.floating, np.ndarray)) and np.ndim(x) == 0:
+        return float(np.asarray(x))  # a number of minutes (also a 0-d array or a dimensionless quantity)
     raise InputError(f"{what}: expected a time in minutes (a number, or a string with a unit such as "
                      f"'55 min'), got {x!r}")
 

@@ -320,6 +320,7 @@ def test_new_values_and_timings_reuse_the_compiled_program(tmp_path):
     assert back.metadata["overrides"] == second.metadata["overrides"] and back.model is None
     assert {k: v for k, v in back.protocol.to_dict().items() if k != "source"} == {
         k: v for k, v in second.protocol.to_dict().items() if k != "source"}
+    assert bl.load_model(second.model) is not None and bl.load_model(second.model).model_hash() == meta["model_hash"]
     t = float(back.fepsp.time_min.iloc[-1])
     assert back.fepsp_at("S2", t) == pytest.approx(second.fepsp_at("S2", t), rel=1e-12)
 

@@ -354,6 +354,7 @@ def test_results_take_times_as_minutes_or_with_a_unit():
     assert res.fepsp_at("S1", "100 min") == res.fepsp_at("S1", 100.0) == res.fepsp_at("S1", 6000 * b2.second)
     assert res.fepsp_at("S1", "1.7 h", within_min="3 min") == res.fepsp_at("S1", 102.0, within_min=3.0)
     assert res.state_at("S1", "90.5 min", "tag") == res.state_at("S1", 90.5, "tag")
+    assert res.fepsp_at("S1", np.array(100.0)) == res.fepsp_at("S1", 100.0)  # a 0-d array: minutes
     for bad, fragment in (("100 mV", "is not a time"), (True, "expected a time"), ([100], "expected a time")):
         with pytest.raises(InputError, match=fragment):
             res.fepsp_at("S1", bad)
@@ -364,8 +365,8 @@ def test_results_take_times_as_minutes_or_with_a_unit():
     ({"seed": 2**32}, "the seed must be a whole number"),
     ({"seed": "1"}, "the seed must be a whole number"),
     ({"seed": 1.5}, "the seed must be a whole number"),
-    ({"trace_windows": [("31 min", "30 min")]}, "trace window 0: 31 to 30 min is not a stretch of the protocol"),
-    ({"trace_windows": [("30 min", "30.1 min"), ("59 min", "61 min")]}, "trace window 1: 59 to 61 min"),
+    ({"trace_windows": [("31 min", "30 min")]}, "trace window 0: 31 min to 30 min is not a stretch of the protocol"),
+    ({"trace_windows": [("30 min", "30.1 min"), ("59 min", "61 min")]}, "trace window 1: 59 min to 61 min"),
     ({"trace_windows": [("30 min",)]}, "trace window 0: expected a (start, stop) pair"),
     ({"trace_windows": "30 min"}, "trace_windows is a list of (start, stop) pairs"),
     ({"trace_windows": [("30 mV", "31 mV")]}, "is not a time"),

@@ -694,7 +694,7 @@ def test_burst_must_be_shorter_than_period(tmp_path):
     "event, fragment",
     [
         ({"kind": "wlfs", "pathway": "S1", "at": "590 min"},
-         "its last pulse at 36299 s is not before the end of the protocol (duration 36000 s)"),
+         "its last pulse at 36299 s is not before the end of the protocol at 36000 s (duration 10 h)"),
         ({"kind": "weak_tetanus", "pathway": "S1", "at": "10 h"}, "its last pulse at"),
         ({"kind": "drug", "drug": "anisomycin", "start": "9 h", "stop": "11 h"},
          '"stop" (11 h) is after the end of the protocol (duration 10 h)'),

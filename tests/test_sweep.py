@@ -311,14 +311,16 @@ def test_a_grid_may_be_one_text_item(tmp_path):
 
 
 def test_outcome_times_after_the_protocols_end_are_said_before_running(tmp_path, capsys):
-    with pytest.warns(UserWarning, match=r"after the protocol's end \(12 min\).*S1: 10min after its induction"):
-        res = sweep(PROTO, {"events[0].at": ["5 min"]}, tmp_path / "a", outcome_times=("2 min", "10 min"),
+    # an induction at 5 min leaves S1's 6-min outcome inside the 12-min protocol; at 7 min it is past the end
+    with pytest.warns(UserWarning, match=r"leave these columns empty: S1_fepsp_pct_6min \(1 of 2 points\);"):
+        res = sweep(PROTO, {"events[0].at": ["5 min", "7 min"]}, tmp_path / "a", outcome_times=("2 min", "6 min"),
                     progress=False, workers=1, _runner=fake_runner)
-    assert res.points["S1_fepsp_pct_10min"].isna().all()  # what the warning said
+    late = res.points.set_index("events[0].at_min")["S1_fepsp_pct_6min"]
+    assert np.isnan(late[7.0]) and not np.isnan(late[5.0])  # what the warning said
     assert sweep_cli([PROTO, "--grid", "events[0].at=5 min", "--out", str(tmp_path / "b"), "--quiet",
                       "--outcome-times", "2 min,10 min", "--max-points", "0"]) == 0
     err = capsys.readouterr().err
-    assert err.count("biophys-ltp: warning: ") == 1 and "S1: 10min after its induction" in err
+    assert err.count("biophys-ltp: warning: ") == 1 and "S1_fepsp_pct_10min (every point)" in err
 
 
 @pytest.mark.parametrize("argv, message", [

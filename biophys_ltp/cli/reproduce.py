@@ -209,7 +209,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.list:
         # a block per figure, wrapped: the papers and panels are too long for one row each
         for f in selected:
-            print(f"{f.name}: {f.info.get('title', '')}")
+            print(textwrap.fill(f"{f.name}: {f.info.get('title', '')}", width=100, subsequent_indent="    ",
+                                break_on_hyphens=False, break_long_words=False))
             for key in ("paper", "panel"):
                 if f.info.get(key):
                     print(textwrap.fill(str(f.info[key]), width=100, initial_indent=f"    {key}: ",

@@ -159,10 +159,11 @@ def _margins(args: argparse.Namespace, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     signatures = sens.measure_signatures(args.model, workers=args.workers, progress=not args.quiet)
     margins = sens.threshold_margins(signatures, model=args.model)
-    signatures.to_csv(out / "signatures.csv", index=False)
-    margins.to_csv(out / "margins.csv", index=False)
-    (out / "margins.json").write_text(json.dumps({"thresholds": {k: v[1] for k, v in sens.THRESHOLDS.items()}},
-                                                 indent=2) + "\n")
+    margins_csv, signatures_csv, margins_json = (out / name for name in sens.MARGINS_FILES)
+    signatures.to_csv(signatures_csv, index=False)
+    margins.to_csv(margins_csv, index=False)
+    margins_json.write_text(json.dumps({"thresholds": {k: v[1] for k, v in sens.THRESHOLDS.items()}},
+                                       indent=2) + "\n")
     print(sens.margins_text(margins))
-    print(f"results: {out / 'margins.csv'}, {out / 'signatures.csv'}", file=sys.stdout)
+    print(f"results: {margins_csv}, {signatures_csv}", file=sys.stdout)
     return 0

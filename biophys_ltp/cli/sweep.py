@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 import warnings
 
@@ -71,10 +70,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .args import parse_sets
-    from ..protocol import load_protocol
     from ..sweep import DEFAULT_OUTCOME_TIMES, parse_grid, sweep
-    from ..sweep.grid import parse_outcome_times
-    from ..sweep.run import late_outcomes
 
     grid = parse_grid(args.grid)
     times = DEFAULT_OUTCOME_TIMES
@@ -83,12 +79,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if not all(times):
             raise InputError(f"--outcome-times expects T1,T2,... with a unit each (e.g. 1h,3h,8h), "
                              f"got {args.outcome_times!r}")
-    # said here, before the points run (a Python warning would reach Brian2's log instead)
-    late = late_outcomes(load_protocol(args.protocol), parse_outcome_times(times))
-    if late:
-        print(f"{PROG}: warning: {late}", file=sys.stderr, flush=True)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=re.escape(late) if late else "$^", category=UserWarning)
+        # the sweep's warnings (outcome times with no test pulse near them) as one line each,
+        # when it gives them, before its points run (they would reach Brian2's log otherwise)
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = lambda message, *_, **__: print(f"{PROG}: warning: {message}", file=sys.stderr,
+                                                               flush=True)
         res = sweep(args.protocol, grid, args.out, model=args.model, params=parse_sets(args.set) or None,
                     workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
                     retry_failed=args.retry_failed, max_points=args.max_points, outcome_times=times,

@@ -210,7 +210,8 @@ def validate_grid(grid: Mapping[str, Any], proto: Protocol, model: Model) -> lis
             else:
                 axis = _quantity_axis(name, "model", name, None, values, b2.get_dimensions(model[name]))
         if len(set(map(json.dumps, axis.canon))) != len(axis.canon):
-            raise SweepError(f"{name}: the same value is listed twice ({', '.join(axis.texts)})")
+            raise SweepError(f"{name}: the same value is listed twice ({', '.join(map(str, values))}, "
+                             f"read as {', '.join(axis.texts)})")
         axes.append(axis)
     names = [a.name for a in axes]
     if len(set(names)) != len(names):

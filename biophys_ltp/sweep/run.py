@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import sys
 import traceback
 import warnings
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import brian2 as b2
+import pandas as pd
 
-from .. import readout
 from .._version import __version__
 from ..executor import Progress, WorkersDied, one_line, run_pool
 from ..model import MODELS_DIR, Model, ModelError, load_model
@@ -35,25 +36,27 @@ def _model_ref(model: Model) -> str:
     return path.stem if path.parent.resolve() == MODELS_DIR.resolve() else str(path.resolve())
 
 
-def late_outcomes(proto: Protocol, times: Sequence[tuple[str, float]]) -> str:
-    """What is wrong with outcome times that fall after the protocol's end (their columns
-    stay empty), or "": times after a pathway's first induction pulse, or after the start
-    for a pathway without one (grid.outcomes); the protocol as given, before any grid
-    value moves it."""
-    end = float(proto.duration / b2.second) / 60
-    late: dict[str, list[str]] = {}  # what is late -> the pathways it is late for
-    for pathway in proto.pathways:
-        pulses = readout.induction_min(proto, pathway)
-        start = pulses[0] if pulses is not None else 0.0
-        labels = [label for label, minutes in times if start + minutes > end]
-        if labels:
-            since = "after its induction" if pulses is not None else "after the start (no induction)"
-            late.setdefault(f"{', '.join(labels)} {since}", []).append(pathway)
-    if not late:
+def late_outcomes(points: Sequence[Point], times: Sequence[tuple[str, float]]) -> str:
+    """Which outcome columns will stay empty, and at how many of the points, or "": an
+    outcome time with no test pulse near it (after the protocol's end, or inside an
+    induction), found by reading each planned point's own test pulses as a run's fEPSP
+    would be read (:func:`~biophys_ltp.sweep.grid.outcomes`)."""
+    empty: dict[str, int] = {}
+    planned = [p for p in points if p.error is None]
+    for point in planned:
+        proto = point.protocol
+        rows = [(float(t / b2.second) / 60, pathway, 100.0)
+                for pathway, ts in proto.test_pulses().items() for t in ts]
+        fepsp = pd.DataFrame(rows, columns=["time_min", "pathway", "fepsp_pct"])
+        for column, value in outcomes(proto, fepsp, times).items():
+            if "_fepsp_pct_" in column and not column.endswith("_last") and math.isnan(value):
+                empty[column] = empty.get(column, 0) + 1
+    if not empty:
         return ""
-    what = "; ".join(f"{', '.join(paths)}: {text}" for text, paths in late.items())
-    return (f"{proto.name}: outcome times after the protocol's end ({end:g} min) leave their columns empty "
-            f"({what}); choose outcome times within the protocol")
+    n = len(planned)
+    what = ", ".join(f"{c} ({'every point' if k == n else f'{k} of {n} points'})" for c, k in empty.items())
+    return (f"outcome times with no test pulse near them (after the protocol's end, or inside an induction) "
+            f"leave these columns empty: {what}; choose outcome times within the protocol")
 
 
 def _plan(proto: Protocol, axes: Sequence[Axis], model_ref: str, fixed: Mapping[str, str],
@@ -147,11 +150,11 @@ def sweep(protocol: str | Path | Mapping | Protocol, grid: Mapping[str, Any] | S
     if both:
         raise SweepError(f"{', '.join(both)}: both a fixed parameter and in the grid")
     times = parse_outcome_times(outcome_times)
-    late = late_outcomes(proto, times)
-    if late:
-        warnings.warn(late, UserWarning, stacklevel=2)
     ref = _model_ref(base)
     points = _plan(proto, axes, ref, fixed, fixed_model)
+    late = late_outcomes(points, times)
+    if late:  # said before anything runs
+        warnings.warn(late, UserWarning, stacklevel=2)
 
     proto_id = proto.to_dict()
     proto_id.pop("source", None)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import brian2 as b2
+import numpy as np
 import pandas as pd
 
 from .._version import __version__
@@ -45,9 +46,9 @@ def late_outcomes(points: Sequence[Point], times: Sequence[tuple[str, float]]) -
     planned = [p for p in points if p.error is None]
     for point in planned:
         proto = point.protocol
-        rows = [(float(t / b2.second) / 60, pathway, 100.0)
-                for pathway, ts in proto.test_pulses().items() for t in ts]
-        fepsp = pd.DataFrame(rows, columns=["time_min", "pathway", "fepsp_pct"])
+        fepsp = pd.concat([pd.DataFrame({"time_min": np.asarray(ts / b2.second, dtype=float) / 60,
+                                         "pathway": pathway, "fepsp_pct": 100.0})
+                           for pathway, ts in proto.test_pulses().items()], ignore_index=True)
         for column, value in outcomes(proto, fepsp, times).items():
             if "_fepsp_pct_" in column and not column.endswith("_last") and math.isnan(value):
                 empty[column] = empty.get(column, 0) + 1

@@ -537,7 +537,7 @@ class _Folder:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
-            if refused and getattr(self, "_made_lock", False):
+            if refused and self._made_lock:
                 (self.out / _LOCK).unlink(missing_ok=True)
 
 

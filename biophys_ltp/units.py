@@ -100,6 +100,7 @@ _DIMENSION_NAMES: list[tuple[Dimension, str, str]] = [
     (_dim("molar"), "a concentration", "mM"),
     (_dim("metre"), "a length", "um"),
     (_dim("metre") ** 2, "an area", "um**2"),
+    (_dim("metre") ** -1, "an inverse length", "1/um"),
     (_dim("ohm") * _dim("metre"), "a resistivity", "ohm*cm"),
     (_dim("farad") / _dim("metre") ** 2, "a specific capacitance", "uF/cm**2"),
     (_dim("siemens") / _dim("metre") ** 2, "a conductance density", "mS/cm**2"),
@@ -134,6 +135,18 @@ def _same_dimension(a: Dimension, b: Dimension) -> bool:
 _DIMENSION_LOOKUP: dict[tuple[float, ...], tuple[str, str]] = {}
 for _known, _name, _example_text in _DIMENSION_NAMES:
     _DIMENSION_LOOKUP.setdefault(_key(_known), (_name, _example_text))
+
+
+#: Dimensions written in their conventional unit (the example unit above) wherever that
+#: writes the value exactly: Brian2's own choice for them is a power of ten of S/m^2,
+#: F/m^2, A/m^2, ohm*m, 1/m or 1/V, which no paper uses.  A zero is written in the
+#: example unit of its dimension ("0 mV", "0 um"; a zero time stays "0 s").
+_CONVENTIONAL_FIRST = {_key(d) for d in (_dim("farad") / _dim("metre") ** 2,
+                                        _dim("siemens") / _dim("metre") ** 2,
+                                        _dim("amp") / _dim("metre") ** 2,
+                                        _dim("ohm") * _dim("metre"),
+                                        _dim("metre") ** -1,
+                                        _dim("volt") ** -1)}
 
 
 def _lookup_dimension(dim: Dimension) -> tuple[str, str] | None:
@@ -416,6 +429,17 @@ def _candidate_units(value: float, quantity: Quantity) -> list[list[str]]:
     ties.
     """
     dim = get_dimensions(quantity)
+    found = _lookup_dimension(dim)
+    if found is not None and found[1] and ((value == 0 and not _same_dimension(dim, _dim("second")))
+                                            or _key(dim) in _CONVENTIONAL_FIRST):
+        # densities per membrane area and resistivities: the one unit a reader expects
+        # ("0.067 mS/cm**2", not "0.67 S/(m^2)"), wherever it writes the value exactly
+        return [[found[1]]] + _candidate_units_named(value, quantity, dim, found)
+    return _candidate_units_named(value, quantity, dim, found)
+
+
+def _candidate_units_named(value: float, quantity: Quantity, dim: Dimension,
+                           found: tuple[str, str] | None) -> list[list[str]]:
     named: list[str] = []
     if _same_dimension(dim, _dim("second")):
         # Times: whole hours or minutes, else seconds, else ms/us/ns.
@@ -431,7 +455,6 @@ def _candidate_units(value: float, quantity: Quantity) -> list[list[str]]:
         named.append(quantity.get_best_unit().dispname)
     except Exception:  # pragma: no cover - defensive: odd dimensions
         pass
-    found = _lookup_dimension(dim)
     if found is not None and found[1]:
         named.append(found[1])
     named.append(_si_expression(dim, symbols=True))

@@ -144,6 +144,14 @@ def test_no_eval_of_user_text():
         (190 * Mohm, "190 Mohm"),
         (-10 * ms, "-10 ms"),
         (0 * second, "0 s"),
+        # densities, resistivities and inverse lengths and voltages in the unit papers use
+        # (Brian2 would write "0.67 S/(m^2)", "10000 m**-1", "62 V^-1"); zeros likewise
+        (parse_quantity("0.067 mS/cm**2"), "0.067 mS/cm**2"),
+        (parse_quantity("0 mS/cm**2"), "0 mS/cm**2"),
+        (parse_quantity("0.01 1/um"), "0.01 1/um"),
+        (parse_quantity("0.062 1/mV"), "0.062 1/mV"),
+        (parse_quantity("150 ohm*cm"), "150 ohm*cm"),
+        (0 * mV, "0 mV"),
     ],
 )
 def test_format_quantity_short_forms(q, text):

@@ -532,9 +532,15 @@ def _parse_entry(where: str, name: str, entry: Any, plain: type | None = None) -
 # the Mg2+ block's slope cannot be negative; potentials and currents may have either sign.
 # A dimensionless parameter is not negative unless its model entry says otherwise
 # (``range = ["-1", "0"]``); an entry's range narrows the one of its dimension.
+# Potentials (reversals, half-activations, slopes) lie within +-MAX_POTENTIAL: a lipid
+# membrane breaks down (electroporation) at a few hundred mV across it, and no ion's
+# reversal in a cell comes near (Nernst, 100-fold gradient at 35 C: 61 mV per charge).
 _POSITIVE = tuple(b2.get_dimensions(u) for u in (b2.second, b2.metre, b2.farad / b2.metre**2, b2.ohm * b2.metre))
 _NON_NEGATIVE = tuple(b2.get_dimensions(u) for u in (b2.siemens, b2.siemens / b2.metre**2, b2.hertz,
                                                      b2.mole / b2.metre**3, 1 / b2.volt, 1.0))
+
+
+MAX_POTENTIAL = 0.5 * b2.volt
 
 
 def physical_range(value: Any) -> tuple[float | None, bool]:
@@ -558,6 +564,9 @@ def check_value(name: str, value: Any, bounds: tuple[Any, Any] = (None, None), w
     if not np.isfinite(x):
         raise ModelError(f"{prefix}parameter {name!r} must be finite, got {shown}")
     lo, hi = bounds
+    if b2.get_dimensions(value) is b2.volt.dim and abs(x) > float(MAX_POTENTIAL):
+        raise ModelError(f"{prefix}parameter {name!r} must lie within +-{float(MAX_POTENTIAL / b2.mV):g} mV "
+                         f"(a membrane breaks down at a few hundred mV), got {shown}")
     dimensionless = b2.get_dimensions(value) is b2.get_dimensions(1.0)
     low, open_ = physical_range(value)
     if dimensionless and (lo is not None or hi is not None):

@@ -29,6 +29,7 @@ from .errors import InputError, ResultError, SimulationError
 from .executor import Progress, WorkersDied, one_line, run_pool
 from . import mechanisms as mech
 from .engine import MAX_SIM_DURATION, RawResults, build_key, cache_dir, measurement_settings, process_alive, run_compiled
+from .engine.network import INVALID_ABOVE
 from .model import Model, load_model
 from .events import fmt_times
 from .protocol import Protocol, load_protocol
@@ -303,8 +304,8 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
 
 
 def check_run(proto: Protocol, model: Model, schedule: Schedule, raw: RawResults) -> None:
-    """A run whose program stopped before the protocol's end, or that recorded NaN or an
-    infinite value, is an error naming the variable, the compartment or pathway and the
+    """A run whose program stopped before the protocol's end, or that recorded NaN, an
+    infinite value or one beyond :data:`~biophys_ltp.engine.network.INVALID_ABOVE`, is an error naming the variable, the compartment or pathway and the
     biological time of the first bad value."""
     resolution = 1e-5 * float(MAX_SIM_DURATION)  # last_run_info holds 6 significant digits
     if not raw.sim_run_s >= float(schedule.sim_duration) - resolution:
@@ -325,7 +326,8 @@ def check_run(proto: Protocol, model: Model, schedule: Schedule, raw: RawResults
     for part, name, t_key, index, kind in recorded:
         data = getattr(raw, part)
         values = np.asarray(data[name], dtype=float)
-        bad = np.flatnonzero(~np.isfinite(values))
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero(~(np.abs(values) <= INVALID_ABOVE))
         if not len(bad):
             continue
         k = int(bad[0])

@@ -452,7 +452,8 @@ def _candidate_units_named(value: float, quantity: Quantity, dim: Dimension,
             named.append("s")
             return [named]
     try:
-        named.append(quantity.get_best_unit().dispname)
+        with np.errstate(over="ignore"):  # Brian2 divides by every candidate unit's scale
+            named.append(quantity.get_best_unit().dispname)
     except Exception:  # pragma: no cover - defensive: odd dimensions
         pass
     if found is not None and found[1]:

@@ -147,6 +147,7 @@ CASES = [
     ("zero time constant", "set", "tau_ca=0 ms", "parameter 'tau_ca' must be positive"),
     ("negative dimensionless parameter", "set", "kappa_B=-3", "parameter 'kappa_B' must be at least 0"),
     ("outside the entry's range", "set", "e_min=-2", "must lie in -1 to 0"),
+    ("a potential no membrane holds", "set", "EL=-1e3 V", "parameter 'EL' must lie within +-500 mV"),
     ("wrong unit", "set", "g_ampa=0.5 mV", "g_ampa"),
     ("unknown parameter", "set", "g_ampx=1 nS", "did you mean g_ampa"),
     ("negative fine step", "set", "dt=-1 ms", "parameter 'dt' must be positive"),
@@ -441,6 +442,12 @@ def test_nan_in_a_run_is_an_error_naming_variable_pathway_and_time():
     column = next(iter(c for c in raw.path_samples if c not in ("i", "t_sim")))
     raw.path_samples[column][3 * 7 + 1] = np.nan  # pathway S2, the 8th sample
     with pytest.raises(SimulationError, match=rf"recorded nan for {column} of pathway S2 at [0-9.]+ min"):
+        check_run(proto, model, schedule, raw)
+    # a finite value no variable of the model reaches (a conductance of 1e308 nS gave a
+    # current of 4e277 A, read as an fEPSP of 0 %) is a failed integration as well
+    raw.path_samples[column][3 * 7 + 1] = 0.0
+    raw.measure["current"][0] = 4e277
+    with pytest.raises(SimulationError, match=r"recorded 4e\+277 for current of pathway S1"):
         check_run(proto, model, schedule, raw)
 
 

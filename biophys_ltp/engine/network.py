@@ -564,9 +564,14 @@ def raw_results(get) -> RawResults:
     parts = {part: {key: get(*source) for key, source in keys.items()} for part, keys in RESULTS.items()}
     return RawResults(**parts)
 
+#: A recorded value (SI units) of larger magnitude than this is a failed integration,
+#: as Brian2 judges it after a run it launched: no variable of the model comes near it.
+INVALID_ABOVE = 1e50
+
+
 def warn_invalid(raw: RawResults) -> None:
     """As Brian2 does after a run it launched: a warning for NaN or huge recorded values."""
     for part in ("measure", "path_samples", "cell_samples", "traces"):
         for name, values in getattr(raw, part).items():
-            if values.dtype.kind == "f" and (np.isnan(values).any() or (np.abs(values) > 1e50).any()):
+            if values.dtype.kind == "f" and (np.isnan(values).any() or (np.abs(values) > INVALID_ABOVE).any()):
                 log.warning("%s %r has NaN or very large values: the integration failed", part, name)

@@ -18,10 +18,10 @@ the traceback to a log file.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 __all__ = ["BiophysLTPError", "InputError", "ProtocolError", "SetupError", "SimulationError", "ResultError",
-           "known_names"]
+           "known_names", "whole_number"]
 
 
 class BiophysLTPError(Exception):
@@ -58,3 +58,17 @@ def known_names(names: Iterable[str] | None, known: Iterable[str], what: str,
     if unknown:
         raise InputError(f"unknown {what}(s) {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
     return names
+
+
+def whole_number(value: Any, what: str, least: int = 0, most: int | None = None, why: str = "") -> int:
+    """``value`` as an int where it is a whole number (a Python or numpy integer, not a bool
+    and not a float, which a count or a seed is never meant to be) from ``least`` to
+    ``most``; an :class:`InputError` "``what`` must be a whole number >= least (why), got
+    value" otherwise.  Every count, seed and worker number the package takes is read here."""
+    import numpy as np
+
+    span = f">= {least}" if most is None else f"from {least} to {most}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < least or (most is not None and value > most):
+        raise InputError(f"{what} must be a whole number {span}{f' ({why})' if why else ''}, got {value!r}")
+    return int(value)

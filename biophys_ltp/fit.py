@@ -69,7 +69,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import outcomes as _outcomes
-from .errors import InputError
+from .errors import InputError, whole_number
 from .outcomes import OUTCOMES
 from .targets import BANDS, Band
 
@@ -630,18 +630,12 @@ def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None
 
     params = resolve_params(params)
     outcome_names = _resolve_outcomes(outcomes, params)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"--seed must be a whole number >= 0, got {seed!r}")
-    seed = int(seed)
+    seed = whole_number(seed, "--seed", 0)
     n = len(params)
     if popsize is None:
         popsize = 4 + int(3 * math.log(n))
-    if isinstance(popsize, bool) or not isinstance(popsize, (int, np.integer)) or popsize < 2:
-        raise InputError(f"--popsize must be a whole number >= 2 (CMA-ES recombines the better half), "
-                         f"got {popsize!r}")
-    if isinstance(max_generations, bool) or not isinstance(max_generations, (int, np.integer)) \
-            or max_generations < 1:
-        raise InputError(f"--generations must be a whole number >= 1, got {max_generations!r}")
+    popsize = whole_number(popsize, "--popsize", 2, why="CMA-ES recombines the better half")
+    max_generations = whole_number(max_generations, "--generations", 1)
     if isinstance(sigma0, bool) or not (isinstance(sigma0, (int, float)) and 0 < sigma0 <= 1 / 3):
         raise InputError(f"--sigma0 must lie in (0, 1/3] (a fraction of every parameter's range; CMA-ES keeps its "
                          f"steps below a third of the range), got {sigma0!r}")

@@ -74,7 +74,7 @@ import pandas as pd
 
 from . import outcomes as _outcomes
 from ._version import __version__
-from .errors import InputError
+from .errors import InputError, whole_number
 from .model import Model, ModelError, load_model
 from .units import UnitParseError, format_quantity, parse_quantity
 
@@ -609,27 +609,13 @@ class MorrisResult:
     dropped: dict[str, int] = field(default_factory=dict)  # outcome -> trajectories left out
 
 
-def _whole(value: Any, what: str, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        try:
-            as_float = float(value)
-        except (TypeError, ValueError):
-            raise InputError(f"{what} must be a whole number, got {value!r}") from None
-        if not as_float.is_integer():
-            raise InputError(f"{what} must be a whole number, got {value!r}")
-        value = int(as_float)
-    if int(value) < least:
-        raise InputError(f"{what} must be at least {least}, got {value}")
-    return int(value)
-
-
 def _validated(params, outcomes, trajectories, levels, seed, model, ranges, batch, workers):
-    trajectories = _whole(trajectories, "the number of trajectories", 1)
-    levels = _whole(levels, "the number of levels", 2)
+    trajectories = whole_number(trajectories, "the number of trajectories", 1)
+    levels = whole_number(levels, "the number of levels", 2)
     if levels % 2:
         raise InputError(f"the number of levels must be even (Morris steps of half the levels), got {levels}")
-    seed = _whole(seed, "the seed", 0)
-    batch = _whole(batch, "the batch size", 1)
+    seed = whole_number(seed, "the seed", 0)
+    batch = whole_number(batch, "the batch size", 1)
     if workers is not None:
         from .simulation import worker_count
         worker_count(workers)

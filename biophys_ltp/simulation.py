@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import readout
 from ._version import __version__
-from .errors import InputError, ResultError, SimulationError
+from .errors import InputError, ResultError, SimulationError, whole_number
 from .executor import Progress, WorkersDied, one_line, run_pool
 from . import mechanisms as mech
 from .engine import MAX_SIM_DURATION, RawResults, build_key, cache_dir, measurement_settings, process_alive, run_compiled
@@ -451,11 +451,7 @@ MAX_SEED = 2**32 - 1
 
 def _seed(seed: Any) -> int | None:
     """``seed`` as a whole number from 0 to :data:`MAX_SEED`, or None."""
-    if seed is None:
-        return None
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-        raise InputError(f"the seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
-    return int(seed)
+    return None if seed is None else whole_number(seed, "the seed", 0, MAX_SEED)
 
 
 def _trace_windows(trace_windows: Any, proto: Protocol) -> list[tuple[b2.Quantity, b2.Quantity]]:
@@ -583,13 +579,7 @@ def worker_count(workers: Any = None) -> int:
     """The worker processes a call asked for: ``workers`` (a whole number, at least 1) or,
     where it is None, :func:`default_workers`.  Every entry point that takes ``workers``
     (simulations, sweeps, fits, screenings) reads it through here."""
-    if workers is None:
-        return default_workers()
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)):
-        raise InputError(f"workers must be a whole number, got {workers!r}")
-    if workers < 1:
-        raise InputError(f"workers must be at least 1, got {workers}")
-    return int(workers)
+    return default_workers() if workers is None else whole_number(workers, "workers", 1)
 
 
 def simulate_many(jobs: Mapping[str, Mapping[str, Any]], *, workers: int | None = None,

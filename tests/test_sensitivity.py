@@ -299,7 +299,7 @@ def test_all_trajectories_dropped_gives_nan_not_an_error(monkeypatch):
     ({"params": ["synapses_per_pathway"]}, "structure"),
     ({"params": ["g_ampa"]}, "no range"),
     ({"outcomes": ["nope"]}, "unknown outcome"),
-    ({"trajectories": 0}, "at least 1"),
+    ({"trajectories": 0}, "trajectories must be a whole number >= 1"),
     ({"levels": 3}, "even"),
     ({"ranges": {"EL": sens.make_range("EL", "-80 mV", "-75 mV", "linear")}}, "does not contain"),
     ({"ranges": {"k_ins": sens.make_range("k_ins", "-0.1 1/s", "0.3 1/s", "linear")}}, "physical limits"),

@@ -20,6 +20,11 @@ from .units import UnitParseError, format_quantity, parse_quantity
 #: Drugs a ``drug`` event may apply (the drug table, biophys_ltp/drugs.toml).
 DRUGS: tuple[str, ...] = tuple(_drugs.DRUGS)
 
+def _plain(name: Any) -> str:
+    """A drug's name lower-case, without spaces, hyphens and underscores."""
+    return "".join(c for c in str(name).lower() if c not in " -_")
+
+
 _TRAIN_KEYS = ("pulses", "frequency", "repeats", "every", "burst_pulses", "burst_frequency")
 
 #: Named presets of the generic ``train`` event (values as in a protocol file).
@@ -301,8 +306,11 @@ def parse_event(data: Any, index: int, source: str) -> Event:
     if kind == "drug":
         drug = given["drug"]
         if drug not in DRUGS:
-            close = [d for d in DRUGS if isinstance(drug, str) and d.lower() == drug.lower().replace("-", "")]
-            close = close or difflib.get_close_matches(str(drug).lower(), list(DRUGS), n=2)
+            # the same name but for case, spaces, hyphens and underscores ("Actinomycin D"),
+            # else the nearest names so written
+            plain = {_plain(d): d for d in DRUGS}
+            close = [plain[_plain(drug)]] if _plain(drug) in plain else \
+                [plain[c] for c in difflib.get_close_matches(_plain(drug), list(plain), n=2)]
             hint = f"did you mean {' or '.join(repr(d) for d in close)}? " if close else ""
             raise ctx.fail(f"unknown drug {drug!r} ({hint}known drugs: {', '.join(DRUGS)})")
         start = ctx.time(given, "start")

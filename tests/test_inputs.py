@@ -208,7 +208,7 @@ def test_a_worker_count_below_one_is_refused_before_anything_runs(tmp_path, caps
     err = capsys.readouterr().err
     assert code == 2, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "workers must be at least 1" in lines[0], err
+    assert len(lines) == 1 and "workers must be a whole number >= 1" in lines[0], err
     assert not (tmp_path / "sweep").exists()
 
 
@@ -398,6 +398,12 @@ def test_an_unknown_drug_names_the_one_meant():
     event = {"kind": "drug", "drug": "APV", "start": "40 min", "stop": "50 min"}
     with pytest.raises(ProtocolError, match="unknown drug 'APV' \\(did you mean 'apv'\\?"):
         protocol_from_dict(base(event))
+    # written as a paper writes it: the one drug, not the two nearest spellings
+    for typed, meant in (("Actinomycin D", "actinomycin_d"), ("Anisomycin", "anisomycin"), ("KT-5720", "kt5720")):
+        with pytest.raises(ProtocolError, match=f"unknown drug '{typed}' \\(did you mean '{meant}'\\? known"):
+            protocol_from_dict(base({**event, "drug": typed}))
+    with pytest.raises(ProtocolError, match="unknown drug 'emetine' \\(known drugs: apv, "):
+        protocol_from_dict(base({**event, "drug": "emetine"}))
 
 
 def test_a_state_value_outside_the_samples_is_an_error():

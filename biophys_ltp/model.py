@@ -164,6 +164,21 @@ class Model:
             branches += [sequence[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
         return branches
 
+    def spine_stretch(self, spines: list[tuple[int, int]]) -> Any:
+        """The length of branch each spine of a branch (one list of :meth:`spine_branches`)
+        takes: the branch's length shared evenly, each spine in the middle of its stretch."""
+        return self.structure["oblique_length"].value / len(spines)
+
+    def spine_positions(self) -> np.ndarray:
+        """Where each spine (pathway, spine) sits along its branch, um from the trunk: the
+        middle of its stretch (:meth:`spine_stretch`), as :meth:`morphology` builds it."""
+        where = np.zeros((len(self.pathways), self.n_syn))
+        for spines in self.spine_branches():
+            stretch = float(self.spine_stretch(spines) / b2.um)
+            for k, (p, j) in enumerate(spines):
+                where[p, j] = (k + 0.5) * stretch
+        return where
+
     def slot_spines(self) -> list[int]:
         """For each place for a new spine, the pathway's spine it sits beside (the places are
         spread evenly over the pathway's spines)."""
@@ -343,7 +358,7 @@ class Model:
         for b, spines in enumerate(self.spine_branches()):
             # the branch leaves the trunk at its origin; its spines' stretches in a row
             parent = root = ends[origins[b]]
-            seg_len = s["oblique_length"].value / len(spines)
+            seg_len = self.spine_stretch(spines)
             for k, (p, j) in enumerate(spines):
                 sec = b2.Cylinder(diameter=s["oblique_diameter"].value, length=seg_len, n=1)
                 parent[f"{self.pathways[p]}_{j}" if k == 0 else f"b{j}_{self.pathways[p]}"] = sec

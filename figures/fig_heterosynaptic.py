@@ -237,7 +237,7 @@ def neighbour_distances_um() -> tuple[float, float]:
     """On the model's shared branches, the distances from an S2 spine to the S1 spines on
     either side of it (the pathways alternate S1, S2, S3 along a branch)."""
     model = layout_model()
-    spacing = float(model["oblique_length"] / b2.um) / len(model.spine_branches()[0])
+    spacing = float(model.spine_stretch(model.spine_branches()[0]) / b2.um)
     return spacing, 2 * spacing
 
 

@@ -268,13 +268,9 @@ def crosstalk_pairs(model: Model, branch: np.ndarray | None = None) -> tuple[np.
     the middle of its own stretch; a place for a new spine where the spine it sits beside
     is); shares below :data:`CROSSTALK_CUTOFF` are left out.  ``branch``: the result of
     :func:`branch_of_spines`, where the caller has it."""
-    n_path, n_syn = len(model.pathways), model.n_syn
+    n_path = len(model.pathways)
     length = float(model["crosstalk_length"] / b2.um)
-    where = np.zeros((n_path, n_syn))  # um from the branch's start
-    for spines in model.spine_branches():
-        seg = float(model["oblique_length"] / b2.um) / len(spines)
-        for k, (p, j) in enumerate(spines):
-            where[p, j] = (k + 0.5) * seg
+    where = model.spine_positions()  # um from the branch's start
     slots = where[:, model.slot_spines()] if model.n_slots else np.zeros((n_path, 0))
     position = np.concatenate([where.ravel(), slots.ravel()])
     branch = branch_of_spines(model) if branch is None else branch

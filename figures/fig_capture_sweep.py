@@ -31,8 +31,8 @@ stays potentiated at every interval up to +4 h, because the dendritic PRP level 
 S1 is still above the half-capture level ``K_prp`` 4 h after the STET: the sweep does
 not reach the end of the weak-after-strong window.  Thresholds from 2 to 3.5 change
 little; at 1.5 the WTET alone crosses the threshold, so S2 is consolidated at every
-interval; at 4 the STET alone no longer crosses it, but a WTET 0.5-2 h after it (or 1-2 h
-before it) lifts the signal over it: the slow kinase cascade set off by the first
+interval; at 4 the STET alone no longer crosses it, but a WTET 0.5-2 h after it (or up to 4 h
+before it, the sweep's earliest) lifts the signal over it: the slow kinase cascade set off by the first
 stimulus amplifies the nuclear signal of the second (``tau_mapk``, ``g_mapk``).
 
 The data come from :func:`biophys_ltp.sweep` (one 17-h simulation per point, run in

@@ -131,3 +131,22 @@ def test_the_small_cell_reproduces_the_layout_cells_outcomes(runs_once):
             problems.append(f"{name}: verdicts {'differ' if differ else 'agree, not a known difference any more'} "
                             f"(small cell {row.model:.2f}, layout {value:.2f}, band {BANDS[target].describe()})")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a known miss of the layout cell: its nuclear rates (k_signal, k_signal_pho, k_desens, k_mapk) are the "
+    "default's scaled x 5/50, not refitted, and two theta bursts 10 min apart raise its nuclear signal to 2.57 "
+    "against theta_signal 2.5 (default cell 2.29): proteins are made and the second burst adds 20.4 points 2 h "
+    "after it (30 min apart 21.5, 60 min apart 23.7), where Kramar et al. 2012 found no effect under 1 h. "
+    "k_signal x 0.9 restores the result (5.7, 7.2 and 23.3 points) but lowers the strong tetanus at 8 h to "
+    "141.4 %, 7 points from the reduced variant's 148.4 (bound 5 points): it waits for the layout's refit"))
+def test_on_the_layout_cell_a_second_theta_burst_helps_after_an_hour_not_after_minutes(runs_once):
+    """The spacing result (tests/test_structure.py on the default model) on the layout cell."""
+    from biophys_ltp.experiments import tbs_added_pp, tbs_spacing_jobs
+
+    done = runs_once({f"layout spacing: {gap}": job for gap, job in tbs_spacing_jobs(model=LAYOUT).items()})
+    runs = {int(key.rsplit(" ", 1)[1]): res for key, res in done.items()}
+    assert tbs_added_pp(runs, 60) >= 20
+    assert tbs_added_pp(runs, 10) <= 10
+    assert runs[60].state.proteins.max() > 0.05
+    assert runs[10].state.proteins.max() < 0.01

@@ -18,6 +18,7 @@ import brian2 as b2
 import numpy as np
 
 from .errors import ProtocolError
+from .units import format_approx as _fmt_approx
 from .units import format_quantity as _fmt
 
 if TYPE_CHECKING:
@@ -78,18 +79,18 @@ def check_schedule(protocol: "Protocol", model: "Model", schedule: "Schedule",
         if len(pulses) > 1 and np.diff(np.sort(pulses)).min() < MIN_PULSE_STEPS:
             fastest = max(event.frequency, event.burst_frequency or 0 * b2.Hz)
             raise ProtocolError(
-                f"{where}: pulses {_fmt(1 / fastest)} apart ({_fmt(fastest)}) are closer than "
+                f"{where}: pulses {_fmt_approx(1 / fastest)} apart ({_fmt_approx(fastest)}) are closer than "
                 f"{MIN_PULSE_STEPS} fine steps ({_fmt(min_gap)} at the model's dt = {_fmt(dt)}): at most "
                 f"{_fmt(1 / min_gap)}")
         if event.kind == "pairing" and event.pairs > 1 and 1 / event.frequency <= settings.step_duration + min_gap:
             raise ProtocolError(
-                f"{where}: pairings {_fmt(1 / event.frequency)} apart ({_fmt(event.frequency)}) would overlap "
-                f"their somatic current steps ({_fmt(settings.step_duration)} each): the period must exceed "
-                f"{_fmt(settings.step_duration + min_gap)}")
+                f"{where}: pairings {_fmt_approx(1 / event.frequency)} apart ({_fmt_approx(event.frequency)}) "
+                f"would overlap their somatic current steps ({_fmt(settings.step_duration)} each): the period must "
+                f"exceed {_fmt(settings.step_duration + min_gap)}")
         if event.kind == "pairing" and event.spikes > 1:
             if 1 / event.spike_frequency <= settings.step_duration + min_gap:
                 raise ProtocolError(
-                    f"{where}: a burst's spikes {_fmt(1 / event.spike_frequency)} apart "
+                    f"{where}: a burst's spikes {_fmt_approx(1 / event.spike_frequency)} apart "
                     f"({_fmt(event.spike_frequency)}) would overlap their somatic current steps "
                     f"({_fmt(settings.step_duration)} each): the interval must exceed "
                     f"{_fmt(settings.step_duration + min_gap)}")
@@ -97,8 +98,8 @@ def check_schedule(protocol: "Protocol", model: "Model", schedule: "Schedule",
             if event.pairs > 1 and 1 / event.frequency - burst <= settings.step_duration + min_gap:
                 raise ProtocolError(
                     f"{where}: a burst of {event.spikes} spikes at {_fmt(event.spike_frequency)} lasts "
-                    f"{_fmt(burst)}, so its last spike's current step would overlap the next pairing's first "
-                    f"({_fmt(1 / event.frequency)} apart): the pairings' period must exceed the burst by "
+                    f"{_fmt_approx(burst)}, so its last spike's current step would overlap the next pairing's first "
+                    f"({_fmt_approx(1 / event.frequency)} apart): the pairings' period must exceed the burst by "
                     f"{_fmt(settings.step_duration + min_gap)}")
     inductions = protocol.induction_pulses()
     for name in protocol.pathways:

@@ -19,6 +19,8 @@ parameter table for a methods section.
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 import json
 import textwrap
 import tomllib
@@ -52,6 +54,17 @@ _PLAIN_STRUCTURE = {"pathways": list, "synapses_per_pathway": int, "new_spine_sl
 SPIKE_SITES = ("spine_head", "branch_root")
 # Structure entries whose value is one of a few names.
 _CHOICES = {"spike_site": SPIKE_SITES}
+#: The whole-number structure entries and their (lowest, highest) values (None: no bound
+#: but MAX_SPINES): a trunk section of 200 compartments has 0.75-um compartments.
+COUNT_RANGES = {"synapses_per_pathway": (1, None), "new_spine_slots": (0, None), "oblique_branches": (1, None),
+                "pathways_per_branch": (1, None), "trunk_compartments": (1, 200)}
+#: Spines in a cell, places for new ones included: the layout cell's 165 cost seven times
+#: the default's 18 (a 10-h protocol ~10 s against ~1.5 s warm); 2000 would take minutes.
+MAX_SPINES = 2000
+_PATHWAY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+#: What an entry of a model file may hold, and the keys of the file itself.
+_ENTRY_KEYS = ("value", "source", "description", "range")
+_FILE_KEYS = ("name", "description", "structure", "parameters")
 
 
 class ModelError(InputError):
@@ -85,7 +98,7 @@ class Parameter:
         if isinstance(self.value, str):
             return ""  # a named choice (spike_site)
         if isinstance(self.value, b2.Quantity) and not self.value.is_dimensionless:
-            return str(self.value.get_best_unit())
+            return self.text.partition(" ")[2]  # the unit the value is written in
         return "1"
 
 
@@ -147,15 +160,15 @@ class Model:
         then spine 1, ...), and each branch takes the next stretch of that sequence."""
         n_path, per = len(self.pathways), self.pathways_per_branch
         if n_path % per:
-            raise ModelError(f"model {self.name!r}: {n_path} pathways do not go in groups of "
+            raise ModelError(f"{self.label}: {n_path} pathways do not go in groups of "
                              f"pathways_per_branch = {per}")
         groups = n_path // per
         if self.n_branches % groups:
-            raise ModelError(f"model {self.name!r}: oblique_branches = {self.n_branches} is not a multiple of "
+            raise ModelError(f"{self.label}: oblique_branches = {self.n_branches} is not a multiple of "
                              f"the {groups} groups of pathways sharing branches")
         per_group = self.n_branches // groups
         if per_group > self.n_syn * per:
-            raise ModelError(f"model {self.name!r}: {per_group} branches per group of pathways but only "
+            raise ModelError(f"{self.label}: {per_group} branches per group of pathways but only "
                              f"{self.n_syn * per} spines to put on them")
         branches = []
         for g in range(groups):
@@ -184,6 +197,55 @@ class Model:
         spread evenly over the pathway's spines)."""
         return [int((k + 0.5) * self.n_syn / self.n_slots) for k in range(self.n_slots)]
 
+    def check_structure(self) -> None:
+        """Refuse a layout the cell cannot be built from or that no run could afford
+        (:class:`ModelError`): the pathways' names, the counts' ranges
+        (:data:`COUNT_RANGES`, at most :data:`MAX_SPINES` spines in all), the origins' spread
+        within the distal trunk, and the branches' share of the spines."""
+        s, where = self.structure, self.label
+        names = s["pathways"].value
+        if not isinstance(names, (list, tuple)) or not names:
+            raise ModelError(f"{where}: pathways must be a non-empty list of names, got {names!r}")
+        bad = [n for n in names if not isinstance(n, str) or not _PATHWAY_NAME.fullmatch(n)]
+        if bad:
+            raise ModelError(f"{where}: pathway names are a letter followed by letters and digits (e.g. S1), "
+                             f"got {', '.join(repr(n) for n in bad)}")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ModelError(f"{where}: pathways name {', '.join(twice)} more than once")
+        for name, (low, high) in COUNT_RANGES.items():
+            value = s[name].value if name in s else None
+            if value is None:
+                continue
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low \
+                    or (high is not None and value > high):
+                span = f">= {low}" if high is None else f"from {low} to {high}"
+                raise ModelError(f"{where}: {name} must be a whole number {span}, got {value!r}")
+        spines = len(names) * (int(s["synapses_per_pathway"].value) + int(s["new_spine_slots"].value))
+        if spines > MAX_SPINES:
+            raise ModelError(f"{where}: {spines} spines ({len(names)} pathways x (synapses_per_pathway + "
+                             f"new_spine_slots)): at most {MAX_SPINES} (a run's cost grows with them: the layout "
+                             f"cell's 165 take seven times the default's 18)")
+        if int(s["new_spine_slots"].value) > int(s["synapses_per_pathway"].value):
+            raise ModelError(f"{where}: new_spine_slots ({s['new_spine_slots'].value}) must not exceed "
+                             f"synapses_per_pathway ({s['synapses_per_pathway'].value}): each place sits beside "
+                             f"one of the pathway's spines")
+        entry = s.get("oblique_origin_spread")
+        if entry is not None and not 0 <= float(entry.value) <= 1:
+            raise ModelError(f"{where}: oblique_origin_spread is a share of the distal trunk, from 0 to 1, "
+                             f"got {entry.text}")
+        self.spine_branches(), self.branch_origins()
+
+    @property
+    def label(self) -> str:
+        """How messages name the model: its name, and its file where that is not the shipped one."""
+        shipped = (MODELS_DIR / f"{self.name}.toml").resolve()
+        try:
+            own = Path(self.source).resolve() if self.source else shipped
+        except (OSError, TypeError):  # pragma: no cover - defensive
+            own = shipped
+        return f"model {self.name!r}" if own == shipped else f"model {self.name!r} ({self.source})"
+
     def branch_origins(self) -> list[int]:
         """Where each oblique branch (in :meth:`spine_branches` order) leaves the apical
         trunk, in distal-trunk compartments beyond the end of its proximal section: evenly
@@ -204,7 +266,7 @@ class Model:
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Model":
         """Copy with values replaced.  Values are Quantities, numbers or unit strings."""
         if overrides is not None and not isinstance(overrides, Mapping):
-            raise ModelError(f"model {self.name!r}: parameter overrides are a mapping of names to values "
+            raise ModelError(f"{self.label}: parameter overrides are a mapping of names to values "
                              f"(e.g. {{'g_ampa': '0.6 nS'}}), not a {type(overrides).__name__}")
         if not overrides:
             return self
@@ -219,14 +281,14 @@ class Model:
             else:
                 close = _close_names(name, list(parameters) + list(structure))
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
-                raise ModelError(f"model {self.name!r}: unknown parameter {name!r}{hint}")
+                raise ModelError(f"{self.label}: unknown parameter {name!r}{hint}")
             old = table[name]
             new_value = _coerce_like(old, value, f"parameter {name!r}")
-            check_value(name, new_value, old.bounds, f"model {self.name!r}")
+            check_value(name, new_value, old.bounds, self.label)
             table[name] = replace(old, value=new_value)
             applied[name] = table[name].text
         out = replace(self, structure=structure, parameters=parameters, overrides=applied)
-        out.spine_branches(), out.branch_origins()  # refuses a layout that cannot be built
+        out.check_structure()
         return out
 
     # -------------------------------------------------------------- equations
@@ -462,6 +524,10 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as err:
         raise ModelError(f"{where}: not valid TOML: {err}") from None
+    unknown = [k for k in data if k not in _FILE_KEYS]
+    if unknown:
+        raise ModelError(f"{where}: unknown top-level key(s) {', '.join(map(repr, unknown))} (a model file has "
+                         f"{', '.join(_FILE_KEYS)})")
     for table in ("structure", "parameters"):
         if not isinstance(data.get(table), dict):
             raise ModelError(f"{where}: no [{table}] table (a model file has [structure] and "
@@ -488,7 +554,8 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
             raise ModelError(f"{where}: [parameters.{table}]: no mechanism {table!r}{hint}")
         for name, entry in entries.items():
             if name not in owner:
-                raise ModelError(f"{where}: parameter {name!r} is not used by any mechanism")
+                hint = " (it is a [structure] entry)" if name in _structure_names() else ""
+                raise ModelError(f"{where}: parameter {name!r} is not used by any mechanism{hint}")
             if owning[name] != table:
                 raise ModelError(f"{where}: parameter {name!r} is in [parameters.{table}] but belongs to the "
                                  f"mechanism {owning[name]!r}: move it to [parameters.{owning[name]}]")
@@ -501,7 +568,8 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
                                          table, bounds)
     missing = sorted(set(owner) - set(parameters))
     if missing:
-        raise ModelError(f"{where}: no value for {', '.join(missing)}")
+        moved = [f"{n} is in [structure] but belongs in [parameters.{owning[n]}]" for n in missing if n in structure]
+        raise ModelError(f"{where}: no value for {', '.join(missing)}" + (f" ({'; '.join(moved)})" if moved else ""))
     if path.resolve() != (MODELS_DIR / f"{DEFAULT_MODEL}.toml").resolve():
         # the equations fix each parameter's dimension; the default model's file states it
         reference = load_model(DEFAULT_MODEL)
@@ -510,8 +578,10 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
             raise ModelError(f"{where}: [structure] has no {', '.join(lacking)}")
         unknown = sorted(set(structure) - set(reference.structure))
         if unknown:
+            owning_of = mech.parameter_mechanism()
+            moved = [f"{n} belongs in [parameters.{owning_of[n]}]" for n in unknown if n in owning_of]
             raise ModelError(f"{where}: [structure] entries the model does not use: {', '.join(unknown)} "
-                             f"(it uses {', '.join(reference.structure)})")
+                             + (f"({'; '.join(moved)})" if moved else f"(it uses {', '.join(reference.structure)})"))
         references = reference.all_parameters()
         for name, p in {**structure, **parameters}.items():
             ref = references.get(name)
@@ -522,17 +592,31 @@ def load_model(name_or_path: str | Path | None = None, overrides: Mapping[str, A
     model = Model(data.get("name", path.stem), data.get("description", ""), where, structure, parameters)
     if overrides:
         return model.with_overrides(overrides)  # checks the layout with the overrides applied
-    model.spine_branches(), model.branch_origins()  # refuses a layout that cannot be built
+    model.check_structure()
     return model
+
+
+def _structure_names() -> set[str]:
+    """The names of the default model's [structure] entries (for a message about one put
+    among the parameters), read from its file."""
+    with open(MODELS_DIR / f"{DEFAULT_MODEL}.toml", "rb") as f:
+        return set(tomllib.load(f).get("structure", {}))
 
 
 def _parse_entry(where: str, name: str, entry: Any, plain: type | None = None) -> Any:
     if not isinstance(entry, dict) or "value" not in entry or "source" not in entry:
         raise ModelError(f"{where}: entry {name!r} needs a value and a source")
+    unknown = [k for k in entry if k not in _ENTRY_KEYS]
+    if unknown:
+        close = _close_names(unknown[0], list(_ENTRY_KEYS))
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ModelError(f"{where}: entry {name!r}: unknown key(s) {', '.join(map(repr, unknown))} ({hint}an entry "
+                         f"holds {', '.join(_ENTRY_KEYS)})")
     value = entry["value"]
     if plain is not None:
         if not isinstance(value, plain):
-            raise ModelError(f"{where}: {name!r} must be a {plain.__name__}")
+            kind = {"list": "a list of names", "int": "a whole number", "str": "a name"}[plain.__name__]
+            raise ModelError(f"{where}: {name!r} must be {kind}, got {value!r}")
         _check_choice(name, value, f"{where}: {name!r}")
         return value
     try:
@@ -556,6 +640,16 @@ _NON_NEGATIVE = tuple(b2.get_dimensions(u) for u in (b2.siemens, b2.siemens / b2
 
 
 MAX_POTENTIAL = 0.5 * b2.volt
+#: The largest value of a kind that a neuron's model can hold, at least a hundred times
+#: beyond any the model uses (a value beyond it is a slip of the unit or the exponent: a
+#: g_ampa of 1e30 nS ran and gave an fEPSP of 1e8 %), with why.
+MAX_BY_DIMENSION = (
+    (1 * b2.usiemens, "1 uS", "a synapse's conductance is 0.1-1 nS, Matsuzaki et al. 2001"),
+    (1 * b2.siemens / b2.cm**2, "1 S/cm**2", "no membrane holds more channels, not even a node of Ranvier"),
+    (1 * b2.molar, "1 M", "no concentration in a cell or its bath comes near it"),
+    (1 * b2.uamp, "1 uA", "currents into a neuron are pA to nA"),
+    (1 * b2.cm, "1 cm", "a dendrite, spine or soma is well under it"),
+)
 
 
 def physical_range(value: Any) -> tuple[float | None, bool]:
@@ -574,14 +668,17 @@ def check_value(name: str, value: Any, bounds: tuple[Any, Any] = (None, None), w
     if isinstance(value, (list, tuple, str)):
         return
     prefix = f"{where}: " if where else ""
-    shown = value if isinstance(value, (int, np.integer)) else format_quantity(value)
     x = float(np.asarray(value))
     if not np.isfinite(x):
-        raise ModelError(f"{prefix}parameter {name!r} must be finite, got {shown}")
+        raise ModelError(f"{prefix}parameter {name!r} must be finite, got {value!r}")
+    shown = value if isinstance(value, (int, np.integer)) else format_quantity(value)
     lo, hi = bounds
     if b2.get_dimensions(value) is b2.volt.dim and abs(x) > float(MAX_POTENTIAL):
         raise ModelError(f"{prefix}parameter {name!r} must lie within +-{float(MAX_POTENTIAL / b2.mV):g} mV "
                          f"(a membrane breaks down at a few hundred mV), got {shown}")
+    for most, most_text, why in MAX_BY_DIMENSION:
+        if b2.get_dimensions(value) is b2.get_dimensions(most) and x > float(most):
+            raise ModelError(f"{prefix}parameter {name!r} must be at most {most_text} ({why}), got {shown}")
     dimensionless = b2.get_dimensions(value) is b2.get_dimensions(1.0)
     low, open_ = physical_range(value)
     if dimensionless and (lo is not None or hi is not None):
@@ -612,6 +709,9 @@ def _parse_bounds(where: str, name: str, entry: Mapping[str, Any], value: Any) -
     bound on that side)."""
     if "range" not in entry:
         return (None, None)
+    if isinstance(value, (list, str, int, np.integer)):
+        raise ModelError(f"{where}: entry {name!r}: a range is for quantities and numbers with a fraction, "
+                         f"not for {'a whole number' if isinstance(value, (int, np.integer)) else 'names'}")
     rng = entry["range"]
     if not isinstance(rng, list) or len(rng) != 2:
         raise ModelError(f"{where}: entry {name!r}: range must be [low, high], got {rng!r}")
@@ -624,6 +724,8 @@ def _parse_bounds(where: str, name: str, entry: Mapping[str, Any], value: Any) -
             out.append(parse_quantity(str(side), dimension=b2.get_dimensions(value), what=f"{name} range"))
         except UnitParseError as err:
             raise ModelError(f"{where}: {err}") from None
+    if out[0] is not None and out[1] is not None and float(np.asarray(out[0])) > float(np.asarray(out[1])):
+        raise ModelError(f"{where}: entry {name!r}: range {rng!r} has its low end above its high end")
     return out[0], out[1]
 
 
@@ -650,9 +752,9 @@ def _coerce_like(old: Parameter, value: Any, what: str) -> Any:
             as_float = float(value)
         except (TypeError, ValueError):
             raise ModelError(f"{what}: expected a whole number, got {value!r}") from None
-        if as_float != int(as_float) or as_float < 1:
-            raise ModelError(f"{what}: expected a whole number >= 1, got {value!r}")
-        return int(as_float)
+        if not math.isfinite(as_float) or as_float != int(as_float):
+            raise ModelError(f"{what}: expected a whole number, got {value!r}")
+        return int(as_float)  # its range: Model.check_structure
     dim = b2.get_dimensions(old.value)
     if isinstance(value, str):
         name = what.split("'")[1] if "'" in what else what
@@ -661,7 +763,7 @@ def _coerce_like(old: Parameter, value: Any, what: str) -> Any:
         except UnitParseError as err:
             # the error names the value already ('"g_ampa": ...'): say the name once
             text = str(err).removeprefix(f'"{name}": ')
-            raise ModelError(f"{what}: {text}") from None
+            raise ModelError(f"{what}: {text} (the model's value: {old.text})") from None
     if isinstance(value, b2.Quantity) or np.isscalar(value):
         if b2.get_dimensions(value) is not dim:
             want = b2.get_unit(dim)

@@ -214,6 +214,16 @@ class Protocol:
 
     # -- description and variants ------------------------------------------
 
+    def __eq__(self, other: object) -> bool:
+        """Two protocols are equal when they ask the same of the model (:meth:`to_dict`
+        without where each came from)."""
+        if not isinstance(other, Protocol):
+            return NotImplemented
+        return {k: v for k, v in self.to_dict().items() if k != "source"} == \
+            {k: v for k, v in other.to_dict().items() if k != "source"}
+
+    __hash__ = None  # type: ignore[assignment]  # mutable content (raw), compared by value
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable description (values as strings with units).
 
@@ -264,8 +274,15 @@ def protocol_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> Protocol
 
     Scalar Brian2 quantities in ``d`` are accepted where the file format
     expects strings with units; they are stored in :attr:`Protocol.raw` as
-    such strings.
+    such strings.  A ``"source"`` key (as :meth:`Protocol.to_dict` writes it, so that a
+    result's ``metadata["protocol"]`` runs again) is where the protocol came from, used
+    where ``source`` is not given.
     """
+    if isinstance(d, Mapping) and "source" in d:
+        recorded = d["source"]
+        d = {k: v for k, v in d.items() if k != "source"}
+        if source == "<dict>" and isinstance(recorded, str) and recorded:
+            source = recorded
     top = Context(source)
     if not isinstance(d, Mapping):
         raise top.fail(f"a protocol must be a table of keys, got {type(d).__name__}")

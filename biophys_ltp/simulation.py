@@ -41,7 +41,7 @@ from .schedule import Schedule, ScheduleSettings
 _COST_FILE = "run_cost.json"
 
 
-@dataclass
+@dataclass(eq=False)
 class Results:
     """Outcome of one simulation."""
     fepsp: pd.DataFrame
@@ -61,6 +61,8 @@ class Results:
         self._require_test_pulses(pathway)
         tol = readout.half_test_interval_min(self._protocol()) if within_min is None else _minutes(
             within_min, "within_min")
+        if tol < 0:
+            raise InputError(f"within_min must not be negative, got {within_min!r}")
         value = readout.fepsp_near(self.fepsp, pathway, time_min, tol)
         if np.isnan(value):
             raise ResultError(f"{self._name}: no test pulse of pathway {pathway} within {tol:.4g} min of "
@@ -114,6 +116,8 @@ class Results:
         interpolated between the samples (one per biological minute); a
         :class:`~biophys_ltp.errors.ResultError` outside the sampled time."""
         time_min = _minutes(time_min, "time_min")
+        if not isinstance(column, str):
+            raise InputError(f"column: the name of one state column, got {column!r}")
         if column not in self.state.columns or column in ("time_min", "pathway"):
             cols = [c for c in self.state.columns if c not in ("time_min", "pathway")]
             raise ResultError(f"{self._name}: no state column {column!r} (columns: {', '.join(cols)})")
@@ -130,7 +134,7 @@ class Results:
     def save(self, out_dir: str | Path) -> Path:
         """Write ``fepsp.csv``, ``state.csv``, ``traces.csv`` (if recorded) and
         ``metadata.json`` into ``out_dir`` (:meth:`load` reads them back)."""
-        return write_result_folder(out_dir, self.fepsp, self.state, self.metadata, self.traces)
+        return write_result_folder(_folder(out_dir, "save"), self.fepsp, self.state, self.metadata, self.traces)
 
     @classmethod
     def load(cls, folder: str | Path) -> "Results":
@@ -140,7 +144,7 @@ class Results:
         :attr:`metadata`)."""
         from .protocol import protocol_from_dict
 
-        folder = Path(folder)
+        folder = _folder(folder, "load")
         if not (folder / "metadata.json").is_file() or not (folder / "fepsp.csv").is_file():
             raise ResultError(f"{folder}: not a complete result folder (it needs fepsp.csv and metadata.json; "
                               f"a folder being written has no metadata.json yet)")
@@ -154,6 +158,14 @@ class Results:
         return cls(fepsp, state, metadata, traces, proto, None)
 
 
+def _folder(folder: Any, what: str) -> Path:
+    """A result folder given to :meth:`Results.save` or :meth:`Results.load`: a non-empty
+    path (``""`` is not taken for the current folder)."""
+    if not isinstance(folder, (str, os.PathLike)) or not str(folder).strip():
+        raise InputError(f"Results.{what}: expected a folder (a path), got {folder!r}")
+    return Path(folder)
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     """A table of a result folder; an empty one where the file is missing or was written
     from an empty table (a file with no columns)."""
@@ -164,6 +176,9 @@ def _read_table(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
 
+
+#: Brian2's code generation targets a run may use (``simulate(target=...)``, ``run --target``).
+CODE_TARGETS = ("cpp_standalone", "runtime")
 
 #: The files a run's result folder holds (others in the folder are left alone).
 RESULT_FILES = ("fepsp.csv", "state.csv", "traces.csv", "metadata.json")
@@ -246,6 +261,10 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
         Show progress on stderr (default: when stderr is a terminal).
     """
     t_start = time.perf_counter()
+    if target not in CODE_TARGETS:
+        raise InputError(f"target must be one of {', '.join(CODE_TARGETS)}, got {target!r}")
+    if settings is not None and not isinstance(settings, ScheduleSettings):
+        raise InputError(f"settings must be a biophys_ltp.schedule.ScheduleSettings, got {settings!r}")
     if target == "runtime" and not reference:
         raise InputError("the runtime target (numpy) runs only the fixed-step reference (reference=True, "
                          "--reference): its cable solver is Brian2's own, which steps the clock's dt, while "
@@ -268,7 +287,7 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
         raw = run_compiled(mdl, schedule, settings, target=target)
         prog.record(raw)
     check_run(proto, mdl, schedule, raw)
-    fepsp = _fepsp_frame(proto, schedule, raw, mdl.pathways)
+    fepsp = _fepsp_frame(proto, schedule, raw, mdl)
     state = _state_frame(proto, mdl, schedule, raw)
     traces = _trace_frame(mdl, schedule, raw) if windows else None
     wall = time.perf_counter() - t_start
@@ -285,6 +304,7 @@ def simulate(protocol: str | Path | Mapping | Protocol, model: str | Model | Non
         "overrides": dict(mdl.overrides),
         "protocol": proto.to_dict(),
         "seed": seed,
+        "trace_windows_s": [[float(a / b2.second), float(b / b2.second)] for a, b in windows],
         "reference": reference,
         "target": target,
         "schedule": {"simulated_s": float(schedule.sim_duration), "biological_s": float(proto.duration),
@@ -352,15 +372,14 @@ def _versions() -> dict[str, str]:
             "biophys_ltp": __version__, "platform": platform.platform()}
 
 
-def _fepsp_frame(proto: Protocol, schedule: Schedule, raw: RawResults,
-                 model_pathways: tuple[str, ...] | list[str]) -> pd.DataFrame:
+def _fepsp_frame(proto: Protocol, schedule: Schedule, raw: RawResults, model: Model) -> pd.DataFrame:
     dt_s = float(schedule.dt)
     m = raw.measure
     steps = np.round(m["t_sim"] / dt_s).astype(np.int64)
     rows = []
     baseline_steps = int(round(float(proto.baseline) / dt_s))
     for name in proto.pathways:
-        k = list(model_pathways).index(name)  # the program numbers pathways as the model does
+        k = list(model.pathways).index(name)  # the program numbers pathways as the model does
         test_sim = schedule.pulse_sim[name][np.isin(schedule.pulse_real[name], schedule.test_real[name])]
         test_real = schedule.real_time_of_sim(test_sim)
         if not len(test_sim):
@@ -379,7 +398,9 @@ def _fepsp_frame(proto: Protocol, schedule: Schedule, raw: RawResults,
         # the fEPSP: the pathway's synaptic current (the field's sink), % of its baseline mean
         ref = current[base].mean()
         if not ref > 0:
-            raise SimulationError(f"pathway {name}: no baseline response (mean synaptic current {ref} A)")
+            raise SimulationError(f"{proto.name}: pathway {name}: no baseline response (mean synaptic current "
+                                  f"{ref:.3g} A): the model's synapses carry no current at its test pulses; "
+                                  f"parameters overridden: {dict(model.overrides) or 'none'}")
         for t, s, a, c in zip(test_real, slope, amp, current):
             # slope in V/s, which is mV/ms; amplitude in V; current in A
             rows.append((t * dt_s / 60.0, name, 100.0 * c / ref, s, a * 1e3, c * 1e12))
@@ -393,7 +414,8 @@ def _state_frame(proto: Protocol, model: Model, schedule: Schedule, raw: RawResu
     # samples hold the values at the end of the step they were taken in
     t_real = schedule.real_time_of_sim(np.round(ps["t_sim"] / dt_s) + 1) * dt_s
     cell_t = schedule.real_time_of_sim(np.round(cs["t_sim"] / dt_s) + 1) * dt_s
-    frame = pd.DataFrame({"time_min": t_real / 60.0, "pathway": np.asarray(model.pathways)[ps["i"]]})
+    # minutes to 1e-9 (the first sample at 8e-16 min is at 0)
+    frame = pd.DataFrame({"time_min": np.round(t_real / 60.0, 9), "pathway": np.asarray(model.pathways)[ps["i"]]})
     for r in mech.records("synapse"):
         frame[r.column] = ps[r.column] * _scale(r)
     for r in mech.records("cell"):
@@ -483,7 +505,10 @@ def _minutes(x: Any, what: str) -> float:
     if isinstance(x, str) or (isinstance(x, b2.Quantity) and not x.is_dimensionless):
         return float(_time(x, what) / b2.second) / 60
     if isinstance(x, (int, float, np.integer, np.floating, np.ndarray)) and np.ndim(x) == 0:
-        return float(np.asarray(x))  # a number of minutes (also a 0-d array or a dimensionless quantity)
+        value = float(np.asarray(x))  # a number of minutes (also a 0-d array or a dimensionless quantity)
+        if not np.isfinite(value):
+            raise InputError(f"{what}: expected a finite time in minutes, got {x!r}")
+        return value
     raise InputError(f"{what}: expected a time in minutes (a number, or a string with a unit such as "
                      f"'55 min'), got {x!r}")
 

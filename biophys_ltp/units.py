@@ -352,7 +352,8 @@ def parse_quantity(
                 + _expected_hint(expected, "1")
             )
         number = float(match.group(1))
-        unit_text = text[match.end():].strip()
+        # the micro sign and the Greek mu as papers write them ("9 µM")
+        unit_text = text[match.end():].strip().replace("\u00b5", "u").replace("\u03bc", "u")
         if unit_text.startswith("/"):  # "100 /s" means "100 1/s"
             unit_text = "1" + unit_text
     else:
@@ -512,6 +513,15 @@ def format_quantity(quantity: Any) -> str:
         if best is not None:
             return best[1]
     raise ValueError(f"cannot write {quantity!r} exactly")  # pragma: no cover
+
+
+def format_approx(quantity: Any, digits: int = 4) -> str:
+    """A scalar quantity for a message: :func:`format_quantity` of the value rounded to
+    ``digits`` significant digits ("83.33 us", not "83.33333333333333 us")."""
+    if isinstance(quantity, Quantity) and np.ndim(quantity) == 0 and math.isfinite(float(np.asarray(quantity))):
+        value = float(f"{float(np.asarray(quantity)):.{digits}g}")
+        return format_quantity(Quantity(value, dim=get_dimensions(quantity)))
+    return format_quantity(quantity)
 
 
 def _roundtrips(text: str, value: float, dim: Dimension) -> bool:

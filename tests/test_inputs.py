@@ -148,10 +148,17 @@ CASES = [
     ("negative dimensionless parameter", "set", "kappa_B=-3", "parameter 'kappa_B' must be at least 0"),
     ("outside the entry's range", "set", "e_min=-2", "must lie in -1 to 0"),
     ("a potential no membrane holds", "set", "EL=-1e3 V", "parameter 'EL' must lie within +-500 mV"),
+    ("a conductance beyond any synapse's", "set", "g_ampa=1e30 nS", "parameter 'g_ampa' must be at most 1 uS"),
+    ("a fine step that cuts the EPSP's rise", "set", "dt=1 ms", "parameter 'dt' must lie in 0.005 ms to 0.1 ms"),
+    ("a count that is not finite", "set", "synapses_per_pathway=inf", "expected a whole number, got 'inf'"),
+    ("more spines than a run affords", "set", "synapses_per_pathway=1e8", "at most 2000"),
+    ("a pathway named twice", "set", "pathways=S1,S1,S2", "pathways name S1 more than once"),
+    ("a pathway name with a space", "set", "pathways=S 1,S2,S3", "pathway names are a letter"),
+    ("an origin spread beyond the trunk", "set", "oblique_origin_spread=3", "must lie in 0 to 1"),
     ("wrong unit", "set", "g_ampa=0.5 mV", "g_ampa"),
     ("unknown parameter", "set", "g_ampx=1 nS", "did you mean g_ampa"),
     ("negative fine step", "set", "dt=-1 ms", "parameter 'dt' must be positive"),
-    ("no synapses", "set", "synapses_per_pathway=0", "expected a whole number >= 1"),
+    ("no synapses", "set", "synapses_per_pathway=0", "synapses_per_pathway must be a whole number >= 1"),
     # -- model files
     ("model file without an entry", "model", (r"^g_nmda = .*\n", ""), "no value for g_nmda"),
     ("model file with a wrong unit", "model", (r'^g_ampa = \{ value = "0.5 nS"', 'g_ampa = { value = "0.5 mV"'),
@@ -160,6 +167,21 @@ CASES = [
      "parameter 'g_nmda' must be at least 0"),
     ("model file without the fine step", "model", (r"^dt = .*\n", ""), "[structure] has no dt"),
     ("model file that is not TOML", "model", (r"^\[structure\]", "[structure"), "not valid TOML"),
+    ("model file with a misspelt key in an entry", "model",
+     (r'^g_ampa = \{ value = "0.5 nS"', 'g_ampa = { value = "0.5 nS", rnage = ["0 nS", ""]'),
+     "entry 'g_ampa': unknown key(s) 'rnage' (did you mean 'range'?"),
+    ("model file with an unknown top-level key", "model", (r"^\[structure\]", 'nmae = "x"\n[structure]'),
+     "unknown top-level key(s) 'nmae'"),
+    ("model file without pathways", "model", (r"^pathways = \{ value = \[[^\]]*\]", "pathways = { value = []"),
+     "pathways must be a non-empty list"),
+    ("model file with a boolean count", "model", (r"^synapses_per_pathway = \{ value = 5", 
+     "synapses_per_pathway = { value = true"), "synapses_per_pathway must be a whole number >= 1, got True"),
+    ("model file with a range on names", "model", (r"^pathways = \{ value = (\[[^\]]*\])",
+     r'pathways = { value = \1, range = ["a", "b"]'), "a range is for quantities"),
+    ("model file with a reversed range", "model", (r'^e_min = \{ value = "-0.5", range = \["-1", "0"\]',
+     'e_min = { value = "-0.5", range = ["0", "-1"]'), "has its low end above its high end"),
+    ("model file with dt among the parameters", "model", (r"^\[parameters.membrane\]",
+     '[parameters.membrane]\ndt = { value = "0.05 ms", source = "x" }'), "(it is a [structure] entry)"),
 ]
 
 
@@ -465,3 +487,36 @@ def test_a_program_that_stops_early_is_an_error():
     raw = _raw(sim_run_s=float(schedule.sim_duration) / 2)
     with pytest.raises(SimulationError, match=r"stopped after .* before the protocol's end \(180 min\)"):
         check_run(proto, model, schedule, raw)
+
+
+def test_results_refuse_times_and_folders_that_mean_nothing():
+    res = _results()
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(InputError, match="expected a finite time"):
+            res.fepsp_at("S1", bad)
+    with pytest.raises(InputError, match="within_min must not be negative"):
+        res.fepsp_at("S1", 55, within_min=-1)
+    with pytest.raises(InputError, match="the name of one state column"):
+        res.state_at("S1", 30, ["tag"])
+    for folder in ("", None):
+        with pytest.raises(InputError, match="expected a folder"):
+            res.save(folder)
+    with pytest.raises(InputError, match="expected a folder"):
+        Results.load(None)
+
+
+def test_protocols_compare_by_content_and_a_recorded_one_loads_again():
+    one, two = (protocol_from_dict(base(train())) for _ in range(2))
+    assert one == two and one != protocol_from_dict(base(train(pulses=11)))
+    # a result's metadata["protocol"] (to_dict, with where it came from) is a protocol again
+    again = protocol_from_dict(one.to_dict())
+    assert again == one and again.source == one.source
+    res = _results()
+    assert res == res and res != _results()  # results compare as objects, never raise
+
+
+def test_a_simulation_refuses_an_unknown_target_or_settings():
+    with pytest.raises(InputError, match="target must be one of cpp_standalone, runtime"):
+        bl.simulate(base(), target="gpu")
+    with pytest.raises(InputError, match="settings must be a"):
+        bl.simulate(base(), settings={})

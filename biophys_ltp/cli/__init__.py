@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = msub.add_parser("show", help="print the composed equations and the parameter table")
     q.add_argument("name", nargs="?", default=None, metavar="NAME",
                    help=f"model name or file (default {DEFAULT_MODEL})")
+    q.add_argument("--model", dest="model_option", default=None, metavar="NAME",
+                   help="the same, as run and protocol check take it")
     _add_set(q)
     q.set_defaults(func=cmd_model_show)
     q = msub.add_parser("list", help="list the shipped models")

@@ -106,7 +106,9 @@ def check_writable(out: str) -> None:
 # ---------------------------------------------------------------------------
 
 def cmd_model_show(args: argparse.Namespace) -> int:
-    model = load_model(args.name, overrides=parse_sets(args.set))
+    if args.name is not None and args.model_option is not None and args.name != args.model_option:
+        raise InputError(f"model show: two models given ({args.name!r} and --model {args.model_option!r})")
+    model = load_model(args.name or args.model_option, overrides=parse_sets(args.set))
     print(model.show())
     return 0
 

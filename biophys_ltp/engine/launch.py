@@ -27,7 +27,7 @@ from .buildcache import (LAUNCH_RECORD, LOW_FREE, build_incomplete, disk_errors,
                          output_tail, run_timeout, run_timeout_error)
 from ..limits import MAX_SIM_DURATION, PULSE_CAPACITY, SEGMENT_CAPACITY, SPIKE_CAPACITY
 from .network import (FAR_FUTURE, MEASURE_WINDOW, RESULT_VARIABLES, SAMPLE_INTERVAL, SLOPE_CEILING, SLOPE_WINDOW,
-                      Network, RawResults, raw_results, warn_invalid)
+                      Network, RawResults, raw_results)
 
 
 def run_command(timeout: float | None = None) -> list[str]:
@@ -303,7 +303,6 @@ def run_direct(build_dir: Path, record: dict, inputs: dict[str, Any], t0: float,
             raise SimulationError(f"the compiled program in {build_dir} exited normally but left incomplete "
                                   f"results ({exc}); its last output lines:\n{output_tail(output)}") from None
         raw = raw_results(lambda mon, var: arrays[f"{mon}.{var}"])
-        warn_invalid(raw)
         raw.sim_run_s = completed * float(MAX_SIM_DURATION)
         raw.timings = {"setup_s": t1 - t0, "build_s": 0.0, "run_s": t2 - t1,
                        "read_s": time.perf_counter() - t2}

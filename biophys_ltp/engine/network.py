@@ -4,7 +4,6 @@ records, and the measurement settings."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,6 @@ from ..model import Model
 from ..units import format_quantity, si_unit_text
 from . import gates
 
-log = logging.getLogger("biophys_ltp")
 
 # The response to each pulse: the pathway's synaptic current (AMPA and NMDA receptors of
 # its spines and of its population on the trunk, inward), its peak within SLOPE_WINDOW (the
@@ -560,14 +558,8 @@ def raw_results(get) -> RawResults:
     parts = {part: {key: get(*source) for key, source in keys.items()} for part, keys in RESULTS.items()}
     return RawResults(**parts)
 
+
 #: A recorded value (SI units) of larger magnitude than this is a failed integration,
-#: as Brian2 judges it after a run it launched: no variable of the model comes near it.
+#: as Brian2 judges it after a run it launched: no variable of the model comes near it
+#: (biophys_ltp.simulation.check_run refuses such a run, naming the variable and time).
 INVALID_ABOVE = 1e50
-
-
-def warn_invalid(raw: RawResults) -> None:
-    """As Brian2 does after a run it launched: a warning for NaN or huge recorded values."""
-    for part in ("measure", "path_samples", "cell_samples", "traces"):
-        for name, values in getattr(raw, part).items():
-            if values.dtype.kind == "f" and (np.isnan(values).any() or (np.abs(values) > INVALID_ABOVE).any()):
-                log.warning("%s %r has NaN or very large values: the integration failed", part, name)

@@ -64,7 +64,9 @@ def whole_number(value: Any, what: str, least: int = 0, most: int | None = None,
     """``value`` as an int where it is a whole number (a Python or numpy integer, not a bool
     and not a float, which a count or a seed is never meant to be) from ``least`` to
     ``most``; an :class:`InputError` "``what`` must be a whole number >= least (why), got
-    value" otherwise.  Every count, seed and worker number the package takes is read here."""
+    value" otherwise.  The counts, seeds and worker numbers that the Python API takes
+    (simulate, simulate_many, sweeps, fits, screenings) and a model's structural counts are
+    read here; a protocol's counts have their own messages (events.py)."""
     import numpy as np
 
     span = f">= {least}" if most is None else f"from {least} to {most}"

@@ -314,7 +314,7 @@ def _coerce(model: Any, name: str, value: Any, what: str) -> float:
         return _si(model.with_overrides({name: value})[name])
     except ModelError as err:
         text = str(err)
-        prefix = f"model {model.name!r}: "
+        prefix = f"{model.label}: "
         raise InputError(f"{what}: {text[len(prefix):] if text.startswith(prefix) else text}") from None
 
 

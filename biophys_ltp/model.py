@@ -33,7 +33,7 @@ import brian2 as b2
 import numpy as np
 
 from . import mechanisms as mech
-from .errors import InputError
+from .errors import InputError, whole_number
 from ._paths import shipped
 from .units import UnitParseError, format_quantity, parse_quantity, si_unit_text
 
@@ -214,22 +214,19 @@ class Model:
         if twice:
             raise ModelError(f"{where}: pathways name {', '.join(twice)} more than once")
         for name, (low, high) in COUNT_RANGES.items():
-            value = s[name].value if name in s else None
-            if value is None:
-                continue
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low \
-                    or (high is not None and value > high):
-                span = f">= {low}" if high is None else f"from {low} to {high}"
-                raise ModelError(f"{where}: {name} must be a whole number {span}, got {value!r}")
-        spines = len(names) * (int(s["synapses_per_pathway"].value) + int(s["new_spine_slots"].value))
+            if name in s:
+                try:
+                    whole_number(s[name].value, f"{where}: {name}", low, high)
+                except InputError as err:
+                    raise ModelError(str(err)) from None
+        spines = len(names) * (self.n_syn + self.n_slots)
         if spines > MAX_SPINES:
             raise ModelError(f"{where}: {spines} spines ({len(names)} pathways x (synapses_per_pathway + "
                              f"new_spine_slots)): at most {MAX_SPINES} (a run's cost grows with them: the layout "
                              f"cell's 165 take seven times the default's 18)")
-        if int(s["new_spine_slots"].value) > int(s["synapses_per_pathway"].value):
-            raise ModelError(f"{where}: new_spine_slots ({s['new_spine_slots'].value}) must not exceed "
-                             f"synapses_per_pathway ({s['synapses_per_pathway'].value}): each place sits beside "
-                             f"one of the pathway's spines")
+        if self.n_slots > self.n_syn:
+            raise ModelError(f"{where}: new_spine_slots ({self.n_slots}) must not exceed synapses_per_pathway "
+                             f"({self.n_syn}): each place sits beside one of the pathway's spines")
         entry = s.get("oblique_origin_spread")
         if entry is not None and not 0 <= float(entry.value) <= 1:
             raise ModelError(f"{where}: oblique_origin_spread is a share of the distal trunk, from 0 to 1, "
@@ -640,12 +637,12 @@ _NON_NEGATIVE = tuple(b2.get_dimensions(u) for u in (b2.siemens, b2.siemens / b2
 
 
 MAX_POTENTIAL = 0.5 * b2.volt
-#: The largest value of a kind that a neuron's model can hold, at least a hundred times
-#: beyond any the model uses (a value beyond it is a slip of the unit or the exponent: a
+#: The largest magnitude of a kind that a neuron's model can hold, at least 50 times any
+#: the shipped models use (a value beyond it is a slip of the unit or the exponent: a
 #: g_ampa of 1e30 nS ran and gave an fEPSP of 1e8 %), with why.
 MAX_BY_DIMENSION = (
     (1 * b2.usiemens, "1 uS", "a synapse's conductance is 0.1-1 nS, Matsuzaki et al. 2001"),
-    (1 * b2.siemens / b2.cm**2, "1 S/cm**2", "no membrane holds more channels, not even a node of Ranvier"),
+    (10 * b2.siemens / b2.cm**2, "10 S/cm**2", "above any channel density, nodes of Ranvier's ~3 S/cm2 included"),
     (1 * b2.molar, "1 M", "no concentration in a cell or its bath comes near it"),
     (1 * b2.uamp, "1 uA", "currents into a neuron are pA to nA"),
     (1 * b2.cm, "1 cm", "a dendrite, spine or soma is well under it"),
@@ -677,8 +674,9 @@ def check_value(name: str, value: Any, bounds: tuple[Any, Any] = (None, None), w
         raise ModelError(f"{prefix}parameter {name!r} must lie within +-{float(MAX_POTENTIAL / b2.mV):g} mV "
                          f"(a membrane breaks down at a few hundred mV), got {shown}")
     for most, most_text, why in MAX_BY_DIMENSION:
-        if b2.get_dimensions(value) is b2.get_dimensions(most) and x > float(most):
-            raise ModelError(f"{prefix}parameter {name!r} must be at most {most_text} ({why}), got {shown}")
+        if b2.get_dimensions(value) is b2.get_dimensions(most) and abs(x) > float(most):
+            raise ModelError(f"{prefix}parameter {name!r} must be at most {most_text} in magnitude ({why}), "
+                             f"got {shown}")
     dimensionless = b2.get_dimensions(value) is b2.get_dimensions(1.0)
     low, open_ = physical_range(value)
     if dimensionless and (lo is not None or hi is not None):

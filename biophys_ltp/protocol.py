@@ -215,8 +215,8 @@ class Protocol:
     # -- description and variants ------------------------------------------
 
     def __eq__(self, other: object) -> bool:
-        """Two protocols are equal when they ask the same of the model (:meth:`to_dict`
-        without where each came from)."""
+        """Two protocols are equal when their content is (:meth:`to_dict` without where
+        each came from: name, description, timing, pathways and events)."""
         if not isinstance(other, Protocol):
             return NotImplemented
         return {k: v for k, v in self.to_dict().items() if k != "source"} == \
@@ -228,8 +228,8 @@ class Protocol:
         """JSON-serialisable description (values as strings with units).
 
         Apart from the ``"source"`` key, the result is in the protocol file
-        format with all defaults filled in, so ``protocol_from_dict`` of it
-        (without ``"source"``) gives the same schedule.
+        format with all defaults filled in, so ``protocol_from_dict`` of it gives the
+        same protocol (which takes the ``"source"`` key as where it came from).
         """
         out: dict[str, Any] = {"name": self.name, "source": self.source}
         if self.description:
@@ -274,15 +274,15 @@ def protocol_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> Protocol
 
     Scalar Brian2 quantities in ``d`` are accepted where the file format
     expects strings with units; they are stored in :attr:`Protocol.raw` as
-    such strings.  A ``"source"`` key (as :meth:`Protocol.to_dict` writes it, so that a
-    result's ``metadata["protocol"]`` runs again) is where the protocol came from, used
-    where ``source`` is not given.
+    such strings.  A dict given in Python (``source`` not given) may carry a ``"source"``
+    key, text naming where it came from, as :meth:`Protocol.to_dict` writes it (so that a
+    result's ``metadata["protocol"]`` runs again); a file may not.
     """
-    if isinstance(d, Mapping) and "source" in d:
+    if source == "<dict>" and isinstance(d, Mapping) and "source" in d:
         recorded = d["source"]
-        d = {k: v for k, v in d.items() if k != "source"}
-        if source == "<dict>" and isinstance(recorded, str) and recorded:
-            source = recorded
+        if not isinstance(recorded, str) or not recorded.strip():
+            raise Context(source).fail(f'"source" names where the protocol came from (text), got {recorded!r}')
+        d, source = {k: v for k, v in d.items() if k != "source"}, recorded
     top = Context(source)
     if not isinstance(d, Mapping):
         raise top.fail(f"a protocol must be a table of keys, got {type(d).__name__}")

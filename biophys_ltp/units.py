@@ -422,21 +422,23 @@ def _si_expression(dim: Dimension, symbols: bool = False) -> str:
     return " * ".join(parts)
 
 
-def _candidate_units(value: float, quantity: Quantity) -> list[list[str]]:
+def _candidate_units(value: float, quantity: Quantity) -> list[tuple[list[str], bool]]:
     """Unit expressions to try when writing ``quantity``.
 
-    Returns tiers of candidates: single named units first, compound SI
-    expressions only as a fall-back.  Within a tier the earlier entry wins
-    ties.
+    Returns tiers of candidates, each with whether only its short form (12 significant
+    digits) may be used: the dimension's conventional unit first where it has one,
+    single named units next, compound SI expressions only as a fall-back.  Within a tier
+    the earlier entry wins ties.
     """
     dim = get_dimensions(quantity)
     found = _lookup_dimension(dim)
     if found is not None and found[1] and ((value == 0 and not _same_dimension(dim, _dim("second")))
                                             or _key(dim) in _CONVENTIONAL_FIRST):
         # densities per membrane area and resistivities: the one unit a reader expects
-        # ("0.067 mS/cm**2", not "0.67 S/(m^2)"), wherever it writes the value exactly
-        return [[found[1]]] + _candidate_units_named(value, quantity, dim, found)
-    return _candidate_units_named(value, quantity, dim, found)
+        # ("0.067 mS/cm**2", not "0.67 S/(m^2)"), wherever it writes the value exactly in
+        # at most 12 significant digits (else the shortest exact form below)
+        return [([found[1]], True)] + [(t, False) for t in _candidate_units_named(value, quantity, dim, None)]
+    return [(t, False) for t in _candidate_units_named(value, quantity, dim, found)]
 
 
 def _candidate_units_named(value: float, quantity: Quantity, dim: Dimension,
@@ -494,7 +496,7 @@ def format_quantity(quantity: Any) -> str:
     if _same_dimension(dim, DIMENSIONLESS):
         return _format_number(value)
 
-    for tier in _candidate_units(value, quantity):
+    for tier, short_only in _candidate_units(value, quantity):
         best: tuple[int, str] | None = None
         for unit_text in tier:
             try:
@@ -504,7 +506,8 @@ def format_quantity(quantity: Any) -> str:
             if not _same_dimension(unit_dim, dim) or scale == 0:
                 continue
             scaled = value / scale
-            for number_text in (_format_number(float(f"{scaled:.12g}")), _format_number(scaled)):
+            short = _format_number(float(f"{scaled:.12g}"))
+            for number_text in (short,) if short_only else (short, _format_number(scaled)):
                 text = f"{number_text} {unit_text}"
                 if _roundtrips(text, value, dim):
                     if best is None or len(number_text) < best[0]:
@@ -516,12 +519,11 @@ def format_quantity(quantity: Any) -> str:
 
 
 def format_approx(quantity: Any, digits: int = 4) -> str:
-    """A scalar quantity for a message: :func:`format_quantity` of the value rounded to
-    ``digits`` significant digits ("83.33 us", not "83.33333333333333 us")."""
-    if isinstance(quantity, Quantity) and np.ndim(quantity) == 0 and math.isfinite(float(np.asarray(quantity))):
-        value = float(f"{float(np.asarray(quantity)):.{digits}g}")
-        return format_quantity(Quantity(value, dim=get_dimensions(quantity)))
-    return format_quantity(quantity)
+    """A scalar quantity for a message: in the unit :func:`format_quantity` chooses for it,
+    its number rounded to ``digits`` significant digits ("83.33 us", not
+    "83.33333333333333 us"); not meant to be read back exactly."""
+    number, _, unit = format_quantity(quantity).partition(" ")
+    return f"{float(number):.{digits}g}" + (f" {unit}" if unit else "")
 
 
 def _roundtrips(text: str, value: float, dim: Dimension) -> bool:

@@ -166,6 +166,8 @@ CASES = [
     ("model file with a negative value", "model", (r'^g_nmda = \{ value = "0.5 nS"', 'g_nmda = { value = "-0.5 nS"'),
      "parameter 'g_nmda' must be at least 0"),
     ("model file without the fine step", "model", (r"^dt = .*\n", ""), "[structure] has no dt"),
+    ("model file with a current beyond any", "model", (r'^I_step = \{ value = "[^"]*"', 'I_step = { value = "-1 A"'),
+     "parameter 'I_step' must be at most 1 uA in magnitude"),
     ("model file that is not TOML", "model", (r"^\[structure\]", "[structure"), "not valid TOML"),
     ("model file with a misspelt key in an entry", "model",
      (r'^g_ampa = \{ value = "0.5 nS"', 'g_ampa = { value = "0.5 nS", rnage = ["0 nS", ""]'),
@@ -513,6 +515,11 @@ def test_protocols_compare_by_content_and_a_recorded_one_loads_again():
     assert again == one and again.source == one.source
     res = _results()
     assert res == res and res != _results()  # results compare as objects, never raise
+    # a protocol file may not name its own source
+    with pytest.raises(ProtocolError, match="unknown top-level key 'source'"):
+        protocol_from_dict({**base(), "source": "x.toml"}, source="file.toml")
+    with pytest.raises(ProtocolError, match='"source" names where the protocol came from'):
+        protocol_from_dict({**base(), "source": 5})
 
 
 def test_a_simulation_refuses_an_unknown_target_or_settings():
@@ -520,3 +527,9 @@ def test_a_simulation_refuses_an_unknown_target_or_settings():
         bl.simulate(base(), target="gpu")
     with pytest.raises(InputError, match="settings must be a"):
         bl.simulate(base(), settings={})
+
+
+def test_a_model_file_without_places_for_new_spines_loads(tmp_path):
+    path = tmp_path / "no_slots.toml"
+    path.write_text(model_text((r"^new_spine_slots = .*\n", "")))
+    assert bl.load_model(path).n_slots == 0

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from brian2 import (
     Hz,
+    kHz,
     Mohm,
     amp,
     cm,
@@ -175,3 +176,12 @@ def test_format_quantity_round_trips_exactly():
 def test_format_quantity_rejects_arrays():
     with pytest.raises(TypeError):
         format_quantity(np.array([1.0, 2.0]) * ms)
+
+
+def test_format_approx_rounds_a_message_number_in_its_unit():
+    from biophys_ltp.units import format_approx
+    assert format_approx(1 / (12 * kHz)) == "83.33 us"
+    assert format_approx(parse_quantity("9 uM")) == "9 uM"
+    assert format_approx(0.123456) == "0.1235"
+    # a density written exactly needs more digits than 12 in its usual unit: the shortest exact form
+    assert format_quantity(729.8 * siemens / metre**2) == "729.8 S/(m^2)"

@@ -27,6 +27,12 @@ Loss
     band met), after ``max_generations`` generations, or when CMA-ES's own termination
     criteria stop it.
 
+    ``bands`` narrows a target's band for one fit to its intersection with a band given
+    (``--band stdp_+10ms=126.6,136.6``): to hold a model near another model's values as
+    well as inside the experiment's band (a reduced variant and its full cell), or near
+    one laboratory's value.  The narrowed band replaces the target's in the loss, in the
+    bands met and in the report, which shows both; it is part of the fit's design.
+
 Start
     The model's values, those given in ``start``, and with ``perturb`` = p each of them
     multiplied by 1 + p or 1 - p (a potential shifted by +- p * 10 mV).  The signs are
@@ -169,13 +175,56 @@ def target_loss(value: float, band: Band) -> float:
     return (miss / band_scale(band)) ** 2
 
 
-def loss(values: Mapping[str, float], outcomes: Sequence[str]) -> float:
-    """The fit's loss of one parameter set's outcome values (see the module's docstring)."""
-    return float(sum(target_loss(values[o], BANDS[OUTCOMES[o].target]) for o in outcomes))
+def target_band(outcome: str) -> Band:
+    """The band of ``outcome``'s experimental target."""
+    return BANDS[OUTCOMES[outcome].target]
 
 
-def _met(values: Mapping[str, float], outcomes: Sequence[str]) -> int:
-    return sum(1 for o in outcomes if math.isfinite(values[o]) and values[o] in BANDS[OUTCOMES[o].target])
+def loss(values: Mapping[str, float], outcomes: Sequence[str], bands: Mapping[str, Band] | None = None) -> float:
+    """The fit's loss of one parameter set's outcome values (see the module's docstring);
+    ``bands``: outcome -> the band it is fitted to, where not its target's."""
+    bands = bands or {}
+    return float(sum(target_loss(values[o], bands.get(o) or target_band(o)) for o in outcomes))
+
+
+def _met(values: Mapping[str, float], outcomes: Sequence[str], bands: Mapping[str, Band] | None = None) -> int:
+    bands = bands or {}
+    return sum(1 for o in outcomes if math.isfinite(values[o]) and values[o] in (bands.get(o) or target_band(o)))
+
+
+def narrowed_bands(given: Mapping[str, Any] | None, outcomes: Sequence[str]) -> dict[str, Band]:
+    """outcome -> its target's band narrowed to the band ``given`` for it (``"LOW,HIGH"`` in
+    the target's unit, either side may be empty for no limit, or a pair of numbers):
+    their intersection.  An InputError for an outcome not fitted, a band that cannot be
+    read or is reversed, or one that does not overlap the target's band."""
+    out: dict[str, Band] = {}
+    for name, text in (given or {}).items():
+        if name not in outcomes:
+            raise InputError(f"--band {name}: not an outcome of this fit ({', '.join(outcomes)})")
+        target = target_band(name)
+        where = f"--band {name}={text!r}"
+        if isinstance(text, str):
+            parts = [p.strip() for p in text.split(",")]
+        elif isinstance(text, (tuple, list)):
+            parts = ["" if p is None else str(p) for p in text]
+        else:
+            parts = []
+        if len(parts) != 2 or not (parts[0] or parts[1]):
+            raise InputError(f"{where}: expects LOW,HIGH in {target.unit} (either may be empty for no limit), "
+                             f"e.g. --band {name}=126,136")
+        try:
+            low, high = (float(p) if p else sign * math.inf for p, sign in zip(parts, (-1, 1)))
+        except ValueError:
+            raise InputError(f"{where}: LOW and HIGH are plain numbers in the target's unit "
+                             f"({target.unit})") from None
+        if math.isnan(low) or math.isnan(high) or low > high:
+            raise InputError(f"{where}: LOW must not exceed HIGH")
+        low, high = max(low, target.low), min(high, target.high)
+        if low > high:
+            raise InputError(f"{where} does not overlap the target's band ({band_text(target)}): a fit must stay "
+                             f"inside the experiment's band")
+        out[name] = Band(low, high, target.unit, f"{target.source}; narrowed for this fit")
+    return out
 
 
 def band_text(band: Band) -> str:
@@ -401,7 +450,8 @@ def _bounds(model: Any, name: str, given: Any) -> tuple[float, float]:
 # ---------------------------------------------------------------------------
 
 _IDENTITY = {"model_hash": "the model", "params": "the parameters, their bounds or start",
-             "outcomes": "the outcomes or their targets", "seed": "the seed", "popsize": "the population size",
+             "outcomes": "the outcomes, their targets or their bands (--band)", "seed": "the seed",
+             "popsize": "the population size",
              "sigma0": "sigma0", "perturb": "the perturbation", "loss": "the loss's definition",
              "format": "the folder's format"}
 
@@ -565,14 +615,15 @@ class FitResult:
     elapsed_s: float  # wall-clock time of all generations, over every session
     ran: int = 0  # generations run by this call (the others were replayed)
     files: dict[str, Path] = field(default_factory=dict)
+    bands: dict[str, Band] = field(default_factory=dict)  # outcome -> narrowed band (``--band``)
 
     @property
     def bands_met(self) -> int:
-        return _met(self.best_values, self.outcomes)
+        return _met(self.best_values, self.outcomes, self.bands)
 
     def table(self) -> str:
         """The targets before and after (a Markdown table)."""
-        return _targets_table(self.outcomes, self.start_values, self.best_values)
+        return _targets_table(self.outcomes, self.start_values, self.best_values, self.bands)
 
 
 def _versions() -> dict[str, str]:
@@ -601,6 +652,9 @@ def _command(design: Mapping[str, Any], out: Path) -> str:
     for p in design["params"]:
         if p.get("bounds_given"):
             argv += ["--bound", f"{p['name']}={p['low']},{p['high']}"]
+    for o in design["outcomes"]:
+        if o.get("band_given"):
+            argv += ["--band", f"{o['name']}={o['band_given']}"]
     argv += ["--seed", str(design["seed"]), "--popsize", str(design["popsize"])]
     if design["sigma0"] != DEFAULT_SIGMA0:
         argv += ["--sigma0", repr(design["sigma0"])]
@@ -610,8 +664,8 @@ def _command(design: Mapping[str, Any], out: Path) -> str:
 
 def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None, *, out: str | Path,
         model: str | Path | None = None, start: Mapping[str, Any] | None = None, perturb: float | str | None = None,
-        bounds: Mapping[str, Any] | None = None, popsize: int | None = None,
-        max_generations: int = DEFAULT_GENERATIONS, sigma0: float = DEFAULT_SIGMA0, seed: int = DEFAULT_SEED,
+        bounds: Mapping[str, Any] | None = None, bands: Mapping[str, Any] | None = None,
+        popsize: int | None = None, max_generations: int = DEFAULT_GENERATIONS, sigma0: float = DEFAULT_SIGMA0, seed: int = DEFAULT_SEED,
         workers: int | None = None, scheduler: str | None = None,
         progress: bool | Callable[[str], None] = False) -> FitResult:
     """Fit ``params`` (names, or ``"slow"``) of ``model`` so that ``outcomes`` (default:
@@ -620,7 +674,9 @@ def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None
 
     ``start``: values (text with units) to start from instead of the model's; ``perturb``:
     multiply each start value by 1 +- perturb (``"30%"`` or 0.3), signs from ``seed``;
-    ``bounds``: name -> ``"LOW,HIGH"`` or ``(low, high)``; ``popsize``: candidates per
+    ``bounds``: name -> ``"LOW,HIGH"`` or ``(low, high)``; ``bands``: outcome ->
+    ``"LOW,HIGH"`` (numbers in the target's unit, a side may be empty), the target's band
+    narrowed to it for this fit (:func:`narrowed_bands`); ``popsize``: candidates per
     generation (default CMA-ES's 4 + 3 ln n); ``sigma0``: initial step on the normalised
     axes (0 to 1 between the bounds).  ``workers`` / ``scheduler`` go to
     :func:`~biophys_ltp.outcomes.evaluate_many`.  ``progress``: True prints a line per
@@ -630,6 +686,7 @@ def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None
 
     params = resolve_params(params)
     outcome_names = _resolve_outcomes(outcomes, params)
+    fit_bands = narrowed_bands(bands, outcome_names)
     seed = whole_number(seed, "--seed", 0)
     n = len(params)
     if popsize is None:
@@ -661,8 +718,12 @@ def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None
                     "start_given": None if start is None or a.name not in start else str(start[a.name]),
                     "bounds_given": bool(bounds and a.name in bounds)} for a in axes],
         "outcomes": [{"name": o, "target": OUTCOMES[o].target,
-                      "band": [_finite(BANDS[OUTCOMES[o].target].low), _finite(BANDS[OUTCOMES[o].target].high)],
-                      "unit": BANDS[OUTCOMES[o].target].unit} for o in outcome_names],
+                      "band": [_finite((fit_bands.get(o) or target_band(o)).low),
+                               _finite((fit_bands.get(o) or target_band(o)).high)],
+                      "unit": target_band(o).unit,
+                      **({"target_band": [_finite(target_band(o).low), _finite(target_band(o).high)],
+                          "band_given": _band_given(bands[o])} if o in fit_bands else {})}
+                     for o in outcome_names],
         "perturb": perturb_f or None, "seed": seed, "popsize": int(popsize), "sigma0": float(sigma0),
         "loss": {"one_sided_scale": ONE_SIDED_SCALE, "failed_penalty": FAILED_PENALTY,
                  "form": "sum of (distance outside the band / scale)**2"},
@@ -683,9 +744,16 @@ def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None
     try:
         stored = folder.open()
         return _run(folder, stored, axes, outcome_names, cma, int(popsize), float(sigma0), seed,
-                    int(max_generations), model, workers, scheduler, say, bool(progress))
+                    int(max_generations), model, workers, scheduler, say, bool(progress), fit_bands)
     finally:
         folder.close()
+
+
+def _band_given(given: Any) -> str:
+    """A ``--band`` value as the command line writes it."""
+    if isinstance(given, (tuple, list)):
+        return ",".join("" if g is None else f"{float(g):g}" for g in given)
+    return str(given).replace(" ", "")
 
 
 def _finite(x: float) -> float | None:
@@ -707,7 +775,8 @@ def _duration(seconds: float) -> str:
 
 def _run(folder: _Folder, stored: list[dict[str, str]], axes: list[_Axis], outcomes: list[str], cma: Any,
          popsize: int, sigma0: float, seed: int, max_generations: int, model: Any, workers: int | None,
-         scheduler: str | None, say: Callable[[str], None], show_runs: bool) -> FitResult:
+         scheduler: str | None, say: Callable[[str], None], show_runs: bool,
+         bands: Mapping[str, Band]) -> FitResult:
     n = len(axes)
     rng = np.random.default_rng([1, seed])
     options = {"bounds": [[0.0] * n, [1.0] * n], "popsize": popsize, "seed": np.nan,
@@ -806,7 +875,7 @@ def _run(folder: _Folder, stored: list[dict[str, str]], axes: list[_Axis], outco
             g, i = (0, 0) if first and k == 0 else (generation, k - 1 if first else k)
             values = {o: float(ev.values[o]) for o in outcomes}
             new_rows.append({"generation": g, "index": i, "texts": dict(batch_sets[k]), "values": values,
-                             "loss": loss(values, outcomes), "bands_met": _met(values, outcomes),
+                             "loss": loss(values, outcomes, bands), "bands_met": _met(values, outcomes, bands),
                              "wall_s": float(ev.wall_s), "generation_s": elapsed, "finished_at": finished,
                              "errors": "; ".join(f"{k2}: {v}" for k2, v in ev.errors.items())})
         folder.append([_row_cells(r, names, outcomes) for r in new_rows])
@@ -830,6 +899,7 @@ def _run(folder: _Folder, stored: list[dict[str, str]], axes: list[_Axis], outco
             f"{es.sigma:.3g}, {_duration(time.perf_counter() - t_session)} elapsed{eta}")
     folder.write_history(history)
     result = _result(folder, axes, outcomes, rows, history, reason, done, sum(gen_times), ran)
+    result.bands = dict(bands)
     _finish(folder, result, axes, model)
     say(f"fit: stopped ({reason}) after {done} generations; best loss {result.best_loss:.4g}, bands met "
         f"{result.bands_met}/{len(outcomes)}")
@@ -954,15 +1024,22 @@ def write_fitted_model(model_file: str | Path, values: Mapping[str, str], source
     return path
 
 
-def _targets_table(outcomes: Sequence[str], start: Mapping[str, float], best: Mapping[str, float]) -> str:
+def _targets_table(outcomes: Sequence[str], start: Mapping[str, float], best: Mapping[str, float],
+                   bands: Mapping[str, Band] | None = None) -> str:
+    """Each outcome before and after, against the band it was fitted to (and its target's,
+    where ``bands`` narrowed it)."""
+    bands = bands or {}
+
     def cell(value: float, band: Band) -> str:
         if not math.isfinite(value):
             return "failed (out)"
         return f"{value:.1f} ({'in' if value in band else 'out'})"
     rows = ["| target | outcome | band | start | best |", "|---|---|---|---|---|"]
     for o in outcomes:
-        band = BANDS[OUTCOMES[o].target]
-        rows.append(f"| {OUTCOMES[o].target} | {o} | {band_text(band)} | {cell(start[o], band)} | "
+        band = bands.get(o) or target_band(o)
+        text = band_text(band) if o not in bands else \
+            f"{band_text(band)} (narrowed; the target's {band_text(target_band(o))})"
+        rows.append(f"| {OUTCOMES[o].target} | {o} | {text} | {cell(start[o], band)} | "
                     f"{cell(best[o], band)} |")
     return "\n".join(rows)
 
@@ -975,7 +1052,8 @@ def _finish(folder: _Folder, result: FitResult, axes: list[_Axis], model: Any) -
     targets = [OUTCOMES[o].target for o in result.outcomes]
     rows = _read_rows_for_dates(out)
     date = (rows[-1] if rows else datetime.now(timezone.utc).isoformat())[:10]
-    source = (f"fitted: biophys-ltp fit on {', '.join(targets)} ({date}, report {out / REPORT})")
+    narrowed = "".join(f"; {o} fitted to {band_text(b)}" for o, b in result.bands.items())
+    source = (f"fitted: biophys-ltp fit on {', '.join(targets)}{narrowed} ({date}, report {out / REPORT})")
     base = load_model(model)
     model_path = write_fitted_model(base.source, result.best, source, out / MODEL_FILE)
     result.files = {"design": out / DESIGN, "evaluations": out / EVALUATIONS, "history": out / HISTORY,
@@ -994,7 +1072,7 @@ def _report(design: Mapping[str, Any], result: FitResult, axes: list[_Axis], bas
     lines = [f"# Fit of {', '.join(result.params)}", "",
              f"{'Every band met' if met == n else f'{met} of {n} bands met'} by the best parameter set "
              f"(loss {result.best_loss:.4g}, generation {result.best_generation}); the start: loss "
-             f"{result.start_loss:.4g}, {_met(result.start_values, result.outcomes)} of {n} bands met.  "
+             f"{result.start_loss:.4g}, {_met(result.start_values, result.outcomes, result.bands)} of {n} bands met.  "
              f"Stopped: {result.reason}, after {result.generations} generations ({result.evaluations} parameter "
              f"sets evaluated, the start included).", "",
              "## Targets", "", result.table(), "",

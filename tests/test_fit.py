@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 
 import numpy as np
 import pytest
@@ -197,6 +198,42 @@ def test_the_fitted_model_file_changes_only_the_fitted_entries(tmp_path, fake):
     assert len(old) == len(new) and sorted(line.split()[0] for line in changed) == ["k_signal", "tau_early"]
 
 
+def test_a_narrowed_band_is_the_fits_band_and_the_target_is_kept_in_view(tmp_path, fake):
+    """--band: the target's band intersected with the one given; the loss, the bands met,
+    the report, the design and the fitted model's source use it; another band in the
+    same folder is a different fit."""
+    at_model = fake_values({}, F.SLOW_OUTCOMES)["wtet_3h"]  # inside the target's band (<= 110 %)
+    narrowed = F.narrowed_bands({"wtet_3h": f"{at_model + 1:g},"}, ["wtet_3h", "stet_8h"])
+    assert narrowed["wtet_3h"].low == pytest.approx(at_model + 1) and narrowed["wtet_3h"].high == 110
+    assert F.loss({"wtet_3h": at_model, "stet_8h": 140.0}, ["wtet_3h", "stet_8h"]) == 0
+    assert F.loss({"wtet_3h": at_model, "stet_8h": 140.0}, ["wtet_3h", "stet_8h"], narrowed) > 0
+    out = tmp_path / "fit"
+    res = F.fit("tau_early,k_signal", "wtet_30min,wtet_3h", out=out, bands={"wtet_3h": f"{at_model + 1:g},"},
+                seed=3, max_generations=40, workers=1)
+    assert res.start_loss > 0 and res.bands_met == 2 and res.best_values["wtet_3h"] >= at_model + 1
+    design = F.json.loads((out / "design.json").read_text())
+    row = {o["name"]: o for o in design["outcomes"]}["wtet_3h"]
+    assert row["band"] == [pytest.approx(at_model + 1), 110] and row["target_band"] == [None, 110]
+    report = (out / "report.md").read_text()
+    assert "(narrowed; the target's <= 110 %)" in report and f"--band wtet_3h={at_model + 1:g}," in report
+    assert "wtet_3h fitted to" in load_model(out / "fitted_model.toml").parameters["k_signal"].source
+    with pytest.raises(InputError, match="different fit: .*outcomes"):
+        F.fit("tau_early,k_signal", "wtet_30min,wtet_3h", out=out, seed=3, max_generations=40, workers=1)
+
+
+@pytest.mark.parametrize("band, message", [
+    ({"stet_8h": "1,2"}, "not an outcome of this fit"),
+    ({"wtet_3h": "120,130"}, "does not overlap the target's band (<= 110 %)"),
+    ({"wtet_3h": "105,100"}, "LOW must not exceed HIGH"),
+    ({"wtet_3h": "a,100"}, "plain numbers in the target's unit (%)"),
+    ({"wtet_3h": "100"}, "expects LOW,HIGH in %"),
+    ({"wtet_3h": ","}, "expects LOW,HIGH in %"),
+])
+def test_a_band_that_cannot_narrow_the_target_is_refused(band, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        F.narrowed_bands(band, ["wtet_3h"])
+
+
 def test_a_failed_run_is_penalised_and_the_fit_goes_on(tmp_path, monkeypatch):
     # sets with a short tau_early "fail": their outcomes are NaN
     fail = FakeEvaluate(fail=lambda p: float(parse_quantity(p["tau_early"])) < 50 * 60)
@@ -267,6 +304,8 @@ def test_the_command_prints_progress_with_the_time_left_and_the_table(tmp_path, 
     (["--params", "tau_early", "--outcomes", "spaced_minus_massed_8h"], "no experimental target"),
     (["--params", "tau_early", "--outcomes", "wtet_3h,nope"], "unknown outcome 'nope'"),
     (["--params", "tau_early", "--start", "tau_z=10 min"], "not fitted"),
+    (["--params", "tau_early", "--outcomes", "wtet_3h", "--band", "wtet_3h=200,"], "does not overlap"),
+    (["--params", "tau_early", "--band", "wtet_3h"], "--band expects OUTCOME=LOW,HIGH"),
 ])
 def test_bad_input_is_one_line_and_exit_status_2(tmp_path, fake, capsys, argv, message):
     code = cli.main(["fit", *argv, "--out", str(tmp_path / "fit"), "--quiet"])

@@ -18,7 +18,8 @@ log scale (potentials: linear).  The loss is the sum over the targets of
 (distance outside the band / scale)^2, 0 inside, scale = the band's width or 10
 percentage points for a one-sided band; a failed run adds a large penalty.  The
 fit stops when every band is met, after --generations generations, or when
-CMA-ES stops.
+CMA-ES stops.  --band narrows an outcome's band for this fit (to hold a model
+near another model's value as well as inside the experiment's band).
 
 DIR receives design.json, evaluations.csv (every parameter set evaluated, after
 each generation), history.csv (the loss per generation), and at the end
@@ -67,6 +68,10 @@ def add_fit_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--bound", action="append", metavar="NAME=LOW,HIGH", default=[],
                    help='bounds of a fitted parameter, e.g. --bound tau_z="5 min,45 min" (repeatable; default '
                         "start/3 to start*3, potentials start +- 10 mV)")
+    p.add_argument("--band", action="append", metavar="OUTCOME=LOW,HIGH", default=[],
+                   help="fit an outcome into the part of its target's band within LOW-HIGH (numbers in the "
+                        "target's unit; a side may be empty), e.g. --band stdp_+10ms=126,136 to hold a model "
+                        "near another's value as well (repeatable; recorded in the design and the report)")
     p.add_argument("--seed", type=int, default=None, metavar="N",
                    help="seed of the perturbation's signs and of CMA-ES's samples (default 1)")
     p.add_argument("--popsize", type=int, default=None, metavar="N",
@@ -127,8 +132,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     start = pairs(args.start, "--start", 'NAME=VALUE (e.g. --start tau_z="20 min")')
     bounds = pairs(args.bound, "--bound", 'NAME=LOW,HIGH (e.g. --bound tau_z="5 min,45 min")')
+    bands = pairs(args.band, "--band", "OUTCOME=LOW,HIGH (e.g. --band stdp_+10ms=126,136)")
     res = fit(args.params, args.outcomes, out=args.out, model=args.model, start=start or None, perturb=args.perturb,
-              bounds=bounds or None, popsize=args.popsize,
+              bounds=bounds or None, bands=bands or None, popsize=args.popsize,
               max_generations=DEFAULT_GENERATIONS if args.generations is None else args.generations,
               sigma0=DEFAULT_SIGMA0 if args.sigma0 is None else args.sigma0,
               seed=DEFAULT_SEED if args.seed is None else args.seed,

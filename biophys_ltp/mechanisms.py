@@ -154,14 +154,21 @@ H_CURRENT = Mechanism(
     " dendrite's input resistance and shorten its EPSPs.  None in spines",
     {"neuron": """
     gh = gh_soma*(is_soma + is_dend)*(1 + h_gradient*is_apical*distance) : siemens/meter**2
+    q_h_lin = q_h + dq_h_dv*(0.5*(v + v_step) - v_gate) : 1
     q_h : 1
+    dq_h_dv : 1/volt
     """},
     {"neuron": ("gh_soma", "h_gradient", "E_h", "V_half_h", "k_h", "tau_h")},
-    currents=(Current("gh*q_h*(E_h - v)"),),
+    currents=(Current("gh*q_h_lin*(E_h - v)"),),
     rates="""
     q_h_inf = 1/(1 + exp((v - V_half_h)/k_h))
     """,
-    gates=(Gate("q_h", "(is_soma + is_dend)*int(gh_soma > 0*siemens/meter**2)", inf="q_h_inf", tau="tau_h"),),
+    # implicit in the cable solver, as the HH gates: the Ih current falls as the potential
+    # rises, a feedback that in the dendrite outweighs the leak several times over, so
+    # with the gate one long warped step behind the potential the two swing from step to
+    # step instead of settling at rest (the soma was left 5 mV above it between pulses)
+    gates=(Gate("q_h", "(is_soma + is_dend)*int(gh_soma > 0*siemens/meter**2)", inf="q_h_inf", tau="tau_h",
+                implicit=True),),
     initial={"neuron": {"q_h": 0.1}},
 )
 

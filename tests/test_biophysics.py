@@ -13,6 +13,7 @@ import brian2 as b2
 import numpy as np
 import pytest
 
+from biophys_ltp import simulate
 from biophys_ltp.experiments import bap_amplitude_at, mg_block
 from biophys_ltp.model import load_model
 from biophys_ltp.targets import BANDS
@@ -113,6 +114,26 @@ def test_ih_depolarises_the_resting_cell(dendritic_channels):
     rest = {k: b.v_rest_mV for k, b in dendritic_channels.items()}
     assert rest["ih"] > rest["none"] + 1.0, rest
     assert rest["ka"] < rest["none"], rest
+
+
+@pytest.mark.standalone
+def test_with_ih_the_cell_is_at_rest_when_a_compressed_gap_ends():
+    """Between test pulses the engine compresses time with long cable steps; the cell must
+    come out of such a gap at the rest the fine step holds, whatever its channels.  Ih
+    falls as the potential rises, a feedback stronger than the leak: with its gate outside
+    the cable solver the two swung from step to step and the soma came out of a gap 5 mV
+    above rest, so successive test pulses met different potentials (their fEPSPs varied
+    by several percent).  The default cell with the layout model's A-type K+ density and
+    Ih at 0.08 mS/cm2 (runtime parameters)."""
+    proto = {"name": "baseline", "duration": "2.2 min", "baseline": "2 min", "test_interval": "0.5 min",
+             "pathways": ["S1", "S2", "S3"]}
+    params = {"gh_soma": "0.08 mS/cm**2", "gKA_soma": load_model("ca1_layout")["gKA_soma"]}
+    res = simulate(proto, params=params, trace_windows=[("1.49 min", "1.52 min")], progress=False)
+    soma = res.traces[res.traces.compartment == "soma"].sort_values("time_s")
+    start, settled = soma.v_mV.iloc[0], soma[soma.time_s <= 89.5].v_mV.iloc[-1]  # the pulse comes at 90 s
+    assert abs(start - settled) < 0.05, (start, settled)
+    s1 = res.fepsp[res.fepsp.pathway == "S1"].synaptic_current_pA
+    assert s1.max() - s1.min() < 1e-3 * s1.mean(), s1.tolist()
 
 
 def test_a_dendritic_channel_density_that_falls_with_distance_is_refused():

@@ -308,9 +308,9 @@ def parse_event(data: Any, index: int, source: str) -> Event:
         if drug not in DRUGS:
             # the same name but for case, spaces, hyphens and underscores ("Actinomycin D"),
             # else the nearest names so written
-            plain = {_plain(d): d for d in DRUGS}
-            close = [plain[_plain(drug)]] if _plain(drug) in plain else \
-                [plain[c] for c in difflib.get_close_matches(_plain(drug), list(plain), n=2)]
+            plain, given_plain = {_plain(d): d for d in DRUGS}, _plain(drug)
+            close = [plain[given_plain]] if given_plain in plain else \
+                [plain[c] for c in difflib.get_close_matches(given_plain, list(plain), n=2)]
             hint = f"did you mean {' or '.join(repr(d) for d in close)}? " if close else ""
             raise ctx.fail(f"unknown drug {drug!r} ({hint}known drugs: {', '.join(DRUGS)})")
         start = ctx.time(given, "start")

@@ -665,7 +665,8 @@ def _command(design: Mapping[str, Any], out: Path) -> str:
 def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None, *, out: str | Path,
         model: str | Path | None = None, start: Mapping[str, Any] | None = None, perturb: float | str | None = None,
         bounds: Mapping[str, Any] | None = None, bands: Mapping[str, Any] | None = None,
-        popsize: int | None = None, max_generations: int = DEFAULT_GENERATIONS, sigma0: float = DEFAULT_SIGMA0, seed: int = DEFAULT_SEED,
+        popsize: int | None = None, max_generations: int = DEFAULT_GENERATIONS,
+        sigma0: float = DEFAULT_SIGMA0, seed: int = DEFAULT_SEED,
         workers: int | None = None, scheduler: str | None = None,
         progress: bool | Callable[[str], None] = False) -> FitResult:
     """Fit ``params`` (names, or ``"slow"``) of ``model`` so that ``outcomes`` (default:

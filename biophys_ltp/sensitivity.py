@@ -304,7 +304,7 @@ def check_ranges(names: Sequence[str], ranges: Mapping[str, Range], model: Model
                 if name in model.structure else ""
             close = difflib.get_close_matches(name, list(model.parameters), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close and not where else ""
-            raise InputError(f"unknown parameter {name!r} of model {model.name!r}{where}{hint}")
+            raise InputError(f"unknown parameter {name!r} of {model.label}{where}{hint}")
         if name not in ranges:
             why = f" (excluded: {EXCLUDED[name]})" if name in EXCLUDED else ""
             raise InputError(f"no range for parameter {name!r}{why}: give one with --range {name}=LOW,HIGH "

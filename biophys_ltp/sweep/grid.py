@@ -195,7 +195,7 @@ def validate_grid(grid: Mapping[str, Any], proto: Protocol, model: Model) -> lis
                 close = difflib.get_close_matches(name, [*model.parameters, *model.structure], n=3)
                 hint = f"did you mean {', '.join(close)}? " if close else ""
                 raise SweepError(
-                    f"{name}: unknown parameter: not a parameter of model {model.name!r} ({hint}see "
+                    f"{name}: unknown parameter: not a parameter of {model.label} ({hint}see "
                     f"'biophys-ltp model show'), nor a protocol setting (events[i].KEY, protocol.KEY)")
             if isinstance(model[name], (list, tuple)):
                 raise SweepError(f"{name}: a list-valued structure entry cannot be swept")

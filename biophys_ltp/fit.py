@@ -1050,7 +1050,7 @@ def _finish(folder: _Folder, result: FitResult, axes: list[_Axis], model: Any) -
     from .model import load_model
     design = folder.design
     out = folder.out
-    targets = [OUTCOMES[o].target for o in result.outcomes]
+    targets = list(dict.fromkeys(OUTCOMES[o].target for o in result.outcomes))  # each once
     rows = _read_rows_for_dates(out)
     date = (rows[-1] if rows else datetime.now(timezone.utc).isoformat())[:10]
     narrowed = "".join(f"; {o} fitted to {band_text(b)}" for o, b in result.bands.items())

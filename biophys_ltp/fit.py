@@ -30,7 +30,8 @@ Loss
     ``bands`` narrows a target's band for one fit to its intersection with a band given
     (``--band stdp_+10ms=126.6,136.6``): to hold a model near another model's values as
     well as inside the experiment's band (a reduced variant and its full cell), or near
-    one laboratory's value.  The narrowed band replaces the target's in the loss, in the
+    one laboratory's value.  The narrowed band replaces the target's in the loss (its width,
+    or for a band still one-sided :data:`ONE_SIDED_SCALE`, is the scale of a miss), in the
     bands met and in the report, which shows both; it is part of the fit's design.
 
 Start
@@ -193,20 +194,21 @@ def _met(values: Mapping[str, float], outcomes: Sequence[str], bands: Mapping[st
 
 
 def narrowed_bands(given: Mapping[str, Any] | None, outcomes: Sequence[str]) -> dict[str, Band]:
-    """outcome -> its target's band narrowed to the band ``given`` for it (``"LOW,HIGH"`` in
-    the target's unit, either side may be empty for no limit, or a pair of numbers):
-    their intersection.  An InputError for an outcome not fitted, a band that cannot be
-    read or is reversed, or one that does not overlap the target's band."""
+    """outcome -> its target's band narrowed to the band ``given`` for it: their
+    intersection.  A band is ``"LOW,HIGH"`` in the target's unit or a pair ``(low, high)``;
+    a side left empty (or None) sets no limit.  An InputError for an outcome not fitted, a
+    band that cannot be read, is reversed, or leaves the target's band as it was or with
+    no width (a point has no scale for the loss), or one that does not overlap it."""
     out: dict[str, Band] = {}
     for name, text in (given or {}).items():
         if name not in outcomes:
             raise InputError(f"--band {name}: not an outcome of this fit ({', '.join(outcomes)})")
         target = target_band(name)
-        where = f"--band {name}={text!r}"
+        where = f"--band {name}={_band_arg(text)}"
         if isinstance(text, str):
             parts = [p.strip() for p in text.split(",")]
         elif isinstance(text, (tuple, list)):
-            parts = ["" if p is None else str(p) for p in text]
+            parts = ["" if p is None else str(p).strip() for p in text]
         else:
             parts = []
         if len(parts) != 2 or not (parts[0] or parts[1]):
@@ -217,14 +219,28 @@ def narrowed_bands(given: Mapping[str, Any] | None, outcomes: Sequence[str]) -> 
         except ValueError:
             raise InputError(f"{where}: LOW and HIGH are plain numbers in the target's unit "
                              f"({target.unit})") from None
-        if math.isnan(low) or math.isnan(high) or low > high:
-            raise InputError(f"{where}: LOW must not exceed HIGH")
-        low, high = max(low, target.low), min(high, target.high)
+        if any(p and not math.isfinite(x) for p, x in zip(parts, (low, high))):
+            raise InputError(f"{where}: LOW and HIGH are finite numbers (leave a side empty for no limit)")
         if low > high:
+            raise InputError(f"{where}: LOW must not exceed HIGH")
+        new_low, new_high = max(low, target.low), min(high, target.high)
+        if new_low > new_high:
             raise InputError(f"{where} does not overlap the target's band ({band_text(target)}): a fit must stay "
                              f"inside the experiment's band")
-        out[name] = Band(low, high, target.unit, f"{target.source}; narrowed for this fit")
+        if new_low == new_high:
+            raise InputError(f"{where} leaves the target's band ({band_text(target)}) no width: a miss is "
+                             f"measured in the band's width")
+        if (new_low, new_high) == (target.low, target.high):
+            raise InputError(f"{where} does not narrow the target's band ({band_text(target)})")
+        out[name] = Band(new_low, new_high, target.unit, f"{target.source}; narrowed for this fit")
     return out
+
+
+def _band_arg(given: Any) -> str:
+    """A band as given, for a message."""
+    if isinstance(given, (tuple, list)):
+        return ",".join("" if g is None else str(g) for g in given)
+    return str(given)
 
 
 def band_text(band: Band) -> str:
@@ -653,8 +669,8 @@ def _command(design: Mapping[str, Any], out: Path) -> str:
         if p.get("bounds_given"):
             argv += ["--bound", f"{p['name']}={p['low']},{p['high']}"]
     for o in design["outcomes"]:
-        if o.get("band_given"):
-            argv += ["--band", f"{o['name']}={o['band_given']}"]
+        if o.get("narrowed"):  # the band it was fitted to narrows the target to itself
+            argv += ["--band", f"{o['name']}={','.join('' if x is None else repr(float(x)) for x in o['band'])}"]
     argv += ["--seed", str(design["seed"]), "--popsize", str(design["popsize"])]
     if design["sigma0"] != DEFAULT_SIGMA0:
         argv += ["--sigma0", repr(design["sigma0"])]
@@ -676,8 +692,9 @@ def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None
     ``start``: values (text with units) to start from instead of the model's; ``perturb``:
     multiply each start value by 1 +- perturb (``"30%"`` or 0.3), signs from ``seed``;
     ``bounds``: name -> ``"LOW,HIGH"`` or ``(low, high)``; ``bands``: outcome ->
-    ``"LOW,HIGH"`` (numbers in the target's unit, a side may be empty), the target's band
-    narrowed to it for this fit (:func:`narrowed_bands`); ``popsize``: candidates per
+    ``"LOW,HIGH"`` or ``(low, high)`` (numbers in the target's unit, a side empty or None
+    for no limit), the target's band narrowed to it for this fit (:func:`narrowed_bands`);
+    ``popsize``: candidates per
     generation (default CMA-ES's 4 + 3 ln n); ``sigma0``: initial step on the normalised
     axes (0 to 1 between the bounds).  ``workers`` / ``scheduler`` go to
     :func:`~biophys_ltp.outcomes.evaluate_many`.  ``progress``: True prints a line per
@@ -723,7 +740,7 @@ def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None
                                _finite((fit_bands.get(o) or target_band(o)).high)],
                       "unit": target_band(o).unit,
                       **({"target_band": [_finite(target_band(o).low), _finite(target_band(o).high)],
-                          "band_given": _band_given(bands[o])} if o in fit_bands else {})}
+                          "narrowed": True} if o in fit_bands else {})}
                      for o in outcome_names],
         "perturb": perturb_f or None, "seed": seed, "popsize": int(popsize), "sigma0": float(sigma0),
         "loss": {"one_sided_scale": ONE_SIDED_SCALE, "failed_penalty": FAILED_PENALTY,
@@ -748,13 +765,6 @@ def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None
                     int(max_generations), model, workers, scheduler, say, bool(progress), fit_bands)
     finally:
         folder.close()
-
-
-def _band_given(given: Any) -> str:
-    """A ``--band`` value as the command line writes it."""
-    if isinstance(given, (tuple, list)):
-        return ",".join("" if g is None else f"{float(g):g}" for g in given)
-    return str(given).replace(" ", "")
 
 
 def _finite(x: float) -> float | None:

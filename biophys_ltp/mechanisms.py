@@ -42,7 +42,7 @@ What is left of a pulse when a gap begins (the tail of the NMDA conductance,
 calcium a little above rest, the membrane's return to rest) relaxes in
 biological time too: every fast rate is multiplied by ``fast`` = max(``warp``,
 1).  The cable solver takes steps of ``dt*fast`` (backward Euler, with the
-Hodgkin-Huxley gates implicit in it: stable for any step length), the gates
+Hodgkin-Huxley and Ih gates implicit in it: stable for any step length), the gates
 and calcium influx and extrusion carry the same factor, so the next pulse
 finds the cell at rest as it would in real time.  In a gap the warp grows
 from 1 by a constant factor per step (``ScheduleSettings.growth``), so the
@@ -166,7 +166,7 @@ H_CURRENT = Mechanism(
     # implicit in the cable solver, as the HH gates: the Ih current falls as the potential
     # rises, a feedback that in the dendrite outweighs the leak several times over, so
     # with the gate one long warped step behind the potential the two swing from step to
-    # step instead of settling at rest (the soma was left 5 mV above it between pulses)
+    # step instead of settling at rest (the layout cell's soma was left 5.5 mV above it)
     gates=(Gate("q_h", "(is_soma + is_dend)*int(gh_soma > 0*siemens/meter**2)", inf="q_h_inf", tau="tau_h",
                 implicit=True),),
     initial={"neuron": {"q_h": 0.1}},

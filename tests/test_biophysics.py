@@ -121,9 +121,9 @@ def test_with_ih_the_cell_is_at_rest_when_a_compressed_gap_ends():
     """Between test pulses the engine compresses time with long cable steps; the cell must
     come out of such a gap at the rest the fine step holds, whatever its channels.  Ih
     falls as the potential rises, a feedback stronger than the leak: with its gate outside
-    the cable solver the two swung from step to step and the soma came out of a gap 5 mV
-    above rest, so successive test pulses met different potentials (their fEPSPs varied
-    by several percent).  The default cell with the layout model's A-type K+ density and
+    the cable solver the two swung from step to step, and on this cell the soma came out
+    of a gap 1.6 mV above rest (the layout cell's 5.5 mV), so successive test pulses met
+    different potentials (their fEPSPs varied by up to 5 %).  The default cell with the layout model's A-type K+ density and
     Ih at 0.08 mS/cm2 (runtime parameters)."""
     proto = {"name": "baseline", "duration": "2.2 min", "baseline": "2 min", "test_interval": "0.5 min",
              "pathways": ["S1", "S2", "S3"]}

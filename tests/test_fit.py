@@ -215,10 +215,15 @@ def test_a_narrowed_band_is_the_fits_band_and_the_target_is_kept_in_view(tmp_pat
     row = {o["name"]: o for o in design["outcomes"]}["wtet_3h"]
     assert row["band"] == [pytest.approx(at_model + 1), 110] and row["target_band"] == [None, 110]
     report = (out / "report.md").read_text()
-    assert "(narrowed; the target's <= 110 %)" in report and f"--band wtet_3h={at_model + 1:g}," in report
+    low = float(f"{at_model + 1:g}")  # as given on the command line
+    assert "(narrowed; the target's <= 110 %)" in report and f"--band wtet_3h={low!r},110.0 " in report
     assert "wtet_3h fitted to" in load_model(out / "fitted_model.toml").parameters["k_signal"].source
     with pytest.raises(InputError, match="different fit: .*outcomes"):
         F.fit("tau_early,k_signal", "wtet_30min,wtet_3h", out=out, seed=3, max_generations=40, workers=1)
+    # the same band written otherwise (a pair, another spelling) is the same fit: it resumes
+    again = F.fit("tau_early,k_signal", "wtet_30min,wtet_3h", out=out, bands={"wtet_3h": (low, None)},
+                  seed=3, max_generations=40, workers=1)
+    assert again.ran == 0 and again.best == res.best
 
 
 @pytest.mark.parametrize("band, message", [
@@ -228,6 +233,9 @@ def test_a_narrowed_band_is_the_fits_band_and_the_target_is_kept_in_view(tmp_pat
     ({"wtet_3h": "a,100"}, "plain numbers in the target's unit (%)"),
     ({"wtet_3h": "100"}, "expects LOW,HIGH in %"),
     ({"wtet_3h": ","}, "expects LOW,HIGH in %"),
+    ({"wtet_3h": "nan,100"}, "finite numbers"),
+    ({"wtet_3h": "110,"}, "no width"),
+    ({"wtet_3h": ",200"}, "does not narrow the target's band (<= 110 %)"),
 ])
 def test_a_band_that_cannot_narrow_the_target_is_refused(band, message):
     with pytest.raises(InputError, match=re.escape(message)):

@@ -181,16 +181,20 @@ def target_band(outcome: str) -> Band:
     return BANDS[OUTCOMES[outcome].target]
 
 
+def fitted_band(outcome: str, bands: Mapping[str, Band] | None = None) -> Band:
+    """The band ``outcome`` is fitted to: its entry in ``bands`` (:func:`narrowed_bands`),
+    else its target's."""
+    return (bands or {}).get(outcome) or target_band(outcome)
+
+
 def loss(values: Mapping[str, float], outcomes: Sequence[str], bands: Mapping[str, Band] | None = None) -> float:
     """The fit's loss of one parameter set's outcome values (see the module's docstring);
     ``bands``: outcome -> the band it is fitted to, where not its target's."""
-    bands = bands or {}
-    return float(sum(target_loss(values[o], bands.get(o) or target_band(o)) for o in outcomes))
+    return float(sum(target_loss(values[o], fitted_band(o, bands)) for o in outcomes))
 
 
 def _met(values: Mapping[str, float], outcomes: Sequence[str], bands: Mapping[str, Band] | None = None) -> int:
-    bands = bands or {}
-    return sum(1 for o in outcomes if math.isfinite(values[o]) and values[o] in (bands.get(o) or target_band(o)))
+    return sum(1 for o in outcomes if math.isfinite(values[o]) and values[o] in fitted_band(o, bands))
 
 
 def narrowed_bands(given: Mapping[str, Any] | None, outcomes: Sequence[str]) -> dict[str, Band]:
@@ -736,8 +740,7 @@ def fit(params: str | Sequence[str], outcomes: str | Sequence[str] | None = None
                     "start_given": None if start is None or a.name not in start else str(start[a.name]),
                     "bounds_given": bool(bounds and a.name in bounds)} for a in axes],
         "outcomes": [{"name": o, "target": OUTCOMES[o].target,
-                      "band": [_finite((fit_bands.get(o) or target_band(o)).low),
-                               _finite((fit_bands.get(o) or target_band(o)).high)],
+                      "band": [_finite(fitted_band(o, fit_bands).low), _finite(fitted_band(o, fit_bands).high)],
                       "unit": target_band(o).unit,
                       **({"target_band": [_finite(target_band(o).low), _finite(target_band(o).high)],
                           "narrowed": True} if o in fit_bands else {})}
@@ -1047,7 +1050,7 @@ def _targets_table(outcomes: Sequence[str], start: Mapping[str, float], best: Ma
         return f"{value:.1f} ({'in' if value in band else 'out'})"
     rows = ["| target | outcome | band | start | best |", "|---|---|---|---|---|"]
     for o in outcomes:
-        band = bands.get(o) or target_band(o)
+        band = fitted_band(o, bands)
         text = band_text(band) if o not in bands else \
             f"{band_text(band)} (narrowed; the target's {band_text(target_band(o))})"
         rows.append(f"| {OUTCOMES[o].target} | {o} | {text} | {cell(start[o], band)} | "

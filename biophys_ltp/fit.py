@@ -912,8 +912,7 @@ def _run(folder: _Folder, stored: list[dict[str, str]], axes: list[_Axis], outco
             f"{min(r['loss'] for r in batch):.4g}), bands met {best['bands_met']}/{len(outcomes)}, sigma "
             f"{es.sigma:.3g}, {_duration(time.perf_counter() - t_session)} elapsed{eta}")
     folder.write_history(history)
-    result = _result(folder, axes, outcomes, rows, history, reason, done, sum(gen_times), ran)
-    result.bands = dict(bands)
+    result = _result(folder, axes, outcomes, rows, history, reason, done, sum(gen_times), ran, bands)
     _finish(folder, result, axes, model)
     say(f"fit: stopped ({reason}) after {done} generations; best loss {result.best_loss:.4g}, bands met "
         f"{result.bands_met}/{len(outcomes)}")
@@ -936,12 +935,13 @@ def _row_cells(row: Mapping[str, Any], names: Sequence[str], outcomes: Sequence[
 
 
 def _result(folder: _Folder, axes: list[_Axis], outcomes: list[str], rows: list[dict[str, Any]],
-            history: list[dict[str, Any]], reason: str, done: int, elapsed: float, ran: int) -> FitResult:
+            history: list[dict[str, Any]], reason: str, done: int, elapsed: float, ran: int,
+            bands: Mapping[str, Band]) -> FitResult:
     start, best = rows[0], min(rows, key=lambda r: r["loss"])
     names = [a.name for a in axes]
     return FitResult(folder.out, names, list(outcomes), dict(start["texts"]), dict(best["texts"]),
                      dict(start["values"]), dict(best["values"]), start["loss"], best["loss"], best["generation"],
-                     done, len(rows), history, reason, elapsed, ran)
+                     done, len(rows), history, reason, elapsed, ran, bands=dict(bands))
 
 
 # ---------------------------------------------------------------------------

@@ -34,18 +34,18 @@ time courses of the 3-pulse burst 2 min after S1's tetanus.
 
 What the model does with it: on shared branches S2's spines receive a signal of 0.57
 (mean over them, sampled 1 min after S1's tetanus: their threshold falls from 9 to 7.5
-uM) that decays with tau_ras; a burst of 3 pulses that alone leaves S2 at 108.6 % leaves
-it at 115.8 % 1 min after S1's tetanus, 114.6 % after 2, 111.9 % after 5, 109.7 % after
-10, 108.7 % after 20 and as alone after 40: the window of ~10 min in the data follows
+uM) that decays with tau_ras; a burst of 3 pulses that alone leaves S2 at 119.6 % leaves
+it at 123.8 % 1 min after S1's tetanus, 123.0 % after 2, 121.5 % after 5, 120.3 % after
+10, 119.7 % after 20 and as alone after 40: the window of ~10 min in the data follows
 from the 5-min decay taken from Harvey et al. 2008, not from a fit.  Bursts of 4 and 5
-pulses gain 4.9 and 4.1 points.  On separate branches S1's tetanus changes nothing
-(within 0.01 point); there S2's burst alone gives less (103.2 % for 3 pulses), although
-its spines, ~4 um apart on its own short branches, raise each other's signal more (0.30
-against 0.08 on shared branches): the two arrangements are different cells, whose
-branches' electrical responses to the burst differ.  A burst of 2 pulses, which alone does not
-potentiate, does not potentiate 2 min after S1's tetanus either: with g_ras at 0.3 (a
-model choice, not fitted) the model makes a near-threshold stimulus potentiate more, not
-a failing one succeed, so the single-spine result (stimuli too weak by themselves give
+pulses gain 1.9 and 1.5 points.  On separate branches S1's tetanus changes nothing
+(within 0.01 point); there S2's burst alone gives less (116.4 % for 3 pulses), although
+its spines, ~4 um apart on its own short branches, raise each other's signal more (0.87
+against 0.13 on shared branches): the two arrangements are different cells, whose
+branches' electrical responses to the burst differ.  A burst of 2 pulses, which alone
+does not potentiate, does not potentiate 2 min after S1's tetanus either: with g_ras at
+0.3 (a model choice, not fitted) the model makes a near-threshold stimulus potentiate
+more, not a failing one succeed, so the single-spine result (stimuli too weak by themselves give
 robust LTP) is reproduced only in part.  Within a pathway the signal acts too: on
 separate branches S1's own spines sit ~4 um apart and their threshold falls to 6.5 uM
 after its tetanus (8.6 uM on shared branches, 12 um apart).

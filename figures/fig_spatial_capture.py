@@ -33,16 +33,15 @@ What the experiments say, and what the model does with it:
 - Fonseca et al. 2004 (Neuron 44:1011): under reduced protein synthesis, inducing
   protein-synthesis-dependent LTP on a second pathway is paid for by the maintenance of
   the first's ("competitive maintenance").  In the model a second strong input costs the
-  first only where they share branches: under 1 point at the layout's prp_use (0.3 with
-  full synthesis, 0.9 with limited), about 4 at four times it (as much with full synthesis
-  as with limited); on separate branches it adds to the first (its tetanus adds to the
+  first only where they share branches: 0.7 points at the layout's prp_use with full
+  synthesis, 1.7 with limited, and 5.0 and 3.2 at four times it; on separate branches it adds to the first (its tetanus adds to the
   soma's synthesis).  Once captured, the model's late weight no longer needs proteins, so
   the competition is for the capture itself, not for maintenance.
 - Govindarajan et al. 2011 (Neuron 69:132): capture between two spines is favoured when
   they are near each other and share a branch.  Not reproduced: the proteins come only
   from the soma and reach every branch alike, so where a weak input sits changes its
-  capture (here by less than 1.5 points) through how fast capture draws its branches'
-  pools down and through the two arrangements being different cells (0.4 points apart
+  capture (here by less than 2 points) through how fast capture draws its branches'
+  pools down and through the two arrangements being different cells (0.2 points apart
   without use), not through being near the strong input.  A branch-local source of proteins would be needed (local translation:
   Bradshaw et al. 2003); the model has none yet.
 """

@@ -79,20 +79,23 @@ def _figure():
 def test_without_consumption_where_the_spines_sit_does_not_matter():
     """Stored data of Figure spatial_capture (the slow test below recomputes four of its
     runs; `biophys-ltp reproduce --check` says whether the stored data are the present
-    code's): with no protein used up, S1's branches hold the same proteins whether or not
-    the pathways share branches (within 1 %: the soma's proteins reach every branch alike),
-    the weak input's capture and S1's potentiation differ by less than 1 point (the two
-    arrangements are different cells: a strong tetanus on S2 itself potentiates S2 by
-    a point or two more on the shared branches), and a second strong input never costs the
-    first anything."""
+    code's): with no protein used up, the soma's proteins reach every branch alike (in every
+    run S1's branches and S2's hold the same level), the weak input's capture differs
+    between the arrangements by less than 1 point, and a second strong input never costs
+    the first anything.  What the soma makes is not the same in the two arrangements: they
+    are different cells, and S1's strong tetanus drives the nucleus harder on the separate
+    branches, where its 50 spines crowd a third of the dendrite (nuclear signal 3.64
+    against 3.53: 2.5 % more proteins, 5.5 % under limited synthesis, and S1 2.3 points
+    higher at 7 h), so S1's own proteins and potentiation are not compared across them."""
     fig = _figure()
-    summary = fig.load()["summary"]
+    data = fig.load()
+    summary, state = data["summary"], data["state"]
     none = summary[summary.prp_use_um == 0].set_index(["synthesis", "protocol", "arrangement"])
+    pools = (state[state.prp_use_um == 0].groupby(["arrangement", "synthesis", "protocol", "pathway"])
+             .proteins.max().unstack("pathway"))
+    assert len(pools) == len(none)
+    assert ((pools.S1 - pools.S2).abs() <= 1e-9 + 1e-6 * pools.S1).all(), pools
     for synthesis in fig.SYNTHESIS:
-        for proto in fig.PROTOCOL_KEYS:
-            shared, separate = none.loc[(synthesis, proto, "shared")], none.loc[(synthesis, proto, "separate")]
-            assert abs(shared.s1_proteins_max / separate.s1_proteins_max - 1) < 0.01
-            assert abs(shared.s1_pct - separate.s1_pct) < 1.0
         shared, separate = (none.loc[(synthesis, "weak after strong", a)] for a in ("shared", "separate"))
         assert abs(shared.s2_pct - separate.s2_pct) < 1.0
     cost = fig.competition_cost(summary)

@@ -32,7 +32,7 @@ lowered by the crosstalk signal, mean over the pathway's spines, sampled every m
 after S1's tetanus alone (at 35 min).  Panel D: the
 time courses of the 3-pulse burst 2 min after S1's tetanus.
 
-What the model does with it: on shared branches S2's spines receive a signal of 0.57
+What the model does with it: on shared branches S2's spines receive a signal of 0.58
 (mean over them, sampled 1 min after S1's tetanus: their threshold falls from 9 to 7.5
 uM) that decays with tau_ras; a burst of 3 pulses that alone leaves S2 at 119.6 % leaves
 it at 123.8 % 1 min after S1's tetanus, 123.0 % after 2, 121.5 % after 5, 120.3 % after

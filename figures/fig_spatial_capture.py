@@ -34,7 +34,7 @@ What the experiments say, and what the model does with it:
   protein-synthesis-dependent LTP on a second pathway is paid for by the maintenance of
   the first's ("competitive maintenance").  In the model a second strong input costs the
   first only where they share branches: 0.7 points at the layout's prp_use with full
-  synthesis, 1.7 with limited, and 5.0 and 3.2 at four times it; on separate branches it adds to the first (its tetanus adds to the
+  synthesis, 1.6 with limited, and 5.0 and 3.2 at four times it; on separate branches it adds to the first (its tetanus adds to the
   soma's synthesis).  Once captured, the model's late weight no longer needs proteins, so
   the competition is for the capture itself, not for maintenance.
 - Govindarajan et al. 2011 (Neuron 69:132): capture between two spines is favoured when

@@ -3,10 +3,12 @@ pathways alternating along six shared oblique branches, and the spike-timing rou
 reading the spine head's own potential (``spike_site = "spine_head"``).
 
 Its calibration and held-out verdicts come from ``biophys-ltp validate --model ca1_layout
---calibration`` (README, "The realistic layout"); these tests check the two properties
-that make the head a usable spike sensor on this cell, on signals only: a test pulse is
-subthreshold, and in the spine head a pairing's spike stands above an EPSP and a 20-Hz
-triplet, which it did not on the default model's crowded branch (tests/test_induction.py).
+--calibration`` (README, "The realistic layout").  These tests check the layout itself;
+the two properties that make the head a usable spike sensor on this cell, on signals only
+(a test pulse is subthreshold, and in the spine head a pairing's spike stands above an
+EPSP and a 20-Hz triplet, which it did not on the default model's crowded branch:
+tests/test_induction.py); Ih's share of the resting potential; a 100-Hz train firing the
+cell; the default model as its reduced variant; and the spacing result on this cell.
 """
 
 from __future__ import annotations
@@ -74,8 +76,8 @@ def test_the_layout_cells_test_pulse_is_subthreshold():
 
 def test_on_the_layout_cell_ih_holds_the_soma_above_its_rest_without_ih():
     """The one measurement gh_soma was tuned on (IH_REST_SHIFT_MV): the layout cell's soma
-    after a minute without input, with its Ih and with gh_soma at 0, differs by that much
-    within layout_ih.rest_shift_mv (figures/tolerances.toml)."""
+    50 s after a test pulse (one a minute, S1 only), with its Ih and with gh_soma at 0,
+    differs by that much within layout_ih.rest_shift_mv (figures/tolerances.toml)."""
     from biophys_ltp.regression import tolerances
 
     tol = tolerances("layout_ih")["rest_shift_mv"]

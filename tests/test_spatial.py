@@ -76,17 +76,17 @@ def _figure():
     return load_figure("spatial_capture")
 
 
-def test_without_consumption_where_the_spines_sit_does_not_matter():
+def test_without_consumption_the_soma_supplies_every_branch_alike():
     """Stored data of Figure spatial_capture (the slow test below recomputes four of its
     runs; `biophys-ltp reproduce --check` says whether the stored data are the present
     code's): with no protein used up, the soma's proteins reach every branch alike (in every
-    run S1's branches and S2's hold the same level), the weak input's capture differs
-    between the arrangements by less than 1 point, and a second strong input never costs
-    the first anything.  What the soma makes is not the same in the two arrangements: they
-    are different cells, and S1's strong tetanus drives the nucleus harder on the separate
-    branches, where its 50 spines crowd a third of the dendrite (nuclear signal 3.64
-    against 3.53: 2.5 % more proteins, 5.5 % under limited synthesis, and S1 2.3 points
-    higher at 7 h), so S1's own proteins and potentiation are not compared across them."""
+    run S1's branches and S2's hold the same level: on separate branches they are different
+    branches), the weak input's capture differs between the arrangements by less than 1
+    point, and a second strong input costs the first less than half a point.  S1's own
+    potentiation is not compared across the arrangements: they are different cells, and S1's
+    strong tetanus potentiates its spines more where they crowd their own short branches
+    (156.4 against 154.1 % at 85 min) and drives the nucleus harder (2.5 % more proteins,
+    5.8 % under limited synthesis), so S1 stands 2.3 points higher at 7 h there."""
     fig = _figure()
     data = fig.load()
     summary, state = data["summary"], data["state"]

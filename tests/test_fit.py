@@ -314,6 +314,9 @@ def test_the_command_prints_progress_with_the_time_left_and_the_table(tmp_path, 
     (["--params", "tau_early", "--start", "tau_z=10 min"], "not fitted"),
     (["--params", "tau_early", "--outcomes", "wtet_3h", "--band", "wtet_3h=200,"], "does not overlap"),
     (["--params", "tau_early", "--band", "wtet_3h"], "--band expects OUTCOME=LOW,HIGH"),
+    (["--params", "tau_early", "--band", "wtet_3h=100,", "--band", "wtet_3h=101,"], "--band wtet_3h is given twice"),
+    (["--params", "tau_early", "--start", "tau_early=80 min", "--start", "tau_early=90 min"],
+     "--start tau_early is given twice"),
 ])
 def test_bad_input_is_one_line_and_exit_status_2(tmp_path, fake, capsys, argv, message):
     code = cli.main(["fit", *argv, "--out", str(tmp_path / "fit"), "--quiet"])

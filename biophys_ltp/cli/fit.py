@@ -127,6 +127,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
             name, sep, value = item.partition("=")
             if not sep or not name.strip() or not strip_quotes(value):
                 raise InputError(f"{option} expects {example}, got {item!r}")
+            if name.strip() in out:
+                raise InputError(f"{option} {name.strip()} is given twice ({out[name.strip()]!r} and "
+                                 f"{strip_quotes(value)!r}): give it once")
             out[name.strip()] = strip_quotes(value)
         return out
 

@@ -27,7 +27,16 @@ LAYOUT = "ca1_layout"
 #: Experiments with a target whose verdict differs between the layout cell and its reduced
 #: variant, each with why; the test fails when another verdict differs or one of these agrees
 #: again (then remove it here and in the README).
-KNOWN_VERDICT_DIFFERENCES: dict[str, str] = {}
+KNOWN_VERDICT_DIFFERENCES: dict[str, str] = {
+    "ca_supralinearity": "calibration, a miss of the layout cell only: 1.28 against >= 1.3 (reduced variant 1.39); "
+                         "its Ih holds the dendrite ~5 mV higher, where an EPSP alone raises the spine's Ca2+ by "
+                         "2.0 uM against 1.6 without Ih, while an EPSP and a bAP raise it by 3.6 uM as before",
+}
+
+#: The cell's own calibration outcomes (not in units of the fEPSP, so held to the verdict
+#: only), read from one short biophysics run of each cell; the stored validation table does
+#: not hold them.
+CELL_OUTCOMES = ("bap_250um", "ca_bap", "ca_supralinearity")
 
 #: Blocking Ih lowers the resting potential of CA1 somata in slices by 4 mV (from
 #: -67 to -71 mV; Golding et al. 2005, J Physiol 568:69, Table 1).
@@ -105,7 +114,7 @@ def test_a_100hz_train_fires_the_layout_cell_at_its_start():
     assert len(onsets) >= 1 and onsets[0] < 0.1, onsets
 
 
-def test_the_small_cell_reproduces_the_layout_cells_outcomes(runs_once):
+def test_the_small_cell_reproduces_the_layout_cells_outcomes(runs_once, biophysics_run):
     """The default model is the layout cell's reduced variant (five spines per pathway, each
     pathway alone on its branch, the rest of it as shaft synapses; the spike read at the
     branch point): kept because it reproduces the full cell's outcomes within a stated
@@ -114,7 +123,8 @@ def test_the_small_cell_reproduces_the_layout_cells_outcomes(runs_once):
     outcome and held-out experiment with a target gets the same verdict on both, except
     those in KNOWN_VERDICT_DIFFERENCES (each with its reason).  The
     default model's numbers are its stored validation figure data (whose agreement with the
-    model tests/test_validation.py checks), so only the layout cell is run here."""
+    model tests/test_validation.py checks), so only the layout cell is run here, but for
+    CELL_OUTCOMES, read from each cell's biophysics run."""
     from conftest import load_figure
 
     from biophys_ltp import validation
@@ -128,7 +138,7 @@ def test_the_small_cell_reproduces_the_layout_cells_outcomes(runs_once):
     names = [n for n in small.index if n in OUTCOMES]
     assert set(small.index) == set(names) | set(validation.EXPERIMENTS), "stored rows are not the table's"
     jobs = {f"layout outcome: {run}": {"protocol": p, "model": LAYOUT, **run_options(run)}
-            for run, p in jobs_for(names).items()}
+            for run, p in jobs_for(names + list(CELL_OUTCOMES)).items()}
     jobs.update({f"layout validation: {run}": {"protocol": p, "model": LAYOUT}
                  for run, p in validation.jobs_for().items()})
     done = runs_once(jobs)
@@ -136,15 +146,20 @@ def test_the_small_cell_reproduces_the_layout_cells_outcomes(runs_once):
     def runs(prefix):
         return {k.removeprefix(prefix): r for k, r in done.items() if k.startswith(prefix)}
 
-    full = measure(names, runs("layout outcome: "))
+    full = measure(names + list(CELL_OUTCOMES), runs("layout outcome: "))
     held = runs("layout validation: ")
     full.update({e.name: float(e.read(held)) for e in validation.EXPERIMENTS.values()})
     calibration = calibration_ids()
-    assert set(KNOWN_VERDICT_DIFFERENCES) <= set(small.index), "a known difference names no stored row"
+    assert set(KNOWN_VERDICT_DIFFERENCES) <= set(small.index) | set(CELL_OUTCOMES), "a known difference names no row"
+    cell = measure(CELL_OUTCOMES, {"biophysics": biophysics_run})
+    for name in CELL_OUTCOMES:
+        target = OUTCOMES[name].target
+        assert target in calibration and name not in small.index
+        small.loc[name, ["target", "model", "met"]] = [target, cell[name], int(cell[name] in BANDS[target])]
     problems = []
     for name, row in small.iterrows():
         value, target = full[name], row.target
-        if target in calibration and abs(value - row.model) > tol.abs:
+        if target in calibration and name not in CELL_OUTCOMES and abs(value - row.model) > tol.abs:
             problems.append(f"{name}: small cell {row.model:.2f}, layout {value:.2f} ({tol.reason})")
         differ = (value in BANDS[target]) != bool(row.met)
         if differ != (name in KNOWN_VERDICT_DIFFERENCES):

@@ -1067,12 +1067,22 @@ def _finish(folder: _Folder, result: FitResult, axes: list[_Axis], model: Any) -
     rows = _read_rows_for_dates(out)
     date = (rows[-1] if rows else datetime.now(timezone.utc).isoformat())[:10]
     narrowed = "".join(f"; {o} fitted to {band_text(b)}" for o, b in result.bands.items())
-    source = (f"fitted: biophys-ltp fit on {', '.join(targets)}{narrowed} ({date}, report {out / REPORT})")
+    source = (f"fitted: biophys-ltp fit on {', '.join(targets)}{narrowed}{_kept_note(result)} ({date}, "
+              f"report {out / REPORT})")
     base = load_model(model)
     model_path = write_fitted_model(base.source, result.best, source, out / MODEL_FILE)
     result.files = {"design": out / DESIGN, "evaluations": out / EVALUATIONS, "history": out / HISTORY,
                     "model": model_path, "report": out / REPORT}
     _write_atomic(out / REPORT, _report(design, result, axes, base))
+
+
+def _kept_note(result: FitResult) -> str:
+    """Where no set the fit evaluated did better than its start, a clause saying that the
+    values are the start's (which came from elsewhere), not found by the search."""
+    if result.best_generation != 0:
+        return ""
+    met = result.bands_met == len(result.outcomes)
+    return ("; the start values, kept: " + ("they met every band" if met else "no set evaluated did better"))
 
 
 def _read_rows_for_dates(out: Path) -> list[str]:
@@ -1088,7 +1098,9 @@ def _report(design: Mapping[str, Any], result: FitResult, axes: list[_Axis], bas
              f"(loss {result.best_loss:.4g}, generation {result.best_generation}); the start: loss "
              f"{result.start_loss:.4g}, {_met(result.start_values, result.outcomes, result.bands)} of {n} bands met.  "
              f"Stopped: {result.reason}, after {result.generations} generations ({result.evaluations} parameter "
-             f"sets evaluated, the start included).", "",
+             f"sets evaluated, the start included)." + (
+                 "  The best set is the start: the fitted values are the start values, which the search "
+                 "did not move." if result.best_generation == 0 else ""), "",
              "## Targets", "", result.table(), "",
              "## Parameters", "",
              "| parameter | model | start | bounds | fitted | fitted / model | model file's source |",

@@ -184,8 +184,9 @@ def test_the_fitted_model_file_changes_only_the_fitted_entries(tmp_path, fake):
     fitted = load_model(path)
     for name in ("tau_early", "k_signal"):
         assert float(fitted[name]) == float(parse_quantity(res.best[name]))
+        kept = "; the start values, kept: they met every band" if res.best_generation == 0 else ""
         assert fitted.parameters[name].source.startswith(
-            "fitted: biophys-ltp fit on wtet_30min, wtet_3h, stet_8h (")
+            f"fitted: biophys-ltp fit on wtet_30min, wtet_3h, stet_8h{kept} (")
         assert str(tmp_path / "fit" / "report.md") in fitted.parameters[name].source
     for name, p in MODEL.all_parameters().items():
         if name in ("tau_early", "k_signal"):
@@ -196,6 +197,16 @@ def test_the_fitted_model_file_changes_only_the_fitted_entries(tmp_path, fake):
     new = path.read_text(encoding="utf-8").splitlines()
     changed = [a for a, b in zip(old, new) if a != b]
     assert len(old) == len(new) and sorted(line.split()[0] for line in changed) == ["k_signal", "tau_early"]
+
+
+def test_a_start_that_meets_every_band_is_reported_as_kept(tmp_path, fake):
+    """The fake outcomes sit inside every band at the model's values: the fit stops at its
+    start, and the fitted model's source and the report say the values are the start's."""
+    res = F.fit("tau_early,k_signal", "wtet_30min,wtet_3h", out=tmp_path / "fit", seed=3, workers=1)
+    assert res.best_generation == 0 and res.start_loss == 0 and res.best == res.start
+    source = load_model(tmp_path / "fit" / "fitted_model.toml").parameters["tau_early"].source
+    assert "the start values, kept: they met every band" in source
+    assert "the fitted values are the start values" in (tmp_path / "fit" / "report.md").read_text()
 
 
 def test_a_narrowed_band_is_the_fits_band_and_the_target_is_kept_in_view(tmp_path, fake):
@@ -217,7 +228,8 @@ def test_a_narrowed_band_is_the_fits_band_and_the_target_is_kept_in_view(tmp_pat
     report = (out / "report.md").read_text()
     low = float(f"{at_model + 1:g}")  # as given on the command line
     assert "(narrowed; the target's <= 110 %)" in report and f"--band wtet_3h={low!r},110.0 " in report
-    assert "wtet_3h fitted to" in load_model(out / "fitted_model.toml").parameters["k_signal"].source
+    source = load_model(out / "fitted_model.toml").parameters["k_signal"].source
+    assert "wtet_3h fitted to" in source and "start values" not in source
     with pytest.raises(InputError, match="different fit: .*outcomes"):
         F.fit("tau_early,k_signal", "wtet_30min,wtet_3h", out=out, seed=3, max_generations=40, workers=1)
     # the same band written otherwise (a pair, another spelling) is the same fit: it resumes

@@ -83,9 +83,10 @@ def test_pairing_is_supralinear_only_when_the_spike_follows(biophysics_figure):
 @pytest.fixture(scope="module")
 def dendritic_channels(biophysics):
     """The default cell (which leaves them out) with the layout model's A-type K+ density, and
-    with Ih at the somatic density modellers quote from Magee 1998 (the default model leaves it
-    out; the layout has it at 0.07 mS/cm2: gh_soma's source), each alone, and the A-type density without its rise
-    along the dendrite: runtime parameters, the default model's build."""
+    with Ih at the somatic density modellers quote from Magee 1998 (the default model leaves
+    it out; the layout has it at 0.07 mS/cm2: gh_soma's source), each alone, and the A-type
+    density without its rise along the dendrite: runtime parameters, the default model's
+    build."""
     from biophys_ltp.experiments import biophysics as run
     ka = {"gKA_soma": load_model("ca1_layout")["gKA_soma"]}
     return {"none": biophysics, "ka": run(params=ka), "ka_flat": run(params={**ka, "ka_gradient": "0 1/um"}),

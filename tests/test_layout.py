@@ -24,8 +24,8 @@ pytestmark = [pytest.mark.standalone, pytest.mark.slow]
 
 LAYOUT = "ca1_layout"
 
-#: Experiments with a target whose verdict differs between the layout cell and its reduced
-#: variant, each with why; the test fails when another verdict differs or one of these agrees
+#: Outcomes and experiments with a target whose verdict differs between the layout cell and
+#: its reduced variant, each with why; the test fails when another verdict differs or one of these agrees
 #: again (then remove it here and in the README).
 KNOWN_VERDICT_DIFFERENCES: dict[str, str] = {
     "ca_supralinearity": "calibration, a miss of the layout cell only: 1.28 against >= 1.3 (reduced variant 1.39); "

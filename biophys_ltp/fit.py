@@ -641,6 +641,12 @@ class FitResult:
     def bands_met(self) -> int:
         return _met(self.best_values, self.outcomes, self.bands)
 
+    @property
+    def start_kept(self) -> bool:
+        """No set the search evaluated did better than the start (whose values came from
+        elsewhere: the model, ``start``, ``perturb``)."""
+        return self.best_generation == 0
+
     def table(self) -> str:
         """The targets before and after (a Markdown table)."""
         return _targets_table(self.outcomes, self.start_values, self.best_values, self.bands)
@@ -1079,7 +1085,7 @@ def _finish(folder: _Folder, result: FitResult, axes: list[_Axis], model: Any) -
 def _kept_note(result: FitResult) -> str:
     """Where no set the fit evaluated did better than its start, a clause saying that the
     values are the start's (which came from elsewhere), not found by the search."""
-    if result.best_generation != 0:
+    if not result.start_kept:
         return ""
     met = result.bands_met == len(result.outcomes)
     return ("; the start values, kept: " + ("they met every band" if met else "no set evaluated did better"))
@@ -1100,7 +1106,7 @@ def _report(design: Mapping[str, Any], result: FitResult, axes: list[_Axis], bas
              f"Stopped: {result.reason}, after {result.generations} generations ({result.evaluations} parameter "
              f"sets evaluated, the start included)." + (
                  "  The best set is the start: the fitted values are the start values, which the search "
-                 "did not move." if result.best_generation == 0 else ""), "",
+                 "did not move." if result.start_kept else ""), "",
              "## Targets", "", result.table(), "",
              "## Parameters", "",
              "| parameter | model | start | bounds | fitted | fitted / model | model file's source |",

@@ -124,8 +124,8 @@ def test_with_ih_the_cell_is_at_rest_when_a_compressed_gap_ends():
     falls as the potential rises, a feedback stronger than the leak: with its gate outside
     the cable solver the two swung from step to step, and on this cell the soma came out
     of a gap 1.6 mV above rest (the layout cell's 5.5 mV), so successive test pulses met
-    different potentials (their fEPSPs varied by up to 5 %).  The default cell with the layout model's A-type K+ density and
-    Ih at 0.08 mS/cm2 (runtime parameters)."""
+    different potentials (their fEPSPs varied by up to 5 %).  The default cell with the
+    layout model's A-type K+ density and Ih at 0.08 mS/cm2 (runtime parameters)."""
     proto = {"name": "baseline", "duration": "2.2 min", "baseline": "2 min", "test_interval": "0.5 min",
              "pathways": ["S1", "S2", "S3"]}
     params = {"gh_soma": "0.08 mS/cm**2", "gKA_soma": load_model("ca1_layout")["gKA_soma"]}

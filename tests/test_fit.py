@@ -184,7 +184,7 @@ def test_the_fitted_model_file_changes_only_the_fitted_entries(tmp_path, fake):
     fitted = load_model(path)
     for name in ("tau_early", "k_signal"):
         assert float(fitted[name]) == float(parse_quantity(res.best[name]))
-        kept = "; the start values, kept: they met every band" if res.best_generation == 0 else ""
+        kept = "; the start values, kept: they met every band" if res.start_kept else ""
         assert fitted.parameters[name].source.startswith(
             f"fitted: biophys-ltp fit on wtet_30min, wtet_3h, stet_8h{kept} (")
         assert str(tmp_path / "fit" / "report.md") in fitted.parameters[name].source
@@ -203,7 +203,7 @@ def test_a_start_that_meets_every_band_is_reported_as_kept(tmp_path, fake):
     """The fake outcomes sit inside every band at the model's values: the fit stops at its
     start, and the fitted model's source and the report say the values are the start's."""
     res = F.fit("tau_early,k_signal", "wtet_30min,wtet_3h", out=tmp_path / "fit", seed=3, workers=1)
-    assert res.best_generation == 0 and res.start_loss == 0 and res.best == res.start
+    assert res.start_kept and res.best_generation == 0 and res.start_loss == 0 and res.best == res.start
     source = load_model(tmp_path / "fit" / "fitted_model.toml").parameters["tau_early"].source
     assert "the start values, kept: they met every band" in source
     assert "the fitted values are the start values" in (tmp_path / "fit" / "report.md").read_text()

@@ -182,6 +182,14 @@ class Model:
         takes: the branch's length shared evenly, each spine in the middle of its stretch."""
         return self.structure["oblique_length"].value / len(spines)
 
+    def oblique_compartments(self, spines: list[tuple[int, int]]) -> int:
+        """Compartments of a branch carrying ``spines`` (one list of :meth:`spine_branches`):
+        ``oblique_compartments_per_spine`` times the spines, rounded up (at least one; one
+        per spine where the model file leaves the entry out)."""
+        entry = self.structure.get("oblique_compartments_per_spine")
+        per_spine = float(entry.value) if entry is not None else 1.0
+        return max(1, int(np.ceil(len(spines) * per_spine - 1e-9)))
+
     def spine_positions(self) -> np.ndarray:
         """Where each spine (pathway, spine) sits along its branch, um from the trunk: the
         middle of its stretch (:meth:`spine_stretch`), as :meth:`morphology` builds it."""
@@ -414,35 +422,54 @@ class Model:
         obliques: list[list[Any]] = [[None] * self.n_syn for _ in range(n_path)]
         # where each spine's branch leaves the trunk (its compartment is read once the tree is whole)
         root_secs: list[list[Any]] = [[None] * self.n_syn for _ in range(n_path)]
+        branch_secs: list[list[Any]] = [[] for _ in range(self.n_branches)]
         for b, spines in enumerate(self.spine_branches()):
-            # the branch leaves the trunk at its origin; its spines' stretches in a row
+            # the branch leaves the trunk at its origin: its compartments in a row, in
+            # sections that each end in a compartment holding spines (the necks of the spines
+            # that sit in it leave from there; with one compartment per spine, each spine's
+            # stretch is a section), and a last section beyond the last spine's compartment
             parent = root = ends[origins[b]]
-            seg_len = self.spine_stretch(spines)
+            n_comp = self.oblique_compartments(spines)
+            comp_len = s["oblique_length"].value / n_comp
+            stretch = float(self.spine_stretch(spines) / comp_len)  # in compartments
+            sec, built = None, 0  # built: the branch's compartments so far
             for k, (p, j) in enumerate(spines):
-                sec = b2.Cylinder(diameter=s["oblique_diameter"].value, length=seg_len, n=1)
-                parent[f"{self.pathways[p]}_{j}" if k == 0 else f"b{j}_{self.pathways[p]}"] = sec
-                sec["neck"] = b2.Cylinder(diameter=s["spine_neck_diameter"].value,
-                                          length=s["spine_neck_length"].value, n=1)
-                sec.neck["head"] = b2.Cylinder(diameter=s["spine_head_diameter"].value,
-                                               length=s["spine_head_length"].value, n=1)
-                obliques[p][j], necks[p][j], heads[p][j] = sec, sec.neck, sec.neck.head
+                c = min(int((k + 0.5) * stretch), n_comp - 1)  # the compartment the spine sits in
+                if c >= built:
+                    sec = b2.Cylinder(diameter=s["oblique_diameter"].value, length=(c + 1 - built) * comp_len,
+                                      n=c + 1 - built)
+                    parent[f"{self.pathways[p]}_{j}" if built == 0 else f"b{j}_{self.pathways[p]}"] = sec
+                    parent, built = sec, c + 1
+                    branch_secs[b].append(sec)
+                neck = b2.Cylinder(diameter=s["spine_neck_diameter"].value, length=s["spine_neck_length"].value,
+                                   n=1)
+                sec[f"neck_{self.pathways[p]}_{j}"] = neck
+                neck["head"] = b2.Cylinder(diameter=s["spine_head_diameter"].value,
+                                           length=s["spine_head_length"].value, n=1)
+                obliques[p][j], necks[p][j], heads[p][j] = sec, neck, neck.head
                 root_secs[p][j] = root
-                parent = sec
+            if built < n_comp:
+                sec = b2.Cylinder(diameter=s["oblique_diameter"].value, length=(n_comp - built) * comp_len,
+                                  n=n_comp - built)
+                parent[f"end{b}"] = sec
+                branch_secs[b].append(sec)
         slots: list[list[Any]] = []
         for p in range(n_path):
             # places for new spines: beside the pathway's spines, spread over them
             slots.append([])
             for k, j in enumerate(self.slot_spines()):
                 host = obliques[p][j]
-                host[f"slot{k}"] = b2.Cylinder(diameter=s["spine_neck_diameter"].value,
-                                               length=s["spine_neck_length"].value, n=1)
-                host[f"slot{k}"]["head"] = b2.Cylinder(diameter=s["spine_head_diameter"].value,
-                                                       length=s["spine_head_length"].value, n=1)
-                slots[p].append(host[f"slot{k}"])
+                name = f"slot_{self.pathways[p]}_{k}"  # a compartment may hold several pathways' places
+                host[name] = b2.Cylinder(diameter=s["spine_neck_diameter"].value,
+                                         length=s["spine_neck_length"].value, n=1)
+                host[name]["head"] = b2.Cylinder(diameter=s["spine_head_diameter"].value,
+                                                 length=s["spine_head_length"].value, n=1)
+                slots[p].append(host[name])
         # compartment indices only now: adding a section renumbers the compartments after it
         roots = np.array([[int(sec.indices[-1]) for sec in row] for row in root_secs], dtype=int)
         slot_spines = self.slot_spines()
-        oblique = np.array([[sec.indices[0] for sec in row] for row in obliques])
+        # the compartment each spine's neck leaves from: the last of its section
+        oblique = np.array([[sec.indices[-1] for sec in row] for row in obliques])
         idx = {
             "soma": np.array([0]),
             # where each spine's branch leaves it: original spines (pathway, spine), new ones (pathway, place)
@@ -457,6 +484,8 @@ class Model:
             "basal": soma.basal.indices[:],
             "tuft": distal[-1].tuft.indices[:],
             "oblique": oblique,
+            # every compartment of the oblique branches, whether or not a spine sits on it
+            "oblique_all": np.concatenate([sec.indices[:] for secs in branch_secs for sec in secs]).astype(int),
             # an original spine's neck leaves from its own oblique compartment ("oblique");
             # a slot's from the one it sits on
             "slot_neck_parent": oblique[:, slot_spines].reshape(n_path, self.n_slots),
@@ -494,7 +523,7 @@ class Model:
 # layout (no places for new spines, each pathway alone on one branch leaving the trunk at
 # the end of its proximal section); see the Model properties of the same names.
 _OPTIONAL_STRUCTURE = ("new_spine_slots", "oblique_branches", "oblique_origin_spread", "pathways_per_branch",
-                       "spike_site")
+                       "spike_site", "oblique_compartments_per_spine")
 
 
 # ---------------------------------------------------------------------------

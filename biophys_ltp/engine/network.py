@@ -419,12 +419,12 @@ class Network:
         flags["nmda_here"][spots] = 1
         flags["is_soma"][self.idx["soma"]] = 1
         flags["is_dend"][self.idx["trunk"]] = 1
-        flags["is_dend"][self.idx["oblique"].ravel()] = 1
+        flags["is_dend"][self.idx["oblique_all"]] = 1
         flags["is_dend"][self.idx["basal"]] = 1
         flags["is_dend"][self.idx["tuft"]] = 1
         # the apical dendrite, along which A-type K+ and Ih channels grow denser with distance
         flags["is_apical"][self.idx["trunk"]] = 1
-        flags["is_apical"][self.idx["oblique"].ravel()] = 1
+        flags["is_apical"][self.idx["oblique_all"]] = 1
         flags["is_apical"][self.idx["tuft"]] = 1
         flags["is_head"][heads.ravel()] = 1
         flags["is_head"][slot_heads.ravel()] = 1

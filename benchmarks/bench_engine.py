@@ -31,7 +31,9 @@ so only numbers taken side by side are compared):
    per pathway, the pathways alternating along six shared oblique branches leaving the trunk
    150-275 um from the soma; ~500 compartments), and the same without the crosstalk between
    its spines (``crosstalk_length`` 0: no pairs; what the pairs cost is the ratio of
-   the two, measured in the same run); the fine steps each takes, and the
+   the two, measured in the same run) and with five spines to each 20-um compartment of its
+   oblique branches instead of one (``oblique_compartments_per_spine`` 0.2: what the
+   model's one compartment per spine costs); the fine steps each takes, and the
    speed-up of the warped schedule over the fixed-step reference for the 10-h protocol
    (the reference's cost from the step cost above: it costs the same per simulated second
    whatever happens).
@@ -250,7 +252,12 @@ def protocols(step_s: float | None) -> None:
              # the same cell without the crosstalk's pairs of spines (a build of its own):
              # what the crosstalk costs, as the ratio of the two
              ("10-h STET, ca1_layout, no crosstalk", "stet", 10.0,
-              bl.load_model(LAYOUT_MODEL).with_overrides({"crosstalk_length": "0 um"}))]
+              bl.load_model(LAYOUT_MODEL).with_overrides({"crosstalk_length": "0 um"})),
+             # spines sharing the oblique compartments (five to a 20-um compartment): what
+             # one compartment per spine costs, as the ratio of the two (the accuracy it buys:
+             # README, "The oblique compartments")
+             ("10-h STET, ca1_layout, 0.2 compartments per spine", "stet", 10.0,
+              bl.load_model(LAYOUT_MODEL).with_overrides({"oblique_compartments_per_spine": "0.2"}))]
     print("\nProtocols (warm build; wall time of simulate(), best of 2):")
     stet_wall = layout_wall = None
     for label, proto, target, model in cases:
@@ -269,7 +276,8 @@ def protocols(step_s: float | None) -> None:
         if proto == "stet" and model == LAYOUT_MODEL:
             layout_wall = wall
         if proto == "stet" and isinstance(model, bl.Model):
-            label += f" (the crosstalk pairs cost {100 * (layout_wall / wall - 1):+.1f} %)"
+            what = "the crosstalk pairs" if "no crosstalk" in label else "one compartment per spine"
+            label += f" ({what} cost {100 * (layout_wall / wall - 1):+.1f} %)"
         cell = res.metadata["cell"]
         print(f"  {label:28s} {wall:5.2f} s  ({steps / 1e6:.2f} million fine steps, {sched['simulated_s']:.1f} s "
               f"simulated, {cell['compartments']} compartments; target {target:g} s: "

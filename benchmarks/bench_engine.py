@@ -108,7 +108,7 @@ def worker_neuron(variant: str) -> dict:
     model = bl.load_model(overrides=VARIANTS[variant])
     morpho, idx = model.morphology()
     p, s = model.parameters, model.structure
-    with_hh = set(int(i) for part in ("soma", "trunk", "basal", "tuft", "oblique") for i in idx[part].ravel())
+    with_hh = set(int(i) for part in ("soma", "trunk", "basal", "tuft", "oblique_all") for i in idx[part].ravel())
     heads = set(int(i) for part in ("head", "slot_head") for i in idx[part].ravel())
     um = b2.um
     sections, synapses = [], []

@@ -61,6 +61,9 @@ COUNT_RANGES = {"synapses_per_pathway": (1, None), "new_spine_slots": (0, None),
 #: Spines in a cell, places for new ones included: the layout cell's 165 cost seven times
 #: the default's 18 (a 10-h protocol ~10 s against ~1.5 s warm); 2000 would take minutes.
 MAX_SPINES = 2000
+#: Oblique compartments per spine at most: ten give the layout cell 1849 compartments
+#: (499 with one).
+MAX_COMPARTMENTS_PER_SPINE = 10.0
 _PATHWAY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 #: What an entry of a model file may hold, and the keys of the file itself.
 _ENTRY_KEYS = ("value", "source", "description", "range")
@@ -192,7 +195,8 @@ class Model:
 
     def spine_positions(self) -> np.ndarray:
         """Where each spine (pathway, spine) sits along its branch, um from the trunk: the
-        middle of its stretch (:meth:`spine_stretch`), as :meth:`morphology` builds it."""
+        middle of its stretch (:meth:`spine_stretch`); :meth:`morphology` joins its neck to
+        the compartment holding that point (with one compartment per spine, the stretch)."""
         where = np.zeros((len(self.pathways), self.n_syn))
         for spines in self.spine_branches():
             stretch = float(self.spine_stretch(spines) / b2.um)
@@ -239,6 +243,10 @@ class Model:
         if entry is not None and not 0 <= float(entry.value) <= 1:
             raise ModelError(f"{where}: oblique_origin_spread is a share of the distal trunk, from 0 to 1, "
                              f"got {entry.text}")
+        entry = s.get("oblique_compartments_per_spine")
+        if entry is not None and not 0 < float(entry.value) <= MAX_COMPARTMENTS_PER_SPINE:
+            raise ModelError(f"{where}: oblique_compartments_per_spine is above 0 and at most "
+                             f"{MAX_COMPARTMENTS_PER_SPINE:g} (a run's cost grows with the compartments), got {entry.text}")
         self.spine_branches(), self.branch_origins()
 
     @property
@@ -431,10 +439,11 @@ class Model:
             parent = root = ends[origins[b]]
             n_comp = self.oblique_compartments(spines)
             comp_len = s["oblique_length"].value / n_comp
-            stretch = float(self.spine_stretch(spines) / comp_len)  # in compartments
             sec, built = None, 0  # built: the branch's compartments so far
             for k, (p, j) in enumerate(spines):
-                c = min(int((k + 0.5) * stretch), n_comp - 1)  # the compartment the spine sits in
+                # the compartment holding the middle of the spine's stretch (exactly: on a
+                # boundary between two, the outer one)
+                c = min((2 * k + 1) * n_comp // (2 * len(spines)), n_comp - 1)
                 if c >= built:
                     sec = b2.Cylinder(diameter=s["oblique_diameter"].value, length=(c + 1 - built) * comp_len,
                                       n=c + 1 - built)
@@ -521,7 +530,8 @@ class Model:
 
 # Structure entries a model file may leave out: without them the cell has the first
 # layout (no places for new spines, each pathway alone on one branch leaving the trunk at
-# the end of its proximal section); see the Model properties of the same names.
+# the end of its proximal section, one compartment per spine on it); see the Model
+# properties and methods of the same names.
 _OPTIONAL_STRUCTURE = ("new_spine_slots", "oblique_branches", "oblique_origin_spread", "pathways_per_branch",
                        "spike_site", "oblique_compartments_per_spine")
 

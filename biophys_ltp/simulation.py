@@ -430,10 +430,13 @@ def compartment_labels(model: Model) -> dict[int, str]:
     labels = {0: "soma"}
     for k, c in enumerate(idx["trunk"]):
         labels[int(c)] = f"trunk_{k}"
+    dendrite: dict[int, list[str]] = {}  # pathways whose first spine sits on a compartment
     for p, name in enumerate(model.pathways):
         labels[int(idx["head"][p, 0])] = f"{name}_spine"
         labels[int(idx["neck"][p, 0])] = f"{name}_neck"
-        labels[int(idx["oblique"][p, 0])] = f"{name}_dendrite"
+        dendrite.setdefault(int(idx["oblique"][p, 0]), []).append(name)
+    for c, names in dendrite.items():  # several where spines share compartments
+        labels[c] = "_".join(names) + "_dendrite"
     return labels
 
 
